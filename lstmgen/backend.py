@@ -1,0 +1,106 @@
+"""The seam between lstmgen and the Keras backend: quiet start-up, seeding, and speed settings.
+
+Everything backend-specific lives here so the model, training and sampling code stays plain Keras 3.
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+def _import_quietly():
+    """Import Keras with file descriptor 2 pointed at /dev/null: TensorFlow's C++ layer prints INFO lines
+    (oneDNN, CUDA probing) before absl logging is initialised, which no environment variable suppresses.
+    Python-level errors still surface as exceptions once stderr is restored. LSTMGEN_DEBUG=1 shows everything."""
+    if os.environ.get("LSTMGEN_DEBUG"):
+        import keras
+
+        return keras
+    saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        import keras
+
+        if keras.backend.backend() == "tensorflow":
+            import tensorflow as tf
+
+            tf.config.list_physical_devices()  # triggers the CUDA probe while stderr is still muted
+        return keras
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
+keras = _import_quietly()
+NAME = keras.backend.backend()
+
+
+def cpu_flags() -> set[str]:
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as f:
+            for line in f:
+                if line.startswith("flags"):
+                    return set(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    return set()
+
+
+def has_gpu() -> bool:
+    if NAME == "tensorflow":
+        import tensorflow as tf
+
+        return bool(tf.config.list_physical_devices("GPU"))
+    if NAME == "jax":
+        import jax
+
+        return any(d.platform == "gpu" for d in jax.devices())
+    if NAME == "torch":
+        import torch
+
+        return torch.cuda.is_available()
+    return False
+
+
+def seed_everything(seed: int, deterministic: bool = True) -> None:
+    """Seed Python, NumPy and the backend; make TensorFlow ops deterministic when asked."""
+    keras.utils.set_random_seed(seed)
+    if deterministic and NAME == "tensorflow":
+        import tensorflow as tf
+
+        tf.config.experimental.enable_op_determinism()
+
+
+def resolve_jit(setting: str, precision: str) -> bool | str:
+    """`auto` → what measured fastest. On the TensorFlow CPU path XLA gave no gain in float32 and made
+    mixed_bfloat16 4× slower (bench/speed_paths.py), so it stays off there; elsewhere Keras decides."""
+    if setting == "on":
+        return True
+    if setting == "off":
+        return False
+    if NAME == "tensorflow" and not has_gpu():
+        return False
+    return "auto"
+
+
+def bf16_capable() -> bool:
+    """CPUs with native bf16 arithmetic (AVX512_BF16 or AMX) run mixed_bfloat16 about 2× faster; GPUs too."""
+    if has_gpu():
+        return True
+    return bool(cpu_flags() & {"avx512_bf16", "amx_bf16"})
+
+
+def set_precision(setting: str) -> str:
+    """`auto` → mixed_bfloat16 where the hardware computes bf16 natively, float32 elsewhere."""
+    use_bf16 = setting == "bf16" or (setting == "auto" and bf16_capable())
+    policy = "mixed_bfloat16" if use_bf16 else "float32"
+    keras.mixed_precision.set_global_policy(policy)
+    return policy
+
+
+def describe() -> str:
+    device = "GPU" if has_gpu() else "CPU"
+    return f"Keras {keras.__version__} on {NAME} ({device})"

@@ -1,0 +1,207 @@
+"""Training configuration: defaults, YAML presets in configs/, validated overrides. No TensorFlow here."""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import math
+from dataclasses import dataclass, fields
+from pathlib import Path
+
+import yaml
+
+from lstmgen.errors import UserError
+
+CONFIG_DIR = Path(__file__).resolve().parent / "configs"
+
+# Keys that fix the shape of the weights: changing them on a continued run is refused.
+SHAPE_KEYS = ("embedding_dim", "layers", "units")
+# Keys that change the data a run was prepared from: also refused on a continued run.
+DATA_KEYS = ("val_fraction", "lowercase")
+
+
+@dataclass
+class Config:
+    """Every knob of a run. Each field is a YAML key and a `--key-name` option of `lstmgen train`."""
+
+    # model
+    embedding_dim: int = 64
+    layers: int = 2
+    units: int = 256
+    dropout: float = 0.0
+    # data
+    seq_len: int = 100
+    batch_size: int = 64
+    val_fraction: float = 0.1
+    lowercase: bool = False
+    # optimisation
+    epochs: int = 10
+    steps_per_epoch: int = 0  # 0: one pass over the training split
+    learning_rate: float = 2e-3
+    min_learning_rate: float = 1e-4  # end of the cosine schedule
+    warmup_steps: int = 100
+    lr_schedule: str = "cosine"  # cosine | constant
+    clipnorm: float = 5.0
+    max_minutes: float = 0.0  # 0: no time budget; otherwise stop after this much training time
+    seed: int = 0  # 0: random seed chosen and recorded
+    # speed
+    jit_compile: str = "auto"  # auto | on | off
+    mixed_precision: str = "auto"  # auto | off | bf16
+    steps_per_execution: int = 1
+    val_batch_size: int = 256
+    # checkpoints and logging
+    checkpoint_minutes: float = 10.0  # also checkpoint mid-epoch this often (0: only at epoch ends)
+    checkpoint_steps: int = 0  # also checkpoint mid-epoch every N steps (0: off)
+    keep_checkpoints: int = 3
+    log_every_steps: int = 50
+
+    def resolved(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+CHOICES = {
+    "lr_schedule": ("cosine", "constant"),
+    "jit_compile": ("auto", "on", "off"),
+    "mixed_precision": ("auto", "off", "bf16"),
+}
+POSITIVE = {"embedding_dim", "layers", "units", "seq_len", "batch_size", "epochs", "steps_per_execution",
+            "val_batch_size", "log_every_steps", "keep_checkpoints"}
+NON_NEGATIVE = {"steps_per_epoch", "warmup_steps", "max_minutes", "seed", "min_learning_rate", "clipnorm",
+                "checkpoint_minutes", "checkpoint_steps"}
+FIELD_TYPES = {f.name: f.type for f in fields(Config)}
+HELP = {
+    "embedding_dim": "size of the character embedding",
+    "layers": "number of stacked LSTM layers",
+    "units": "LSTM units per layer",
+    "dropout": "dropout on each LSTM layer's input and on the output, in [0, 1)",
+    "seq_len": "characters per training sequence (truncated BPTT length)",
+    "batch_size": "sequences per training step",
+    "val_fraction": "fraction of the corpus held out for validation (when preparing raw text)",
+    "lowercase": "lowercase the corpus (when preparing raw text)",
+    "epochs": "number of epochs to train",
+    "steps_per_epoch": "steps per epoch; 0 means one pass over the training split",
+    "learning_rate": "peak Adam learning rate",
+    "min_learning_rate": "learning rate at the end of the cosine schedule",
+    "warmup_steps": "linear warm-up steps",
+    "lr_schedule": "cosine or constant",
+    "clipnorm": "gradient clipping by global norm (0 disables)",
+    "max_minutes": "stop after this many minutes of training (0: no limit)",
+    "seed": "random seed for weights, data order and dropout (0: pick one and record it)",
+    "jit_compile": "XLA compilation: auto, on or off",
+    "mixed_precision": "auto, off or bf16 (mixed_bfloat16 compute, float32 weights); auto uses bf16 where the "
+                       "CPU/GPU computes it natively",
+    "steps_per_execution": "training steps per compiled call",
+    "val_batch_size": "sequences per validation step",
+    "checkpoint_minutes": "write a mid-epoch checkpoint this often, in minutes (0: only at epoch ends)",
+    "checkpoint_steps": "write a mid-epoch checkpoint every N steps (0: off)",
+    "keep_checkpoints": "how many recent checkpoints to keep (the best one is always kept)",
+    "log_every_steps": "write a progress line to train.log every N steps",
+}
+
+
+def _type_name(t) -> str:
+    return {int: "an integer", float: "a number", bool: "true or false", str: "a string"}.get(_pytype(t), str(t))
+
+
+def _pytype(t):
+    return {"int": int, "float": float, "bool": bool, "str": str}.get(t, t) if isinstance(t, str) else t
+
+
+def coerce(key: str, value, source: str = "config"):
+    """Convert `value` to the type of `key`, raising UserError with a clear message."""
+    if key not in FIELD_TYPES:
+        close = difflib.get_close_matches(key, FIELD_TYPES, n=1)
+        hint = f" (did you mean '{close[0]}'?)" if close else ""
+        raise UserError(f"unknown {source} key '{key}'{hint}; valid keys: {', '.join(FIELD_TYPES)}")
+    t = _pytype(FIELD_TYPES[key])
+    bad = UserError(f"{source} key '{key}' must be {_type_name(t)}, got {value!r}")
+    if t is bool:
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.lower() in ("true", "yes", "on", "1", "false", "no", "off", "0"):
+            return value.lower() in ("true", "yes", "on", "1")
+        raise bad
+    if t is int:
+        if isinstance(value, bool):
+            raise bad
+        if isinstance(value, float) and value.is_integer():
+            return int(value)
+        try:
+            return int(value)
+        except (TypeError, ValueError):
+            raise bad from None
+    if t is float:
+        if isinstance(value, bool):
+            raise bad
+        try:
+            out = float(value)
+        except (TypeError, ValueError):
+            raise bad from None
+        if not math.isfinite(out):
+            raise bad
+        return out
+    if not isinstance(value, (str, int, float)) or isinstance(value, bool):
+        raise bad
+    return str(value)
+
+
+def validate(cfg: Config) -> Config:
+    for key in POSITIVE:
+        if getattr(cfg, key) <= 0:
+            raise UserError(f"config key '{key}' must be positive, got {getattr(cfg, key)}")
+    for key in NON_NEGATIVE:
+        if getattr(cfg, key) < 0:
+            raise UserError(f"config key '{key}' must not be negative, got {getattr(cfg, key)}")
+    for key, allowed in CHOICES.items():
+        if getattr(cfg, key) not in allowed:
+            raise UserError(f"config key '{key}' must be one of {', '.join(allowed)}, got {getattr(cfg, key)!r}")
+    if not 0.0 <= cfg.dropout < 1.0:
+        raise UserError(f"dropout must be in [0, 1), got {cfg.dropout}")
+    if not 0.0 <= cfg.val_fraction < 1.0:
+        raise UserError(f"val_fraction must be in [0, 1), got {cfg.val_fraction}")
+    if not cfg.learning_rate > 0:
+        raise UserError(f"learning_rate must be positive, got {cfg.learning_rate}")
+    return cfg
+
+
+def preset_names() -> list[str]:
+    return sorted(p.stem for p in CONFIG_DIR.glob("*.yaml"))
+
+
+def read_yaml(path_or_name: str) -> dict:
+    """Read a config file (a path, or the name of a preset in configs/) into a dict of validated values."""
+    path = Path(path_or_name)
+    if not path.exists() and (CONFIG_DIR / f"{path_or_name}.yaml").exists():
+        path = CONFIG_DIR / f"{path_or_name}.yaml"
+    if not path.exists():
+        raise UserError(f"config file '{path_or_name}' not found; give a path or one of: {', '.join(preset_names())}")
+    if path.is_dir():
+        raise UserError(f"config '{path_or_name}' is a directory; give a YAML file")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark is not None else ""
+        raise UserError(f"config file '{path}' is not valid YAML{where}; fix the syntax") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise UserError(f"cannot read config file '{path}': {e}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise UserError(f"config file '{path}' must be a mapping of key: value pairs")
+    return {str(k): coerce(str(k), v, source=f"config file '{path.name}'") for k, v in data.items()}
+
+
+def make_config(config_file: str | None = None, overrides: dict | None = None, base: dict | None = None) -> Config:
+    """Defaults ← base (e.g. a run's saved config) ← config file ← command-line overrides."""
+    values = dataclasses.asdict(Config())
+    for layer, source in ((base, "saved config"), (read_yaml(config_file) if config_file else None, None),
+                          (overrides, "option")):
+        for k, v in (layer or {}).items():
+            if v is not None:
+                values[k] = coerce(k, v, source or "config") if source else v
+    return validate(Config(**values))
+
+
+def dump_yaml(cfg: Config) -> str:
+    return yaml.safe_dump(cfg.resolved(), sort_keys=False)

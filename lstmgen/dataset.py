@@ -1,0 +1,80 @@
+"""Batches cut on the fly from the memory-mapped id stream; targets are the inputs shifted by one.
+
+No window matrix is ever built: an epoch is a random offset in [0, seq_len) plus a permutation of the
+non-overlapping windows that start there, both derived from (seed, epoch) so any position can be recomputed.
+"""
+
+from __future__ import annotations
+
+import math
+
+import keras
+import numpy as np
+
+
+def epoch_order(n_ids: int, seq_len: int, batch_size: int, seed: int, epoch: int) -> np.ndarray:
+    """Window start positions for one epoch, in training order, trimmed to whole batches."""
+    rng = np.random.default_rng([seed, epoch])
+    offset = int(rng.integers(seq_len)) if n_ids - 1 >= 2 * seq_len else 0
+    n_windows = (n_ids - 1 - offset) // seq_len
+    starts = offset + seq_len * rng.permutation(n_windows)
+    usable = (n_windows // batch_size) * batch_size
+    return starts[:usable].astype(np.int64)
+
+
+def steps_in_epoch(n_ids: int, seq_len: int, batch_size: int) -> int:
+    """Whole batches available in the worst case (largest offset), so every epoch has the same length."""
+    worst_offset = seq_len - 1 if n_ids - 1 >= 2 * seq_len else 0
+    return max((n_ids - 1 - worst_offset) // seq_len // batch_size, 0)
+
+
+def gather(ids: np.ndarray, starts: np.ndarray, seq_len: int) -> tuple[np.ndarray, np.ndarray]:
+    window = ids[starts[:, None] + np.arange(seq_len + 1)].astype(np.int32)
+    return window[:, :-1], window[:, 1:]
+
+
+class TrainBatches(keras.utils.PyDataset):
+    """Random-offset, shuffled training batches for one epoch, optionally starting mid-epoch."""
+
+    def __init__(self, ids: np.ndarray, seq_len: int, batch_size: int, seed: int, steps: int):
+        super().__init__()
+        self.ids, self.seq_len, self.batch_size, self.seed = ids, seq_len, batch_size, seed
+        self.steps = steps
+        self.set_epoch(0)
+
+    def set_epoch(self, epoch: int, start_step: int = 0) -> None:
+        order = epoch_order(len(self.ids), self.seq_len, self.batch_size, self.seed, epoch)
+        if len(order) < self.steps * self.batch_size:  # steps_per_epoch larger than one pass: keep going
+            extra = [order]
+            k = 1
+            while sum(map(len, extra)) < self.steps * self.batch_size:
+                extra.append(epoch_order(len(self.ids), self.seq_len, self.batch_size, self.seed,
+                                         epoch + 100_003 * k))
+                k += 1
+            order = np.concatenate(extra)
+        self.order = order[: self.steps * self.batch_size]
+        self.start_step = start_step
+
+    def __len__(self) -> int:
+        return self.steps - self.start_step
+
+    def __getitem__(self, index: int):
+        i = self.start_step + index
+        return gather(self.ids, self.order[i * self.batch_size:(i + 1) * self.batch_size], self.seq_len)
+
+
+class ValBatches(keras.utils.PyDataset):
+    """Consecutive non-overlapping windows covering the validation split, in order."""
+
+    def __init__(self, ids: np.ndarray, seq_len: int, batch_size: int):
+        super().__init__()
+        self.ids, self.seq_len = ids, seq_len
+        n_windows = max((len(ids) - 1) // seq_len, 0)
+        self.starts = np.arange(n_windows, dtype=np.int64) * seq_len
+        self.batch_size = batch_size
+
+    def __len__(self) -> int:
+        return math.ceil(len(self.starts) / self.batch_size)
+
+    def __getitem__(self, index: int):
+        return gather(self.ids, self.starts[index * self.batch_size:(index + 1) * self.batch_size], self.seq_len)

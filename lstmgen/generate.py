@@ -1,0 +1,103 @@
+"""`lstmgen generate`: load a trained run safely, prime it, and stream samples."""
+
+from __future__ import annotations
+
+import sys
+import time
+import zipfile
+from pathlib import Path
+from typing import Callable, TextIO
+
+import numpy as np
+
+from lstmgen.errors import UserError
+from lstmgen.rundir import model_file
+from lstmgen.sample import Sampling, StepModel, generate_text
+from lstmgen.vocab import Vocab
+
+
+def load_keras_model(path: Path):
+    """Load a .keras file with safe_mode (no code from the file is executed); any damage → UserError."""
+    from lstmgen.backend import keras
+
+    if not zipfile.is_zipfile(path):
+        raise UserError(f"'{path}' is not a Keras model file (truncated or corrupt); use an intact checkpoint "
+                        "from the run's checkpoints/ directory")
+    try:
+        return keras.saving.load_model(path, compile=False, safe_mode=True)
+    except Exception as e:  # Keras raises many types for damaged archives
+        raise UserError(f"cannot load model '{path}': {str(e).splitlines()[0][:200] if str(e) else type(e).__name__}; "
+                        "the file is damaged or not an lstmgen model") from None
+
+
+def load(target: str | None, which: str = "best") -> tuple[StepModel, Vocab, Path]:
+    path, run = model_file(target, which)
+    vocab = Vocab.load(run / "vocab.json")
+    model = load_keras_model(path)
+    try:
+        step_model = StepModel.from_keras(model)
+    except (ValueError, AttributeError) as e:
+        raise UserError(f"'{path}' is not an lstmgen model (expected embedding → LSTM → logits layers)") from None
+    if step_model.vocab_size != vocab.size:
+        raise UserError(f"model '{path}' has {step_model.vocab_size} outputs but the run's vocab.json has "
+                        f"{vocab.size} characters; the run directory is inconsistent")
+    return step_model, vocab, path
+
+
+def encode_prime(vocab: Vocab, prime: str, warn: Callable[[str], None]) -> tuple[np.ndarray, str]:
+    """Encode the prime, mapping or dropping characters outside the vocabulary; returns ids and the text used."""
+    missing = vocab.unknown_chars(prime)
+    ids = vocab.encode(prime, unknown="map")
+    used = vocab.decode(ids.tolist())
+    if missing:
+        shown = "".join(sorted(set(missing)))[:20]
+        warn(f"prime characters not in the vocabulary were mapped or dropped: {shown!r}; primed with {used!r}")
+    return ids, used
+
+
+class Streamer:
+    """Writes one stream's characters to `out` as they are produced, flushing a few times a second."""
+
+    def __init__(self, out: TextIO, vocab: Vocab):
+        self.out, self.vocab = out, vocab
+        self.last = time.monotonic()
+
+    def __call__(self, ids: np.ndarray) -> None:
+        self.out.write(self.vocab.chars[int(ids[0])])
+        now = time.monotonic()
+        if now - self.last > 0.05:
+            self.out.flush()
+            self.last = now
+
+
+def generate(target: str | None = None, *, which: str = "best", prime: str = "", length: int = 500,
+             num_samples: int = 1, sampling: Sampling | None = None, seed: int | None = None,
+             out: TextIO | None = None, warn: Callable[[str], None] = lambda m: print(m, file=sys.stderr)
+             ) -> list[str]:
+    """Generate `num_samples` texts of `length` characters after `prime`; print them to `out` if given.
+
+    One sample is streamed character by character; several are generated as one batch and printed in turn.
+    Returned texts include the prime text that was actually used.
+    """
+    sampling = (sampling or Sampling()).check()
+    if length < 0:
+        raise UserError(f"--length must be 0 or more, got {length}")
+    if num_samples < 1:
+        raise UserError(f"--num-samples must be at least 1, got {num_samples}")
+    step_model, vocab, _ = load(target, which)
+    prime_ids, used = encode_prime(vocab, prime, warn)
+    on_step = None
+    if out is not None and num_samples == 1:
+        out.write(used)
+        on_step = Streamer(out, vocab)
+    texts = generate_text(step_model, lambda ids: "".join(vocab.chars[i] for i in ids), prime_ids, length,
+                          num_samples, sampling, seed, on_step)
+    texts = [used + t for t in texts]
+    if out is not None:
+        if num_samples == 1:
+            out.write("\n")
+        else:
+            for k, text in enumerate(texts, 1):
+                out.write(f"--- sample {k}/{num_samples} ---\n{text}\n")
+        out.flush()
+    return texts

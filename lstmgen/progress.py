@@ -1,0 +1,66 @@
+"""The Keras callback that watches a training epoch: tqdm bar, train.log lines, mid-epoch checkpoints, stops."""
+
+from __future__ import annotations
+
+import sys
+import time
+
+from tqdm import tqdm
+
+from lstmgen.backend import keras
+
+
+class TrainMonitor(keras.callbacks.Callback):
+    """Counts steps into the trainer's state and stops cleanly on a signal or when the time budget is spent."""
+
+    def __init__(self, trainer, stop, budget_seconds: float, start_step: int):
+        super().__init__()
+        self.trainer, self.stop, self.budget = trainer, stop, budget_seconds
+        self.start_step = start_step
+        self.stopped: str | None = None
+        cfg = trainer.cfg
+        st = trainer.state
+        self.bar = tqdm(total=trainer.steps, initial=start_step, desc=f"epoch {st['epoch'] + 1}/{cfg.epochs}",
+                        unit="step", file=sys.stderr, dynamic_ncols=True, leave=False,
+                        disable=True if trainer.quiet else None)
+        self.chars_per_step = cfg.batch_size * cfg.seq_len
+        self.last_ckpt = time.monotonic()
+        self.last_step_time = None
+        self.epoch_t0 = None
+
+    def on_train_begin(self, logs=None):
+        self.epoch_t0 = self.last_step_time = time.monotonic()
+
+    def on_train_batch_end(self, batch, logs=None):
+        now = time.monotonic()
+        st, cfg = self.trainer.state, self.trainer.cfg
+        done = self.start_step + batch + 1
+        advanced = done - st["step"]
+        st["step"] = done
+        st["global_step"] += advanced
+        st["train_seconds"] += now - self.last_step_time
+        self.last_step_time = now
+        loss = float((logs or {}).get("loss", float("nan")))
+        self.bar.update(advanced)
+        if self.bar.n % 10 == 0 or done == self.trainer.steps:
+            rate = self.bar.format_dict.get("rate") or 0
+            self.bar.set_postfix(loss=f"{loss:.4f}", chars_s=f"{rate * self.chars_per_step:,.0f}", refresh=False)
+        if done % cfg.log_every_steps == 0:
+            self.trainer.run.log(f"epoch {st['epoch'] + 1}/{cfg.epochs} step {done}/{self.trainer.steps} "
+                                 f"loss {loss:.4f} elapsed {now - self.epoch_t0:.2f}s")
+        if self.stop.reason is not None:
+            self.stopped = "signal"
+        elif st["train_seconds"] >= self.budget and done < self.trainer.steps:
+            self.stopped = "budget"
+        if self.stopped:
+            self.model.stop_training = True
+            return
+        due_time = cfg.checkpoint_minutes and now - self.last_ckpt >= cfg.checkpoint_minutes * 60
+        due_steps = cfg.checkpoint_steps and st["global_step"] % cfg.checkpoint_steps == 0
+        if (due_time or due_steps) and done < self.trainer.steps:
+            self.trainer.save_checkpoint()
+            self.last_ckpt = time.monotonic()
+            self.last_step_time += self.last_ckpt - now  # saving time is not training time
+
+    def close(self):
+        self.bar.close()

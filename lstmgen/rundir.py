@@ -1,0 +1,175 @@
+"""A run directory on disk: config, vocabulary, checkpoints, metrics and the plain-text training log. No TensorFlow.
+
+Layout:
+    config.yaml          resolved config the run was trained with
+    vocab.json           the vocabulary (ids ↔ characters)
+    run.json             identity: format version, data it was trained on, model shape
+    checkpoints/ckpt-<global step>.keras + .json   the .json is written last: it commits the checkpoint
+    latest.keras, best.keras                       hard links to the newest and the best-by-validation checkpoint
+    metrics.csv, train.log
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import io
+import json
+import os
+import re
+from datetime import datetime
+from pathlib import Path
+
+from lstmgen import FORMAT_VERSION, atomic
+from lstmgen.errors import UserError
+
+RUN_FORMAT = "lstmgen-run"
+CKPT_RE = re.compile(r"^ckpt-(\d{9})\.json$")
+METRIC_FIELDS = ["epoch", "global_step", "train_seconds", "epoch_seconds", "loss", "val_loss", "val_bpc",
+                 "learning_rate", "time"]
+DEFAULT_RUNS = Path("runs")
+
+
+def now_iso() -> str:
+    return datetime.now().astimezone().isoformat(timespec="seconds")
+
+
+def is_run_dir(path: str | os.PathLike) -> bool:
+    return (Path(path) / "run.json").is_file()
+
+
+def read_json(path: Path, what: str) -> dict:
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise UserError(f"{what} '{path}' is missing") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise UserError(f"{what} '{path}' is unreadable or corrupt ({e.__class__.__name__})") from None
+    if not isinstance(data, dict):
+        raise UserError(f"{what} '{path}' is corrupt (not a JSON object)")
+    return data
+
+
+class RunDir:
+    def __init__(self, path: str | os.PathLike):
+        self.path = Path(path)
+        self.ckpt_dir = self.path / "checkpoints"
+
+    # --- identity -------------------------------------------------------------------------------------
+    def create(self, info: dict) -> None:
+        try:
+            self.ckpt_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise UserError(f"cannot create run directory '{self.path}': {e.strerror}; choose another with -o") from None
+        if not os.access(self.path, os.W_OK):
+            raise UserError(f"run directory '{self.path}' is not writable; choose another with -o")
+        atomic.write_json(self.path / "run.json", {"format": RUN_FORMAT, "version": FORMAT_VERSION,
+                                                   "created": now_iso(), **info})
+
+    def info(self) -> dict:
+        info = read_json(self.path / "run.json", "run file")
+        if info.get("format") != RUN_FORMAT:
+            raise UserError(f"'{self.path}' is not an lstmgen run directory (run.json has another format)")
+        if info.get("version") != FORMAT_VERSION:
+            raise UserError(f"run directory '{self.path}' was written by an incompatible lstmgen "
+                            f"(format version {info.get('version')}, this lstmgen reads {FORMAT_VERSION}); "
+                            "retrain it or use the matching lstmgen version")
+        return info
+
+    # --- checkpoints ----------------------------------------------------------------------------------
+    def checkpoint_path(self, global_step: int) -> Path:
+        return self.ckpt_dir / f"ckpt-{global_step:09d}.keras"
+
+    def checkpoints(self) -> list[tuple[Path, dict]]:
+        """Committed checkpoints, newest first, as (model path, state) pairs. Unreadable states are skipped."""
+        found = []
+        if not self.ckpt_dir.is_dir():
+            return found
+        for p in self.ckpt_dir.iterdir():
+            if CKPT_RE.match(p.name):
+                with contextlib.suppress(UserError):
+                    state = read_json(p, "checkpoint state")
+                    model = p.with_suffix(".keras")
+                    if model.is_file():
+                        found.append((model, state))
+        found.sort(key=lambda item: item[1].get("global_step", -1), reverse=True)
+        return found
+
+    def commit_checkpoint(self, global_step: int, state: dict, keep: int, best: bool) -> None:
+        """Commit a checkpoint whose .keras file is already in place, update the links, prune old ones."""
+        model = self.checkpoint_path(global_step)
+        atomic.write_json(model.with_suffix(".json"), state)
+        self.link(model, self.path / "latest.keras")
+        if best:
+            self.link(model, self.path / "best.keras")
+        best_target = (self.path / "best.keras")
+        for old_model, old_state in self.checkpoints()[keep:]:
+            if best_target.exists() and old_model.exists() and os.path.samefile(old_model, best_target):
+                continue  # best.keras is a hard link, but keep its checkpoint listed for resume fallbacks
+            for p in (old_model.with_suffix(".json"), old_model):
+                with contextlib.suppress(OSError):
+                    p.unlink()
+
+    @staticmethod
+    def link(src: Path, dst: Path) -> None:
+        with atomic.atomic_path(dst) as tmp:
+            try:
+                os.link(src, tmp)
+            except OSError:  # filesystems without hard links
+                with open(src, "rb") as fi, open(tmp, "wb") as fo:
+                    while chunk := fi.read(1 << 20):
+                        fo.write(chunk)
+
+    def clean_temps(self) -> list[str]:
+        return atomic.clean_stale_temps(self.path) + atomic.clean_stale_temps(self.ckpt_dir)
+
+    # --- metrics and log ------------------------------------------------------------------------------
+    def write_metrics(self, history: list[dict]) -> None:
+        buf = io.StringIO()
+        writer = csv.DictWriter(buf, fieldnames=METRIC_FIELDS, extrasaction="ignore", lineterminator="\n")
+        writer.writeheader()
+        for row in history:
+            writer.writerow(row)
+        atomic.write_text(self.path / "metrics.csv", buf.getvalue())
+
+    def log(self, message: str) -> None:
+        """Append one timestamped line to train.log (the format `lstmgen estimate --log` reads)."""
+        stamp = datetime.now().strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
+        with open(self.path / "train.log", "a", encoding="utf-8") as f:
+            f.write(f"{stamp} {message}\n")
+            f.flush()
+
+
+def model_file(target: str | os.PathLike | None, which: str = "best") -> tuple[Path, Path]:
+    """Resolve RUN_DIR | MODEL.keras | None (latest run) to (model file, run directory)."""
+    if target is None:
+        run = latest_run()
+        if run is None:
+            raise UserError(f"no trained run found under '{DEFAULT_RUNS}/'; train one with 'lstmgen train CORPUS' "
+                            "or pass a run directory")
+        target = run
+    path = Path(target)
+    if path.is_dir():
+        if not is_run_dir(path):
+            raise UserError(f"'{path}' is not an lstmgen run directory (no run.json)")
+        model = path / f"{which}.keras"
+        if not model.exists():
+            model = path / "latest.keras"
+        if not model.exists():
+            raise UserError(f"run directory '{path}' has no saved model yet; train it first")
+        return model, path
+    if not path.exists():
+        raise UserError(f"model or run directory '{path}' does not exist")
+    if path.suffix != ".keras":
+        raise UserError(f"'{path}' is not a .keras model file or a run directory")
+    for run in (path.parent, path.parent.parent):
+        if is_run_dir(run):
+            return path, run
+    raise UserError(f"model '{path}' is not inside an lstmgen run directory (its vocab.json is needed)")
+
+
+def latest_run(root: Path = DEFAULT_RUNS) -> Path | None:
+    if not root.is_dir():
+        return None
+    runs = [p for p in root.iterdir() if p.is_dir() and is_run_dir(p) and (p / "latest.keras").exists()]
+    return max(runs, key=lambda p: (p / "latest.keras").stat().st_mtime, default=None)

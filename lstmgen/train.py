@@ -1,0 +1,281 @@
+"""Training: prepared ids → model → `model.fit` one epoch at a time, with checkpoints, metrics and a log."""
+
+from __future__ import annotations
+
+import math
+import random
+import signal
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import yaml
+
+from lstmgen import __version__, atomic
+from lstmgen.backend import keras
+from lstmgen import backend
+from lstmgen.config import DATA_KEYS, SHAPE_KEYS, Config, dump_yaml, make_config
+from lstmgen.corpus import Prepared, load_prepared, prepared_for_training
+from lstmgen.dataset import TrainBatches, ValBatches, steps_in_epoch
+from lstmgen.errors import UserError
+from lstmgen.model import build_model, compile_model, model_shape
+from lstmgen.progress import TrainMonitor
+from lstmgen.rundir import DEFAULT_RUNS, RunDir, is_run_dir, now_iso, read_json
+
+LN2 = math.log(2)
+
+
+@dataclass
+class TrainResult:
+    run_dir: Path
+    status: str  # finished | interrupted | time budget reached | already finished
+    epochs_done: int
+    global_step: int
+    best_val_loss: float | None
+
+
+def _say_default(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+class StopFlag:
+    """SIGINT/SIGTERM ask training to stop after the current step; a second SIGINT abandons it at once."""
+
+    def __init__(self):
+        self.reason: str | None = None
+        self._old = {}
+
+    def __enter__(self):
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                self._old[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def _handle(self, signum, frame):
+        if self.reason is not None and signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        self.reason = signal.Signals(signum).name
+
+    def __exit__(self, *exc):
+        for sig, handler in self._old.items():
+            signal.signal(sig, handler)
+
+
+def _memory_bytes() -> int:
+    try:
+        import os
+
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return 0
+
+
+def check_fits(cfg: Config, vocab_size: int) -> None:
+    """Refuse settings whose activations cannot fit in memory (logits + gates, forward and backward)."""
+    per_position = 4 * (3 * vocab_size + cfg.layers * 12 * cfg.units + cfg.embedding_dim)
+    need = cfg.batch_size * cfg.seq_len * per_position
+    total = _memory_bytes()
+    if total and need > 0.8 * total:
+        raise UserError(f"batch_size × seq_len = {cfg.batch_size} × {cfg.seq_len} needs about {need / 2**30:.1f} GiB "
+                        f"of activations, more than this machine's {total / 2**30:.1f} GiB; lower --batch-size or "
+                        "--seq-len")
+
+
+class Trainer:
+    def __init__(self, run: RunDir, cfg: Config, data: Prepared, say: Callable[[str], None], quiet: bool):
+        self.run, self.cfg, self.data, self.say, self.quiet = run, cfg, data, say, quiet
+        self.steps = cfg.steps_per_epoch or steps_in_epoch(len(data.train), cfg.seq_len, cfg.batch_size)
+        if self.steps == 0:
+            raise UserError(f"the training split has {len(data.train):,} characters, fewer than one batch of "
+                            f"{cfg.batch_size} × {cfg.seq_len + 1}; lower --batch-size or --seq-len, or use more text")
+        self.has_val = len(data.val) > cfg.seq_len
+        self.state = {"epoch": 0, "step": 0, "global_step": 0, "train_seconds": 0.0, "best_val_loss": None,
+                      "best_epoch": None, "history": [], "seed": cfg.seed}
+
+    # --- model --------------------------------------------------------------------------------------------
+    def build(self) -> None:
+        cfg = self.cfg
+        backend.seed_everything(cfg.seed)
+        self.policy = backend.set_precision(cfg.mixed_precision)
+        self.jit = backend.resolve_jit(cfg.jit_compile, self.policy)
+        check_fits(cfg, self.data.vocab.size)
+        self.model = build_model(cfg, self.data.vocab.size)
+        compile_model(self.model, cfg, total_steps=cfg.epochs * self.steps, jit_compile=self.jit)
+        self.model.optimizer.build(self.model.trainable_variables)
+
+    def restore(self) -> None:
+        """Load the newest readable checkpoint (falling back to older ones), weights and optimizer state."""
+        for path, state in self.run.checkpoints():
+            try:
+                self.model.load_weights(path)
+            except Exception as e:  # a damaged file can fail in h5py, zipfile or Keras itself
+                self.say(f"checkpoint {path.name} is unreadable ({e.__class__.__name__}); trying an older one")
+                continue
+            self.state.update({k: state[k] for k in self.state if k in state})
+            self.say(f"resuming from {path.name}: epoch {state['epoch'] + 1}, step {state['step']} "
+                     f"(global step {state['global_step']})")
+            return
+        if self.run.checkpoints():
+            raise UserError(f"no checkpoint in '{self.run.path}' could be read; start a new run with -o")
+
+    # --- checkpoints ----------------------------------------------------------------------------------
+    def save_checkpoint(self, best: bool = False, status: str = "running") -> None:
+        gstep = self.state["global_step"]
+        path = self.run.checkpoint_path(gstep)
+        try:
+            with atomic.atomic_path(path) as tmp:
+                self.model.save(tmp)
+            state = {"format": "lstmgen-checkpoint", "lstmgen_version": __version__, "time": now_iso(),
+                     "status": status, **self.state, "config": self.cfg.resolved()}
+            self.run.commit_checkpoint(gstep, state, keep=self.cfg.keep_checkpoints, best=best)
+            self.run.write_metrics(self.state["history"])
+        except OSError as e:
+            raise UserError(f"could not save a checkpoint in '{self.run.path}': {e.strerror or e}; free space or fix "
+                            "permissions, then resume (earlier checkpoints are intact)") from None
+
+    # --- the loop ---------------------------------------------------------------------------------------
+    def validate(self) -> float | None:
+        if not self.has_val:
+            return None
+        val = ValBatches(self.data.val, self.cfg.seq_len, self.cfg.val_batch_size)
+        return float(self.model.evaluate(val, verbose=0))
+
+    def learning_rate(self) -> float:
+        return float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
+
+    def fit(self, stop: StopFlag) -> str:
+        cfg, st = self.cfg, self.state
+        batches = TrainBatches(self.data.train, cfg.seq_len, cfg.batch_size, cfg.seed, self.steps)
+        self.run.log(f"start run={self.run.path} epochs={cfg.epochs} steps_per_epoch={self.steps} "
+                     f"batch={cfg.batch_size} seq_len={cfg.seq_len} "
+                     f"resumed_from={'global_step_%d' % st['global_step'] if st['global_step'] else 'none'}")
+        budget = cfg.max_minutes * 60 or math.inf
+        while st["epoch"] < cfg.epochs:
+            if st["step"] >= self.steps:
+                st["epoch"], st["step"] = st["epoch"] + 1, 0
+                continue
+            batches.set_epoch(st["epoch"], st["step"])
+            monitor = TrainMonitor(self, stop, budget, batches.start_step)
+            epoch_start = time.monotonic()
+            fit_logs = self.model.fit(batches, epochs=1, verbose=0, shuffle=False, callbacks=[monitor])
+            if monitor.stopped:
+                monitor.close()
+                reason = "time budget reached" if monitor.stopped == "budget" else "interrupted"
+                self.save_checkpoint(status=reason)
+                self.run.log(f"interrupted epoch={st['epoch'] + 1} step={st['step']} "
+                             f"(resume with: lstmgen train {self.run.path})")
+                return reason
+            val_loss = self.validate()
+            monitor.close()
+            epoch_seconds = time.monotonic() - epoch_start
+            loss = float(fit_logs.history["loss"][-1])
+            st["epoch"], st["step"] = st["epoch"] + 1, 0
+            score = val_loss if val_loss is not None else loss
+            best = st["best_val_loss"] is None or score < st["best_val_loss"]
+            if best:
+                st["best_val_loss"], st["best_epoch"] = score, st["epoch"]
+            st["history"].append({
+                "epoch": st["epoch"], "global_step": st["global_step"], "train_seconds": round(st["train_seconds"], 3),
+                "epoch_seconds": round(epoch_seconds, 3), "loss": round(loss, 5),
+                "val_loss": None if val_loss is None else round(val_loss, 5),
+                "val_bpc": None if val_loss is None else round(val_loss / LN2, 5),
+                "learning_rate": self.learning_rate(), "time": now_iso()})
+            self.save_checkpoint(best=best)
+            val_text = (f"val_loss {val_loss:.4f} val_bpc {val_loss / LN2:.4f}" if val_loss is not None
+                        else "val_loss nan val_bpc nan")
+            self.run.log(f"epoch {st['epoch']}/{cfg.epochs} end steps {self.steps}/{self.steps} "
+                         f"time {epoch_seconds:.2f}s loss {loss:.4f} {val_text}")
+            if not self.quiet:
+                shown = (f"val {val_loss:.4f} nats ({val_loss / LN2:.3f} bits/char)" if val_loss is not None
+                         else "no validation split")
+                self.say(f"epoch {st['epoch']}/{cfg.epochs}: loss {loss:.4f}, {shown}, {epoch_seconds:.1f}s"
+                         + ("  *best" if best else ""))
+            if st["train_seconds"] >= budget:
+                self.run.log(f"finished epochs={st['epoch']} best_val_loss={st['best_val_loss']:.4f} (time budget)")
+                return "time budget reached"
+        self.run.log(f"finished epochs={st['epoch']} best_val_loss={st['best_val_loss']:.4f}")
+        return "finished"
+
+
+def _new_run_path(source: str) -> Path:
+    stem = Path(source.rstrip("/")).name.split(":")[-1].split(".")[0] or "run"
+    return DEFAULT_RUNS / f"{stem}-{time.strftime('%Y%m%d-%H%M%S')}"
+
+
+def _open_run(source: str, config_file, overrides: dict, out_dir) -> tuple[RunDir, Config, Prepared, bool]:
+    """Decide between a new run and continuing one; returns (run, config, data, resumed)."""
+    target = source if is_run_dir(source) else out_dir if out_dir and is_run_dir(out_dir) else None
+    if target is not None:
+        run = RunDir(target)
+        info = run.info()
+        saved = yaml.safe_load((run.path / "config.yaml").read_text(encoding="utf-8"))
+        cfg = make_config(config_file, overrides, base=saved)
+        changed = [k for k in SHAPE_KEYS + DATA_KEYS if getattr(cfg, k) != saved.get(k)]
+        if changed:
+            raise UserError(f"cannot change {', '.join(changed)} of an existing run ('{run.path}'); "
+                            "start a new run with -o NEW_DIR")
+        if source != str(target) and not is_run_dir(source):
+            data = prepared_for_training(source, val_fraction=cfg.val_fraction, lowercase=cfg.lowercase)
+            if data.meta.get("sha256") != info["data_sha256"]:
+                raise UserError(f"'{run.path}' was trained on other data; choose a new run directory with -o")
+        else:
+            try:
+                data = load_prepared(info["prepared"])
+            except UserError:
+                data = prepared_for_training(info["source"], val_fraction=cfg.val_fraction, lowercase=cfg.lowercase)
+        if data.meta.get("sha256") != info["data_sha256"]:
+            raise UserError(f"the data of '{run.path}' changed since it was trained; start a new run with -o")
+        return run, cfg, data, True
+    cfg = make_config(config_file, overrides)
+    data = prepared_for_training(source, val_fraction=cfg.val_fraction, lowercase=cfg.lowercase)
+    path = Path(out_dir) if out_dir else _new_run_path(source)
+    if path.exists() and (not path.is_dir() or any(path.iterdir())):
+        raise UserError(f"'{path}' exists and is not an lstmgen run directory; choose another with -o")
+    if cfg.seed == 0:
+        cfg.seed = random.SystemRandom().randrange(1, 2**31 - 1)
+    run = RunDir(path)
+    run.create({"source": source, "prepared": str(data.path.resolve()), "data_sha256": data.meta.get("sha256"),
+                "vocab_size": data.vocab.size})
+    atomic.write_text(run.path / "config.yaml", dump_yaml(cfg))
+    data.vocab.save(run.path / "vocab.json")
+    return run, cfg, data, False
+
+
+def train(source: str, *, config_file: str | None = None, overrides: dict | None = None,
+          out_dir: str | None = None, quiet: bool = False, say: Callable[[str], None] = _say_default) -> TrainResult:
+    """Train a new run on `source` (raw text, SOURCE spec or prepared dir), or continue the run at `source`."""
+    run, cfg, data, resumed = _open_run(source, config_file, overrides or {}, out_dir)
+    removed = run.clean_temps()
+    if removed:
+        say(f"removed {len(removed)} unfinished temporary file(s) left by an interrupted save")
+    if resumed:
+        atomic.write_text(run.path / "config.yaml", dump_yaml(cfg))
+    trainer = Trainer(run, cfg, data, say, quiet)
+    if not quiet:
+        say(data.summary())
+    trainer.build()
+    if resumed:
+        trainer.restore()
+        shape = model_shape(trainer.model)
+        if shape["vocab_size"] != data.vocab.size:
+            raise UserError(f"run '{run.path}' does not match its vocabulary; it is damaged, start a new run")
+    st = trainer.state
+    if st["epoch"] >= cfg.epochs:
+        say(f"run '{run.path}' has already trained {st['epoch']} epochs; pass --epochs N (N > {st['epoch']}) "
+            "to train further")
+        return TrainResult(run.path, "already finished", st["epoch"], st["global_step"], st["best_val_loss"])
+    if not quiet:
+        params = trainer.model.count_params()
+        say(f"run {run.path}: {params:,} parameters, {trainer.steps} steps/epoch × {cfg.epochs} epochs, "
+            f"batch {cfg.batch_size} × {cfg.seq_len}, {backend.describe()}, precision {trainer.policy}, "
+            f"XLA {trainer.jit}")
+    with StopFlag() as stop:
+        status = trainer.fit(stop)
+    if status == "interrupted":
+        say(f"stopped by {stop.reason or 'request'} at epoch {st['epoch'] + 1}, step {st['step']}; checkpoint saved. "
+            f"Resume with: lstmgen train {run.path}")
+    return TrainResult(run.path, status, st["epoch"], st["global_step"], st["best_val_loss"])
