@@ -25,7 +25,7 @@ from lstmgen.errors import UserError
 
 RUN_FORMAT = "lstmgen-run"
 CKPT_RE = re.compile(r"^ckpt-(\d{9})\.json$")
-METRIC_FIELDS = ["epoch", "global_step", "train_seconds", "epoch_seconds", "loss", "val_loss", "val_bpc",
+METRIC_FIELDS = ["epoch", "global_step", "train_seconds", "wall_seconds", "epoch_seconds", "loss", "val_loss", "val_bpc",
                  "learning_rate", "time"]
 DEFAULT_RUNS = Path("runs")
 

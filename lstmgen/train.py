@@ -93,7 +93,8 @@ class Trainer:
             raise UserError(f"the training split has {len(data.train):,} characters, fewer than one batch of "
                             f"{cfg.batch_size} × {cfg.seq_len + 1}; lower --batch-size or --seq-len, or use more text")
         self.has_val = len(data.val) > cfg.seq_len
-        self.state = {"epoch": 0, "step": 0, "global_step": 0, "train_seconds": 0.0, "best_val_loss": None,
+        self.state = {"epoch": 0, "step": 0, "global_step": 0, "train_seconds": 0.0, "wall_seconds": 0.0,
+                      "best_val_loss": None,
                       "best_epoch": None, "history": [], "seed": cfg.seed}
 
     # --- model --------------------------------------------------------------------------------------------
@@ -164,6 +165,7 @@ class Trainer:
             fit_logs = self.model.fit(batches, epochs=1, verbose=0, shuffle=False, callbacks=[monitor])
             if monitor.stopped:
                 monitor.close()
+                st["wall_seconds"] += time.monotonic() - epoch_start
                 reason = "time budget reached" if monitor.stopped == "budget" else "interrupted"
                 self.save_checkpoint(status=reason)
                 self.run.log(f"interrupted epoch={st['epoch'] + 1} step={st['step']} "
@@ -172,6 +174,7 @@ class Trainer:
             val_loss = self.validate()
             monitor.close()
             epoch_seconds = time.monotonic() - epoch_start
+            st["wall_seconds"] += epoch_seconds
             loss = float(fit_logs.history["loss"][-1])
             st["epoch"], st["step"] = st["epoch"] + 1, 0
             score = val_loss if val_loss is not None else loss
@@ -180,7 +183,7 @@ class Trainer:
                 st["best_val_loss"], st["best_epoch"] = score, st["epoch"]
             st["history"].append({
                 "epoch": st["epoch"], "global_step": st["global_step"], "train_seconds": round(st["train_seconds"], 3),
-                "epoch_seconds": round(epoch_seconds, 3), "loss": round(loss, 5),
+                "wall_seconds": round(st["wall_seconds"], 3), "epoch_seconds": round(epoch_seconds, 3), "loss": round(loss, 5),
                 "val_loss": None if val_loss is None else round(val_loss, 5),
                 "val_bpc": None if val_loss is None else round(val_loss / LN2, 5),
                 "learning_rate": self.learning_rate(), "time": now_iso()})
