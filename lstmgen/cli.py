@@ -133,24 +133,45 @@ def generate(target, which, temperature, top_k, top_p, greedy, length, prime, nu
 
 @cli.command()
 @click.argument("source", required=False)
-@click.option("--log", "log_file", help="a training log to read ('-' for stdin): Keras, tqdm or lstmgen")
-@click.option("--started", help="when training started (e.g. 10:40 or 2024-07-30T10:40)")
-@click.option("--now", "now_", help="the time to estimate at (default: the log's last write or now)")
-@click.option("--epochs", "total_epochs", type=int, help="total epochs (overrides the log's header)")
-@click.option("--follow", is_flag=True, help="keep re-estimating as the log grows")
+@click.option("--log", "log_file", help="a training log to read ('-' for stdin): Keras 1-3, tqdm or lstmgen's train.log")
+@click.option("--started", help="with --log: when training started (e.g. 10:40 or 2024-07-30T10:40)")
+@click.option("--now", "now_", help="with --log: the time to estimate at (default: the log's last write or now)")
+@click.option("--follow", is_flag=True, help="with --log: keep re-estimating as the log grows")
+@click.option("--what-if/--no-what-if", default=True, help="without --log: also time other batch/sequence sizes")
+@click.option("-c", "--config", "config_file", help="without --log: YAML config file or preset name")
 @click.option("--json", "as_json", is_flag=True, help="machine-readable output")
-def estimate(source, log_file, started, now_, total_epochs, follow, as_json):
-    """Estimate when training will finish, from a log (--log FILE).
+@config_options
+def estimate(source, log_file, started, now_, follow, what_if, config_file, as_json, **kwargs):
+    """Estimate how long training takes: from a log (--log FILE), or before training (SOURCE).
 
-    Example: lstmgen estimate --log train.log --started 10:40
+    \b
+    With --log it reads a running or finished Keras/tqdm/lstmgen log and predicts when the current epoch
+    and the whole run end (--epochs N overrides the log's total).
+    With SOURCE (a corpus, prepared or run directory) it describes the hardware, times real training
+    steps of the configured model and predicts time per epoch and per run.
+    Examples: lstmgen estimate --log train.log --started 10:40
+              lstmgen estimate corpus.txt --config cpu
     """
-    if log_file is None:
-        raise click.UsageError("give --log FILE (a Keras, tqdm or lstmgen training log)")
-    if source is not None:
-        raise click.UsageError("give either SOURCE or --log, not both")
-    from lstmgen.eta import estimate_log_command
+    overrides = pop_overrides(kwargs)
+    if log_file is not None:
+        if source is not None:
+            raise click.UsageError("give either SOURCE or --log, not both")
+        unused = sorted(set(overrides) - {"epochs"}) + (["--config"] if config_file else [])
+        if unused:
+            raise click.UsageError(f"{', '.join(unused)} only apply without --log")
+        from lstmgen.eta import estimate_log_command
 
-    sys.exit(estimate_log_command(log_file, started, now_, total_epochs, follow, as_json))
+        sys.exit(estimate_log_command(log_file, started, now_, overrides.get("epochs"), follow, as_json))
+    if source is None:
+        raise click.UsageError("give SOURCE (a corpus to train on) or --log FILE (a training log)")
+    if started or now_ or follow:
+        raise click.UsageError("--started, --now and --follow only apply with --log")
+    import json
+
+    from lstmgen.forecast import forecast, format_forecast, to_json
+
+    result = forecast(source, config_file, overrides, what_if=what_if, say=lambda m: None if as_json else say(m))
+    click.echo(json.dumps(to_json(result), indent=2) if as_json else format_forecast(result))
 
 
 def main(argv=None) -> None:
