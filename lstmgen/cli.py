@@ -44,7 +44,43 @@ def say(message: str) -> None:
     click.echo(message, err=True)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110},
+class Lstmgen(click.Group):
+    """A click group whose errors are one line on stderr, never a traceback."""
+
+    def main(self, args=None, prog_name=None, standalone_mode=True, **extra):
+        if not standalone_mode:
+            return super().main(args, prog_name, standalone_mode=False, **extra)
+        try:
+            super().main(args, prog_name or "lstmgen", standalone_mode=False, **extra)
+        except UserError as e:
+            click.echo(f"lstmgen: error: {e.format_message()}", err=True)
+            sys.exit(e.exit_code)
+        except click.UsageError as e:
+            where = e.ctx.command_path if e.ctx else "lstmgen"
+            click.echo(f"lstmgen: error: {e.format_message()} (see '{where} --help')", err=True)
+            sys.exit(2)
+        except click.exceptions.Abort:
+            click.echo("lstmgen: aborted", err=True)
+            sys.exit(130)
+        except click.ClickException as e:
+            click.echo(f"lstmgen: error: {e.format_message()}", err=True)
+            sys.exit(e.exit_code)
+        except KeyboardInterrupt:
+            click.echo("lstmgen: interrupted", err=True)
+            sys.exit(130)
+        except BrokenPipeError:  # e.g. `lstmgen generate | head`
+            sys.stderr.close()
+            sys.exit(0)
+        except Exception as e:  # a bug: keep the one-line contract, show the traceback on request
+            if os.environ.get("LSTMGEN_DEBUG"):
+                traceback.print_exc()
+            click.echo(f"lstmgen: internal error: {type(e).__name__}: {e} (set LSTMGEN_DEBUG=1 for a traceback)",
+                       err=True)
+            sys.exit(4)
+        sys.exit(0)
+
+
+@click.group(cls=Lstmgen, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110},
              epilog=EXIT_CODES)
 @click.version_option(__version__, prog_name="lstmgen")
 def cli():
@@ -125,6 +161,8 @@ def generate(target, which, temperature, top_k, top_p, greedy, length, prime, nu
     from lstmgen.generate import generate as run_generate
     from lstmgen.sample import Sampling
 
+    if greedy and (top_k or top_p < 1.0):
+        raise click.UsageError("--greedy always takes the likeliest character; drop --top-k/--top-p or --greedy")
     sampling = Sampling(temperature=temperature, top_k=top_k, top_p=top_p, greedy=greedy)
     sampling.check()
     run_generate(target, which=which, prime=prime, length=length, num_samples=num_samples, sampling=sampling,
@@ -175,35 +213,5 @@ def estimate(source, log_file, started, now_, follow, what_if, config_file, as_j
 
 
 def main(argv=None) -> None:
-    """Entry point: one line on stderr for every user error, never a traceback."""
-    try:
-        cli.main(args=argv, prog_name="lstmgen", standalone_mode=False)
-    except UserError as e:
-        click.echo(f"lstmgen: error: {e}", err=True)
-        sys.exit(e.exit_code)
-    except click.exceptions.NoArgsIsHelp as e:  # pragma: no cover - click version dependent
-        click.echo(e.format_message(), err=True)
-        sys.exit(2)
-    except click.UsageError as e:
-        cmd = f" {e.ctx.command_path.split(' ', 1)[1]}" if e.ctx and " " in e.ctx.command_path else ""
-        click.echo(f"lstmgen: error: {e.format_message()} (see 'lstmgen{cmd} --help')", err=True)
-        sys.exit(2)
-    except click.exceptions.Abort:
-        click.echo("lstmgen: aborted", err=True)
-        sys.exit(130)
-    except click.ClickException as e:
-        click.echo(f"lstmgen: error: {e.format_message()}", err=True)
-        sys.exit(e.exit_code)
-    except KeyboardInterrupt:
-        click.echo("lstmgen: interrupted", err=True)
-        sys.exit(130)
-    except BrokenPipeError:
-        sys.stderr.close()  # e.g. `lstmgen generate | head`
-        sys.exit(0)
-    except Exception as e:  # a bug: keep the one-line contract, show the traceback on request
-        if os.environ.get("LSTMGEN_DEBUG"):
-            traceback.print_exc()
-        click.echo(f"lstmgen: internal error: {type(e).__name__}: {e} (set LSTMGEN_DEBUG=1 for a traceback)",
-                   err=True)
-        sys.exit(4)
-    sys.exit(0)
+    """Console-script entry point."""
+    cli.main(args=argv, prog_name="lstmgen")

@@ -11,7 +11,7 @@ from typing import Callable, TextIO
 import numpy as np
 
 from lstmgen.errors import UserError
-from lstmgen.rundir import model_file
+from lstmgen.rundir import RunDir, model_file
 from lstmgen.sample import Sampling, StepModel, generate_text
 from lstmgen.vocab import Vocab
 
@@ -32,6 +32,7 @@ def load_keras_model(path: Path):
 
 def load(target: str | None, which: str = "best") -> tuple[StepModel, Vocab, Path]:
     path, run = model_file(target, which)
+    RunDir(run).info()  # refuses run directories of an incompatible format version
     vocab = Vocab.load(run / "vocab.json")
     model = load_keras_model(path)
     try:

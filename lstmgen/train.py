@@ -85,13 +85,19 @@ def check_fits(cfg: Config, vocab_size: int) -> None:
                         "--seq-len")
 
 
+def check_trainable(cfg: Config, data: Prepared) -> int:
+    """Refuse settings that cannot work before anything is written; returns the steps per epoch."""
+    check_fits(cfg, data.vocab.size)
+    if steps_in_epoch(len(data.train), cfg.seq_len, cfg.batch_size) == 0:
+        raise UserError(f"the training split has {len(data.train):,} characters, fewer than one batch of "
+                        f"{cfg.batch_size} × {cfg.seq_len + 1}; lower --batch-size or --seq-len, or use more text")
+    return cfg.steps_per_epoch or steps_in_epoch(len(data.train), cfg.seq_len, cfg.batch_size)
+
+
 class Trainer:
     def __init__(self, run: RunDir, cfg: Config, data: Prepared, say: Callable[[str], None], quiet: bool):
         self.run, self.cfg, self.data, self.say, self.quiet = run, cfg, data, say, quiet
-        self.steps = cfg.steps_per_epoch or steps_in_epoch(len(data.train), cfg.seq_len, cfg.batch_size)
-        if self.steps == 0:
-            raise UserError(f"the training split has {len(data.train):,} characters, fewer than one batch of "
-                            f"{cfg.batch_size} × {cfg.seq_len + 1}; lower --batch-size or --seq-len, or use more text")
+        self.steps = check_trainable(cfg, data)
         self.has_val = len(data.val) > cfg.seq_len
         self.state = {"epoch": 0, "step": 0, "global_step": 0, "train_seconds": 0.0, "wall_seconds": 0.0,
                       "best_val_loss": None,
@@ -103,7 +109,6 @@ class Trainer:
         backend.seed_everything(cfg.seed)
         self.policy = backend.set_precision(cfg.mixed_precision)
         self.jit = backend.resolve_jit(cfg.jit_compile, self.policy)
-        check_fits(cfg, self.data.vocab.size)
         self.model = build_model(cfg, self.data.vocab.size)
         compile_model(self.model, cfg, total_steps=cfg.epochs * self.steps, jit_compile=self.jit)
         self.model.optimizer.build(self.model.trainable_variables)
@@ -235,6 +240,7 @@ def _open_run(source: str, config_file, overrides: dict, out_dir) -> tuple[RunDi
         return run, cfg, data, True
     cfg = make_config(config_file, overrides)
     data = prepared_for_training(source, val_fraction=cfg.val_fraction, lowercase=cfg.lowercase)
+    check_trainable(cfg, data)
     path = Path(out_dir) if out_dir else _new_run_path(source)
     if path.exists() and (not path.is_dir() or any(path.iterdir())):
         raise UserError(f"'{path}' exists and is not an lstmgen run directory; choose another with -o")

@@ -1,11 +1,7 @@
 import os
+import tempfile
 
-import pytest
-
+# Keep every test's caches (prepared corpora, downloads, builtin texts) out of the user's home. Set at import
+# time so module- and session-scoped fixtures see it too.
+os.environ["LSTMGEN_CACHE"] = tempfile.mkdtemp(prefix="lstmgen-test-cache-")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
-
-@pytest.fixture(autouse=True)
-def _isolated_cache(tmp_path_factory, monkeypatch):
-    """Keep every test's caches (prepared corpora, downloads) out of the user's home."""
-    monkeypatch.setenv("LSTMGEN_CACHE", str(tmp_path_factory.getbasetemp() / "cache"))
