@@ -11,8 +11,13 @@ from dataclasses import dataclass
 from typing import Callable, Iterator
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from lstmgen.errors import UserError
+
+# Below this many streams a step is a few tiny matrix products: BLAS threads only add hand-off latency and
+# make the rate swing 10× when another process is busy (bench/bench_spine.py), so one thread is used.
+SINGLE_THREAD_BELOW = 16
 
 
 @dataclass
@@ -134,6 +139,11 @@ class StepModel:
 def generate_ids(step_model: StepModel, prime_ids: np.ndarray, length: int, n: int, sampling: Sampling,
                  seed: int | None) -> Iterator[np.ndarray]:
     """Yield one new id per stream per step, `length` times. The prime is fed once to build the state."""
+    with threadpool_limits(limits=1 if n < SINGLE_THREAD_BELOW else None, user_api="blas"):
+        yield from _generate_ids(step_model, prime_ids, length, n, sampling, seed)
+
+
+def _generate_ids(step_model, prime_ids, length, n, sampling, seed):
     rng = np.random.default_rng(seed)
     state = step_model.zero_state(n)
     logits = None
