@@ -50,7 +50,7 @@ class TrainMonitor(keras.callbacks.Callback):
                                  f"loss {loss:.4f} elapsed {now - self.epoch_t0:.2f}s")
         if self.stop.reason is not None:
             self.stopped = "signal"
-        elif st["train_seconds"] >= self.budget and done < self.trainer.steps:
+        elif st["wall_seconds"] + (now - self.epoch_t0) >= self.budget and done < self.trainer.steps:
             self.stopped = "budget"
         if self.stopped:
             self.model.stop_training = True

@@ -202,7 +202,7 @@ class Trainer:
                          else "no validation split")
                 self.say(f"epoch {st['epoch']}/{cfg.epochs}: loss {loss:.4f}, {shown}, {epoch_seconds:.1f}s"
                          + ("  *best" if best else ""))
-            if st["train_seconds"] >= budget:
+            if st["wall_seconds"] >= budget:
                 self.run.log(f"finished epochs={st['epoch']} best_val_loss={st['best_val_loss']:.4f} (time budget)")
                 return "time budget reached"
         self.run.log(f"finished epochs={st['epoch']} best_val_loss={st['best_val_loss']:.4f}")
@@ -277,6 +277,10 @@ def train(source: str, *, config_file: str | None = None, overrides: dict | None
         say(f"run '{run.path}' has already trained {st['epoch']} epochs; pass --epochs N (N > {st['epoch']}) "
             "to train further")
         return TrainResult(run.path, "already finished", st["epoch"], st["global_step"], st["best_val_loss"])
+    if cfg.max_minutes and st["wall_seconds"] >= cfg.max_minutes * 60:
+        say(f"run '{run.path}' has used its time budget ({cfg.max_minutes:g} min); pass --max-minutes M "
+            "(more) or 0 (no limit) to train further")
+        return TrainResult(run.path, "time budget reached", st["epoch"], st["global_step"], st["best_val_loss"])
     if not quiet:
         params = trainer.model.count_params()
         say(f"run {run.path}: {params:,} parameters, {trainer.steps} steps/epoch × {cfg.epochs} epochs, "
