@@ -12,7 +12,7 @@ import sysconfig
 from pathlib import Path
 from typing import Iterator
 
-from . import reber
+from . import reber, ui
 from .atomic import write_text
 from .errors import UserError
 
@@ -81,20 +81,23 @@ def build_pydocs(stdlib: str | os.PathLike | None = None, max_chars: int = PYDOC
     seen: set[str] = set()
     out: list[str] = []
     total = 0
-    for path in _stdlib_files(stdlib):
-        try:
-            tree = ast.parse(path.read_bytes(), filename=str(path))
-        except (SyntaxError, ValueError, OSError, RecursionError):
-            continue
-        for doc in _docstrings(tree):
-            doc = doc.strip()
-            if doc in seen or not _is_prose(doc):
+    files = _stdlib_files(stdlib)
+    with ui.bar(total=len(files), desc="builtin:pydocs (once)", unit="file") as bar:
+        for path in files:
+            bar.update(1)
+            try:
+                tree = ast.parse(path.read_bytes(), filename=str(path))
+            except (SyntaxError, ValueError, OSError, RecursionError):
                 continue
-            seen.add(doc)
-            out.append(doc + "\n\n")
-            total += len(out[-1])
-            if total >= max_chars:
-                return "".join(out)
+            for doc in _docstrings(tree):
+                doc = doc.strip()
+                if doc in seen or not _is_prose(doc):
+                    continue
+                seen.add(doc)
+                out.append(doc + "\n\n")
+                total += len(out[-1])
+                if total >= max_chars:
+                    return "".join(out)
     return "".join(out)
 
 

@@ -2,20 +2,46 @@
 
 from __future__ import annotations
 
+import functools
+import json
 import os
 import sys
+import time
 import traceback
 from dataclasses import fields
 
 import click
 
-from lstmgen import __version__
+from lstmgen import __version__, ui
 from lstmgen.config import CHOICES, HELP, Config, _pytype
 from lstmgen.errors import UserError
 
 EXIT_CODES = """Exit codes: 0 success, 1 a problem with input, files or options (one line on stderr says
 what and how to fix it), 2 command-line usage error, 3 training interrupted (a checkpoint was saved;
-run the same train command again to resume), 4 internal error."""
+run the same train command again to resume), 4 internal error (LSTMGEN_DEBUG=1 shows the traceback),
+130 aborted by Ctrl-C outside training."""
+CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 110}
+
+
+def output_options(func):
+    """-q/--quiet, -v/--verbose and --progress/--no-progress for a command; they set lstmgen.ui.SETTINGS."""
+
+    @click.option("--progress/--no-progress", default=None,
+                  help="force progress bars on stderr on or off [default: on when stderr is a terminal]")
+    @click.option("-v", "--verbose", is_flag=True, help="extra detail on stderr (choices made, timings)")
+    @click.option("-q", "--quiet", is_flag=True, help="print only results and errors: no notes, no progress bars")
+    @functools.wraps(func)
+    def wrapper(*args, quiet, verbose, progress, **kwargs):
+        if quiet and verbose:
+            raise click.UsageError("-q/--quiet and -v/--verbose contradict each other; give one")
+        ui.configure(quiet=quiet, verbose=verbose, progress=progress)
+        return func(*args, **kwargs)
+
+    return wrapper
+
+
+def print_json(obj) -> None:
+    click.echo(json.dumps(obj, indent=2, ensure_ascii=False, default=str))
 
 
 def config_options(func):
@@ -41,6 +67,7 @@ def pop_overrides(kwargs: dict) -> dict:
 
 
 def say(message: str) -> None:
+    """A line on stderr; callers decide what -q suppresses (train's result line and resume hint always show)."""
     click.echo(message, err=True)
 
 
@@ -80,8 +107,7 @@ class Lstmgen(click.Group):
         sys.exit(0)
 
 
-@click.group(cls=Lstmgen, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110},
-             epilog=EXIT_CODES)
+@click.group(cls=Lstmgen, context_settings=CONTEXT, epilog=EXIT_CODES)
 @click.version_option(__version__, prog_name="lstmgen")
 def cli():
     """Character-level LSTM text generation on Keras 3.
@@ -90,48 +116,72 @@ def cli():
       lstmgen prepare corpus.txt            # text → id stream + vocabulary
       lstmgen train corpus.txt              # train (prepares raw text implicitly)
       lstmgen generate --temperature 0.7    # sample from the latest run
+      lstmgen eval runs/corpus-…            # validation loss; --generate 8 for novelty
+      lstmgen runs                          # list runs; lstmgen info RUN for one
       lstmgen estimate --log train.log      # when will training finish?
+
+    \b
+    Every command takes -q (quiet), -v (verbose), --json where it prints results, and -h.
+    Shell completion (bash; zsh_source, fish_source likewise):
+      eval "$(_LSTMGEN_COMPLETE=bash_source lstmgen)"
     """
 
 
-@cli.command()
-@click.argument("sources", nargs=-1, required=True)
-@click.option("-o", "--output", "out_dir", help="output directory [default: prepared/NAME]")
+@cli.command(epilog=EXIT_CODES)
+@click.argument("sources", nargs=-1, required=True, type=click.Path())
+@click.option("-o", "--output", "out_dir", type=click.Path(file_okay=False),
+              help="output directory [default: prepared/NAME]")
 @click.option("--encoding", help="force the input encoding (default: detected: UTF-8, BOM, cp1252, …)")
 @click.option("--lowercase", is_flag=True, help="lowercase the text")
 @click.option("--val-fraction", type=float, default=0.1, show_default=True,
               help="last fraction of the text held out for validation")
-@click.option("-q", "--quiet", is_flag=True, help="print nothing but errors")
-def prepare(sources, out_dir, encoding, lowercase, val_fraction, quiet):
-    """Turn text into a memory-mappable id stream, vocabulary and metadata.
+@output_options
+def prepare(sources, out_dir, encoding, lowercase, val_fraction):
+    """Turn text into ids, a vocabulary and metadata (no TensorFlow).
 
     SOURCES are text files, directories, '-' (stdin), http(s) URLs or builtin:NAME (builtin:reber,
-    builtin:pydocs). Example: lstmgen prepare book.txt -o prepared/book
+    builtin:pydocs). The ids are a memory-mappable stream; the last --val-fraction is the validation split.
+
+    \b
+    Examples:
+      lstmgen prepare book.txt -o prepared/book
+      cat notes.txt | lstmgen prepare - -o prepared/notes
     """
     from lstmgen.corpus import prepare as run_prepare
 
+    t0 = time.monotonic()
     prepared = run_prepare(list(sources), out_dir, encoding=encoding, lowercase=lowercase, val_fraction=val_fraction)
-    if not quiet:
+    ui.detail(f"prepared in {time.monotonic() - t0:.2f}s (sha256 {prepared.meta['sha256'][:12]}…)")
+    if not ui.SETTINGS.quiet:
         click.echo(prepared.summary())
 
 
-@cli.command()
-@click.argument("source")
-@click.option("-c", "--config", "config_file", help="YAML config file or preset name (smoke, cpu, gpu)")
-@click.option("-o", "--output", "out_dir", help="run directory [default: runs/NAME-TIMESTAMP]")
-@click.option("-q", "--quiet", is_flag=True, help="no progress bar or per-epoch lines")
+@cli.command(epilog=EXIT_CODES)
+@click.argument("source", type=click.Path())
+@click.option("-c", "--config", "config_file", help="YAML config file or preset name (smoke, cpu, demo, gpu)")
+@click.option("-o", "--output", "out_dir", type=click.Path(file_okay=False),
+              help="run directory [default: runs/NAME-TIMESTAMP]")
 @config_options
-def train(source, config_file, out_dir, quiet, **kwargs):
-    """Train a model on SOURCE, or continue the run directory SOURCE.
+@output_options
+def train(source, config_file, out_dir, **kwargs):
+    """Train a model on SOURCE, or continue the run SOURCE.
 
     SOURCE is a prepared directory, a run directory (continue it), or anything `prepare` accepts
-    (raw text is prepared implicitly and cached). Every config key is also an option.
-    Example: lstmgen train builtin:pydocs --config cpu --epochs 5
+    (raw text is prepared implicitly and cached). Every config key is also an option. After each epoch
+    the run directory gets a checkpoint, metrics.csv, loss.png, TensorBoard logs and a short sample.
+
+    \b
+    Examples:
+      lstmgen train builtin:pydocs --config demo -o runs/demo
+      lstmgen train runs/demo --epochs 6          # continue to 6 epochs
     """
     from lstmgen.train import train as run_train
 
     overrides = pop_overrides(kwargs)
+    quiet = ui.SETTINGS.quiet
+    t0 = time.monotonic()
     result = run_train(source, config_file=config_file, overrides=overrides, out_dir=out_dir, quiet=quiet, say=say)
+    ui.detail(f"train took {time.monotonic() - t0:.1f}s in all; config {result.run_dir / 'config.yaml'}")
     best = "n/a" if result.best_val_loss is None else f"{result.best_val_loss:.4f} nats"
     say(f"{result.status}: {result.epochs_done} epochs, {result.global_step} steps, best loss {best}; "
         f"run directory {result.run_dir}")
@@ -139,8 +189,8 @@ def train(source, config_file, out_dir, quiet, **kwargs):
         sys.exit(3)
 
 
-@cli.command()
-@click.argument("target", required=False)
+@cli.command(epilog=EXIT_CODES)
+@click.argument("target", required=False, type=click.Path())
 @click.option("--which", type=click.Choice(["best", "latest"]), default="best", show_default=True,
               help="which model of a run directory to sample from")
 @click.option("-t", "--temperature", type=float, default=0.8, show_default=True,
@@ -152,11 +202,17 @@ def train(source, config_file, out_dir, quiet, **kwargs):
 @click.option("-p", "--prime", default="", help="text to start from (any Unicode)")
 @click.option("--num-samples", type=int, default=1, show_default=True, help="samples, generated as one batch")
 @click.option("--seed", type=int, default=None, help="random seed for reproducible samples")
-def generate(target, which, temperature, top_k, top_p, greedy, length, prime, num_samples, seed):
-    """Sample text from a trained run (default: the latest run under runs/).
+@click.option("--json", "as_json", is_flag=True, help="print one JSON object (model, prime, settings, samples)")
+@output_options
+def generate(target, which, temperature, top_k, top_p, greedy, length, prime, num_samples, seed, as_json):
+    """Sample text from a trained run.
 
-    TARGET is a run directory or a .keras model inside one.
-    Example: lstmgen generate runs/book --prime "Once upon" --temperature 0.7 --length 300
+    TARGET is a run directory or a .keras model inside one (default: the latest run under runs/). One sample streams to stdout as it is made.
+
+    \b
+    Examples:
+      lstmgen generate runs/book --prime "Once upon" --temperature 0.7 --length 300
+      lstmgen generate runs/book --num-samples 4 --seed 1 --json
     """
     from lstmgen.generate import generate as run_generate
     from lstmgen.sample import Sampling
@@ -165,13 +221,108 @@ def generate(target, which, temperature, top_k, top_p, greedy, length, prime, nu
         raise click.UsageError("--greedy always takes the likeliest character; drop --top-k/--top-p or --greedy")
     sampling = Sampling(temperature=temperature, top_k=top_k, top_p=top_p, greedy=greedy)
     sampling.check()
-    run_generate(target, which=which, prime=prime, length=length, num_samples=num_samples, sampling=sampling,
-                 seed=seed, out=sys.stdout, warn=say)
+    info: dict = {}
+    texts = run_generate(target, which=which, prime=prime, length=length, num_samples=num_samples, sampling=sampling,
+                         seed=seed, out=None if as_json else sys.stdout, warn=ui.say, info=info)
+    if as_json:
+        print_json({**info, "which": which, "length": length, "seed": seed,
+                    "sampling": {"temperature": temperature, "top_k": top_k, "top_p": top_p, "greedy": greedy},
+                    "samples": texts})
 
 
-@cli.command()
-@click.argument("source", required=False)
-@click.option("--log", "log_file", help="a training log to read ('-' for stdin): Keras 1-3, tqdm or lstmgen's train.log")
+@cli.command("eval", epilog=EXIT_CODES)
+@click.argument("target", type=click.Path())
+@click.argument("texts", nargs=-1, type=click.Path())
+@click.option("--which", type=click.Choice(["best", "latest"]), default="best", show_default=True,
+              help="which model of the run to evaluate")
+@click.option("--samples", "samples_file", type=click.Path(),
+              help="novelty of these samples ('-' for stdin): `generate` output, its --json, or plain text")
+@click.option("--generate", "n_generate", type=int, default=0, show_default=True, metavar="N",
+              help="generate N samples and report their novelty")
+@click.option("-n", "--length", type=int, default=500, show_default=True, help="with --generate: characters per sample")
+@click.option("-t", "--temperature", type=float, default=0.8, show_default=True, help="with --generate: temperature")
+@click.option("--seed", type=int, default=None, help="with --generate: random seed")
+@click.option("--ngram", type=int, default=20, show_default=True, help="n-gram length of the novelty share")
+@click.option("--loss/--no-loss", default=True, help="compute the loss (off: only the novelty report)")
+@click.option("--json", "as_json", is_flag=True, help="machine-readable output")
+@output_options
+def eval_(target, texts, which, samples_file, n_generate, length, temperature, seed, ngram, loss, as_json):
+    """Loss on text, novelty of samples, Reber validity.
+
+    TARGET is a run directory (or a .keras model in one). The loss (nats, bits/char, perplexity) is taken
+    on the TEXT files ('-' for stdin; characters outside the vocabulary are dropped and reported), or by
+    default on the run's own validation split. With --generate N or --samples FILE it also reports the
+    longest substring copied from the training text and the share of 20-grams found there (with the
+    same measures of held-out validation text for reference), and for a Reber-trained model the share of
+    valid strings.
+
+    \b
+    Examples:
+      lstmgen eval runs/book
+      lstmgen eval runs/book chapter12.txt --json
+      lstmgen eval runs/book --generate 8 --temperature 1.0
+    """
+    from lstmgen.evaluate import evaluate, format_eval
+
+    result = evaluate(target, list(texts), which=which, samples_file=samples_file, generate=n_generate, length=length,
+                      temperature=temperature, seed=seed, ngram=ngram, loss=loss)
+    if as_json:
+        print_json(result)
+    else:
+        click.echo(format_eval(result))
+
+
+@cli.command(epilog=EXIT_CODES)
+@click.argument("directory", required=False, default="runs", type=click.Path(file_okay=False))
+@click.option("--json", "as_json", is_flag=True, help="machine-readable output")
+@output_options
+def runs(directory, as_json):
+    """List runs: state, best validation loss, size.
+
+    DIRECTORY (default runs/) is searched two levels deep; a run directory itself lists just that run.
+    STATE is finished, running, interrupted (resume with `lstmgen train RUN`), time budget or empty.
+
+    \b
+    Examples:
+      lstmgen runs
+      lstmgen runs experiments/ --json
+    """
+    from lstmgen.runinfo import format_runs, list_runs
+
+    rows = list_runs(directory)
+    if as_json:
+        print_json(rows)
+    else:
+        click.echo(format_runs(rows, directory))
+
+
+@cli.command(epilog=EXIT_CODES)
+@click.argument("run_dir", type=click.Path(file_okay=False))
+@click.option("--json", "as_json", is_flag=True, help="machine-readable output")
+@output_options
+def info(run_dir, as_json):
+    """Show a run: config, parameters, vocabulary, checkpoints.
+
+    Reads the run's files only (no TensorFlow): quick even while the run trains.
+
+    \b
+    Examples:
+      lstmgen info runs/book
+      lstmgen info runs/book --json
+    """
+    from lstmgen.runinfo import format_info, run_info
+
+    result = run_info(run_dir)
+    if as_json:
+        print_json(result)
+    else:
+        click.echo(format_info(result))
+
+
+@cli.command(epilog=EXIT_CODES)
+@click.argument("source", required=False, type=click.Path())
+@click.option("--log", "log_file", type=click.Path(dir_okay=False),
+              help="a training log to read ('-' for stdin): Keras 1-3, tqdm or lstmgen's train.log")
 @click.option("--started", help="with --log: when training started (e.g. 10:40 or 2024-07-30T10:40)")
 @click.option("--now", "now_", help="with --log: the time to estimate at (default: the log's last write or now)")
 @click.option("--follow", is_flag=True, help="with --log: keep re-estimating as the log grows")
@@ -179,16 +330,20 @@ def generate(target, which, temperature, top_k, top_p, greedy, length, prime, nu
 @click.option("-c", "--config", "config_file", help="without --log: YAML config file or preset name")
 @click.option("--json", "as_json", is_flag=True, help="machine-readable output")
 @config_options
+@output_options
 def estimate(source, log_file, started, now_, follow, what_if, config_file, as_json, **kwargs):
-    """Estimate how long training takes: from a log (--log FILE), or before training (SOURCE).
+    """Predict training time, from a log or before training.
 
     \b
     With --log it reads a running or finished Keras/tqdm/lstmgen log and predicts when the current epoch
     and the whole run end (--epochs N overrides the log's total).
     With SOURCE (a corpus, prepared or run directory) it describes the hardware, times real training
     steps of the configured model and predicts time per epoch and per run.
-    Examples: lstmgen estimate --log train.log --started 10:40
-              lstmgen estimate corpus.txt --config cpu
+
+    \b
+    Examples:
+      lstmgen estimate --log train.log --started 10:40
+      lstmgen estimate corpus.txt --config cpu
     """
     overrides = pop_overrides(kwargs)
     if log_file is not None:
@@ -204,12 +359,13 @@ def estimate(source, log_file, started, now_, follow, what_if, config_file, as_j
         raise click.UsageError("give SOURCE (a corpus to train on) or --log FILE (a training log)")
     if started or now_ or follow:
         raise click.UsageError("--started, --now and --follow only apply with --log")
-    import json
-
     from lstmgen.forecast import forecast, format_forecast, to_json
 
-    result = forecast(source, config_file, overrides, what_if=what_if, say=lambda m: None if as_json else say(m))
-    click.echo(json.dumps(to_json(result), indent=2) if as_json else format_forecast(result))
+    result = forecast(source, config_file, overrides, what_if=what_if, say=lambda m: None if as_json else ui.say(m))
+    if as_json:
+        print_json(to_json(result))
+    else:
+        click.echo(format_forecast(result))
 
 
 def main(argv=None) -> None:

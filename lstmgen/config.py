@@ -56,6 +56,10 @@ class Config:
     checkpoint_steps: int = 0  # also checkpoint mid-epoch every N steps (0: off)
     keep_checkpoints: int = 3
     log_every_steps: int = 50
+    tensorboard: bool = True  # TensorBoard event files in RUN/tensorboard
+    sample_every_epochs: int = 1  # print and keep a short sample every N epochs (0: off)
+    sample_length: int = 200
+    sample_temperatures: str = "0.5,1.0"  # comma-separated
 
     def resolved(self) -> dict:
         return dataclasses.asdict(self)
@@ -67,9 +71,9 @@ CHOICES = {
     "mixed_precision": ("auto", "off", "bf16"),
 }
 POSITIVE = {"embedding_dim", "layers", "units", "seq_len", "batch_size", "epochs", "steps_per_execution",
-            "val_batch_size", "log_every_steps", "keep_checkpoints"}
+            "val_batch_size", "log_every_steps", "keep_checkpoints", "sample_length"}
 NON_NEGATIVE = {"steps_per_epoch", "warmup_steps", "max_minutes", "seed", "min_learning_rate", "clipnorm",
-                "checkpoint_minutes", "checkpoint_steps"}
+                "checkpoint_minutes", "checkpoint_steps", "sample_every_epochs"}
 FIELD_TYPES = {f.name: f.type for f in fields(Config)}
 HELP = {
     "embedding_dim": "size of the character embedding",
@@ -98,6 +102,10 @@ HELP = {
     "checkpoint_steps": "write a mid-epoch checkpoint every N steps (0: off)",
     "keep_checkpoints": "how many recent checkpoints to keep (the best one is always kept)",
     "log_every_steps": "write a progress line to train.log every N steps",
+    "tensorboard": "write TensorBoard logs (loss, validation loss, learning rate) to RUN/tensorboard",
+    "sample_every_epochs": "after every N epochs print a short sample and append it to RUN/samples.txt (0: off)",
+    "sample_length": "characters in each per-epoch sample",
+    "sample_temperatures": "comma-separated temperatures of the per-epoch samples, e.g. 0.5,1.0",
 }
 
 
@@ -163,7 +171,25 @@ def validate(cfg: Config) -> Config:
         raise UserError(f"val_fraction must be in [0, 1), got {cfg.val_fraction}")
     if not cfg.learning_rate > 0:
         raise UserError(f"learning_rate must be positive, got {cfg.learning_rate}")
+    parse_temperatures(cfg.sample_temperatures)
     return cfg
+
+
+def parse_temperatures(text: str) -> list[float]:
+    """'0.5,1.0' → [0.5, 1.0]; each must be a finite number above 0 (at least one, at most eight)."""
+    fix = "give comma-separated numbers above 0, e.g. --sample-temperatures 0.5,1.0"
+    out = []
+    for part in str(text).split(","):
+        try:
+            t = float(part)
+        except ValueError:
+            raise UserError(f"sample_temperatures: {part.strip()!r} is not a number; {fix}") from None
+        if not (math.isfinite(t) and t > 0):
+            raise UserError(f"sample_temperatures: {part.strip()} is not above 0; {fix}")
+        out.append(t)
+    if len(out) > 8:
+        raise UserError(f"sample_temperatures: {len(out)} temperatures, at most 8 are allowed; {fix}")
+    return out
 
 
 def preset_names() -> list[str]:

@@ -10,6 +10,7 @@ from typing import Callable, TextIO
 
 import numpy as np
 
+from lstmgen import ui
 from lstmgen.errors import UserError
 from lstmgen.rundir import RunDir, model_file
 from lstmgen.sample import Sampling, StepModel, generate_text
@@ -37,7 +38,7 @@ def load(target: str | None, which: str = "best") -> tuple[StepModel, Vocab, Pat
     model = load_keras_model(path)
     try:
         step_model = StepModel.from_keras(model)
-    except (ValueError, AttributeError) as e:
+    except (ValueError, AttributeError):
         raise UserError(f"'{path}' is not an lstmgen model (expected embedding → LSTM → logits layers)") from None
     if step_model.vocab_size != vocab.size:
         raise UserError(f"model '{path}' has {step_model.vocab_size} outputs but the run's vocab.json has "
@@ -73,26 +74,42 @@ class Streamer:
 
 def generate(target: str | None = None, *, which: str = "best", prime: str = "", length: int = 500,
              num_samples: int = 1, sampling: Sampling | None = None, seed: int | None = None,
-             out: TextIO | None = None, warn: Callable[[str], None] = lambda m: print(m, file=sys.stderr)
-             ) -> list[str]:
+             out: TextIO | None = None, warn: Callable[[str], None] = lambda m: print(m, file=sys.stderr),
+             info: dict | None = None) -> list[str]:
     """Generate `num_samples` texts of `length` characters after `prime`; print them to `out` if given.
 
-    One sample is streamed character by character; several are generated as one batch and printed in turn.
-    Returned texts include the prime text that was actually used.
+    One sample is streamed character by character; several (or any, without `out`) are generated as one batch,
+    with a progress bar, and printed in turn. Returned texts include the prime text that was actually used;
+    `info`, if given, receives the model path and that prime.
     """
     sampling = (sampling or Sampling()).check()
     if length < 0:
         raise UserError(f"--length must be 0 or more, got {length}")
     if num_samples < 1:
         raise UserError(f"--num-samples must be at least 1, got {num_samples}")
-    step_model, vocab, _ = load(target, which)
+    t0 = time.monotonic()
+    step_model, vocab, path = load(target, which)
+    ui.detail(f"loaded {path} in {time.monotonic() - t0:.1f}s")
     prime_ids, used = encode_prime(vocab, prime, warn)
-    on_step = None
+    if info is not None:
+        info.update(model=str(path), prime=used)
+    bar = None
     if out is not None and num_samples == 1:
         out.write(used)
         on_step = Streamer(out, vocab)
-    texts = generate_text(step_model, lambda ids: "".join(vocab.chars[i] for i in ids), prime_ids, length,
-                          num_samples, sampling, seed, on_step)
+    else:
+        bar = ui.bar(total=length, desc="generating", unit="char")
+        on_step = lambda ids: bar.update(1)  # noqa: E731
+    t0 = time.monotonic()
+    try:
+        texts = generate_text(step_model, lambda ids: "".join(vocab.chars[i] for i in ids), prime_ids, length,
+                              num_samples, sampling, seed, on_step)
+    finally:
+        if bar is not None:
+            bar.close()
+    seconds = time.monotonic() - t0
+    ui.detail(f"generated {num_samples} × {length} characters in {seconds:.2f}s "
+              f"({num_samples * length / max(seconds, 1e-9):,.0f} chars/s)")
     texts = [used + t for t in texts]
     if out is not None:
         if num_samples == 1:

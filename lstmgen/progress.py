@@ -7,6 +7,7 @@ import time
 
 from tqdm import tqdm
 
+from lstmgen import ui
 from lstmgen.backend import keras
 
 
@@ -22,11 +23,13 @@ class TrainMonitor(keras.callbacks.Callback):
         st = trainer.state
         self.bar = tqdm(total=trainer.steps, initial=start_step, desc=f"epoch {st['epoch'] + 1}/{cfg.epochs}",
                         unit="step", file=sys.stderr, dynamic_ncols=True, leave=False,
-                        disable=True if trainer.quiet else None)
+                        disable=True if trainer.quiet else ui.bar_disabled())
         self.chars_per_step = cfg.batch_size * cfg.seq_len
         self.last_ckpt = time.monotonic()
         self.last_step_time = None
         self.epoch_t0 = None
+        # an epoch resumed mid-way continues the loss mean and elapsed time of its earlier part
+        self.base = (st["epoch_loss_sum"], st["epoch_loss_steps"], st["epoch_elapsed"])
 
     def on_train_begin(self, logs=None):
         self.epoch_t0 = self.last_step_time = time.monotonic()
@@ -40,16 +43,22 @@ class TrainMonitor(keras.callbacks.Callback):
         st["global_step"] += advanced
         st["train_seconds"] += now - self.last_step_time
         self.last_step_time = now
-        loss = float((logs or {}).get("loss", float("nan")))
+        fit_steps = done - self.start_step
+        st["epoch_loss_sum"] = self.base[0] + float((logs or {}).get("loss", float("nan"))) * fit_steps
+        st["epoch_loss_steps"] = self.base[1] + fit_steps
+        st["epoch_elapsed"] = self.base[2] + (now - self.epoch_t0)
+        loss = st["epoch_loss_sum"] / st["epoch_loss_steps"]
         self.bar.update(advanced)
         if self.bar.n % 10 == 0 or done == self.trainer.steps:
             rate = self.bar.format_dict.get("rate") or 0
             self.bar.set_postfix(loss=f"{loss:.4f}", chars_s=f"{rate * self.chars_per_step:,.0f}", refresh=False)
         if done % cfg.log_every_steps == 0:
             self.trainer.run.log(f"epoch {st['epoch'] + 1}/{cfg.epochs} step {done}/{self.trainer.steps} "
-                                 f"loss {loss:.4f} elapsed {now - self.epoch_t0:.2f}s")
-        if self.stop.reason is not None:
-            self.stopped = "signal"
+                                 f"loss {loss:.4f} elapsed {st['epoch_elapsed']:.2f}s")
+            if self.trainer.report is not None:
+                self.trainer.report.step(st["global_step"], loss)
+        if self.stop.reason is not None and done < self.trainer.steps:
+            self.stopped = "signal"  # on the last step the epoch ends normally (validation, checkpoint) first
         elif st["wall_seconds"] + (now - self.epoch_t0) >= self.budget and done < self.trainer.steps:
             self.stopped = "budget"
         if self.stopped:
@@ -63,4 +72,23 @@ class TrainMonitor(keras.callbacks.Callback):
             self.last_step_time += self.last_ckpt - now  # saving time is not training time
 
     def close(self):
+        self.bar.close()
+
+
+class ValidationBar(keras.callbacks.Callback):
+    """A tqdm bar over the validation batches of `model.evaluate`."""
+
+    def __init__(self, total: int, quiet: bool):
+        super().__init__()
+        self.total, self.quiet = total, quiet
+        self.bar = None
+
+    def on_test_begin(self, logs=None):
+        self.bar = ui.bar(total=self.total, desc="validation", unit="batch",
+                          disable=True if self.quiet else ui.bar_disabled())
+
+    def on_test_batch_end(self, batch, logs=None):
+        self.bar.update(1)
+
+    def on_test_end(self, logs=None):
         self.bar.close()

@@ -7,6 +7,8 @@ Layout:
     checkpoints/ckpt-<global step>.keras + .json   the .json is written last: it commits the checkpoint
     latest.keras, best.keras                       hard links to the newest and the best-by-validation checkpoint
     metrics.csv, train.log
+    loss.png, samples.txt, tensorboard/             loss curves, per-epoch samples, TensorBoard event files
+    .lock                pid and host of the process training the run (removed when it exits)
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ import io
 import json
 import os
 import re
+import socket
+import time
 from datetime import datetime
 from pathlib import Path
 
@@ -28,6 +32,8 @@ CKPT_RE = re.compile(r"^ckpt-(\d{9})\.json$")
 METRIC_FIELDS = ["epoch", "global_step", "train_seconds", "wall_seconds", "epoch_seconds", "loss", "val_loss", "val_bpc",
                  "learning_rate", "time"]
 DEFAULT_RUNS = Path("runs")
+LOCK_NAME = ".lock"
+RECENT_LOG_SECONDS = 120  # a train.log written this recently counts as a running run (e.g. on another host)
 
 
 def now_iso() -> str:
@@ -56,13 +62,16 @@ class RunDir:
         self.ckpt_dir = self.path / "checkpoints"
 
     # --- identity -------------------------------------------------------------------------------------
-    def create(self, info: dict) -> None:
+    def create(self, info: dict, files: dict[str, str] | None = None) -> None:
+        """Make the directory, write `files` (name → text), then run.json last: it marks the run as complete."""
         try:
             self.ckpt_dir.mkdir(parents=True, exist_ok=True)
         except OSError as e:
             raise UserError(f"cannot create run directory '{self.path}': {e.strerror}; choose another with -o") from None
         if not os.access(self.path, os.W_OK):
             raise UserError(f"run directory '{self.path}' is not writable; choose another with -o")
+        for name, text in (files or {}).items():
+            atomic.write_text(self.path / name, text)
         atomic.write_json(self.path / "run.json", {"format": RUN_FORMAT, "version": FORMAT_VERSION,
                                                    "created": now_iso(), **info})
 
@@ -120,8 +129,55 @@ class RunDir:
                     while chunk := fi.read(1 << 20):
                         fo.write(chunk)
 
+    def aborted_creation(self) -> bool:
+        """True if a killed `create` left only its own files behind (no run.json yet): safe to start over."""
+        if not self.path.is_dir() or (self.path / "run.json").exists():
+            return False
+        own = {"config.yaml", "vocab.json", "checkpoints"}
+        entries = list(self.path.iterdir())
+        return all(p.name in own or p.name.startswith(atomic.TMP_MARK) for p in entries) and (
+            not self.ckpt_dir.is_dir() or not any(self.ckpt_dir.iterdir()))
+
     def clean_temps(self) -> list[str]:
-        return atomic.clean_stale_temps(self.path) + atomic.clean_stale_temps(self.ckpt_dir)
+        """Remove what a killed writer can leave: temp files, and checkpoint halves (a .keras whose .json was
+        never written, or a .json whose .keras was pruned) — neither is a committed checkpoint."""
+        removed = atomic.clean_stale_temps(self.path) + atomic.clean_stale_temps(self.ckpt_dir)
+        if self.ckpt_dir.is_dir():
+            names = {p.name for p in self.ckpt_dir.iterdir()}
+            for name in sorted(names):
+                stem, ext = os.path.splitext(name)
+                twin = stem + (".json" if ext == ".keras" else ".keras")
+                if name.startswith("ckpt-") and ext in (".keras", ".json") and twin not in names:
+                    with contextlib.suppress(OSError):
+                        (self.ckpt_dir / name).unlink()
+                        removed.append(name)
+        return removed
+
+    # --- who is training it ---------------------------------------------------------------------------
+    @contextlib.contextmanager
+    def lock(self):
+        """Mark the run as being trained: RUN/.lock holds this process's pid and host until it exits."""
+        path = self.path / LOCK_NAME
+        atomic.write_json(path, {"pid": os.getpid(), "host": socket.gethostname(), "started": now_iso()})
+        try:
+            yield
+        finally:
+            with contextlib.suppress(OSError):
+                path.unlink()
+
+    def is_training(self) -> bool:
+        """True while a live process holds RUN/.lock, or (lock on another host, or none) train.log is fresh."""
+        try:
+            lock = json.loads((self.path / LOCK_NAME).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            lock = None
+        if isinstance(lock, dict) and lock.get("host") == socket.gethostname() and isinstance(lock.get("pid"), int):
+            return _pid_alive(lock["pid"])
+        try:
+            age = time.time() - (self.path / "train.log").stat().st_mtime
+        except OSError:
+            return False
+        return lock is not None and age < RECENT_LOG_SECONDS
 
     # --- metrics and log ------------------------------------------------------------------------------
     def write_metrics(self, history: list[dict]) -> None:
@@ -138,6 +194,16 @@ class RunDir:
         with open(self.path / "train.log", "a", encoding="utf-8") as f:
             f.write(f"{stamp} {message}\n")
             f.flush()
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OSError):
+        return True
+    return True
 
 
 def model_file(target: str | os.PathLike | None, which: str = "best") -> tuple[Path, Path]:

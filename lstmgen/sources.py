@@ -7,7 +7,6 @@ import hashlib
 import json
 import os
 import re
-import shutil
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,7 +14,7 @@ from typing import Sequence
 
 import numpy as np
 
-from . import __version__
+from . import __version__, ui
 from .atomic import atomic_path
 from .errors import UserError
 
@@ -207,14 +206,16 @@ def _fetch_dir(d: Path) -> Fetched:
         files += [Path(root, n) for n in names if not n.startswith(".")]
     files.sort(key=lambda p: p.relative_to(d).parts)
     fetched = Fetched(str(d.resolve()), _safe_name(d.resolve().name))
-    for f in files:
-        data = _read_file(f)
-        if not data.strip():
-            continue
-        if looks_binary(data) and not data.startswith(tuple(b for b, _ in _BOMS)):
-            fetched.skipped.append(str(f))
-            continue
-        fetched.pieces.append(Piece(str(f), data=data))
+    with ui.bar(total=len(files), desc=f"reading {d.name or d}", unit="file") as bar:
+        for f in files:
+            bar.update(1)
+            data = _read_file(f)
+            if not data.strip():
+                continue
+            if looks_binary(data) and not data.startswith(tuple(b for b, _ in _BOMS)):
+                fetched.skipped.append(str(f))
+                continue
+            fetched.pieces.append(Piece(str(f), data=data))
     if not fetched.pieces:
         raise UserError(
             f"directory {d} contains no text files ({len(fetched.skipped)} binary file(s) skipped; hidden files "
@@ -236,8 +237,12 @@ def download(url: str) -> Path:
     try:
         req = urllib.request.Request(url, headers={"User-Agent": f"lstmgen/{__version__}"})
         with urllib.request.urlopen(req, timeout=60) as resp, atomic_path(dest) as tmp:
-            with open(tmp, "wb") as f:
-                shutil.copyfileobj(resp, f, 1 << 20)
+            size = resp.headers.get("Content-Length")
+            with open(tmp, "wb") as f, ui.bar(total=int(size) if size and size.isdigit() else None, unit="B",
+                                               unit_scale=True, desc=f"downloading {_url_name(url)}") as bar:
+                while chunk := resp.read(1 << 16):
+                    f.write(chunk)
+                    bar.update(len(chunk))
     except urllib.error.HTTPError as e:
         raise UserError(f"could not download {url}: HTTP {e.code} {e.reason}; {fix}") from None
     except urllib.error.URLError as e:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 import random
 import signal
@@ -12,7 +13,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-import numpy as np
 import yaml
 
 from lstmgen import __version__, atomic
@@ -21,10 +21,11 @@ from lstmgen import backend
 from lstmgen.config import DATA_KEYS, SHAPE_KEYS, Config, dump_yaml, make_config
 from lstmgen.corpus import Prepared, load_prepared, prepared_for_training
 from lstmgen.dataset import TrainBatches, ValBatches, steps_in_epoch
+from lstmgen.epoch_report import EpochReport
 from lstmgen.errors import UserError
 from lstmgen.model import build_model, compile_model, model_shape
-from lstmgen.progress import TrainMonitor
-from lstmgen.rundir import DEFAULT_RUNS, RunDir, is_run_dir, now_iso, read_json
+from lstmgen.progress import TrainMonitor, ValidationBar
+from lstmgen.rundir import DEFAULT_RUNS, RunDir, is_run_dir, now_iso
 
 LN2 = math.log(2)
 
@@ -99,7 +100,9 @@ class Trainer:
         self.run, self.cfg, self.data, self.say, self.quiet = run, cfg, data, say, quiet
         self.steps = check_trainable(cfg, data)
         self.has_val = len(data.val) > cfg.seq_len
+        self.report: EpochReport | None = None  # loss plot, TensorBoard, per-epoch samples (set by train())
         self.state = {"epoch": 0, "step": 0, "global_step": 0, "train_seconds": 0.0, "wall_seconds": 0.0,
+                      "epoch_loss_sum": 0.0, "epoch_loss_steps": 0, "epoch_elapsed": 0.0,
                       "best_val_loss": None,
                       "best_epoch": None, "history": [], "seed": cfg.seed}
 
@@ -148,7 +151,7 @@ class Trainer:
         if not self.has_val:
             return None
         val = ValBatches(self.data.val, self.cfg.seq_len, self.cfg.val_batch_size)
-        return float(self.model.evaluate(val, verbose=0))
+        return float(self.model.evaluate(val, verbose=0, callbacks=[ValidationBar(len(val), self.quiet)]))
 
     def learning_rate(self) -> float:
         return float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
@@ -160,6 +163,7 @@ class Trainer:
                      f"batch={cfg.batch_size} seq_len={cfg.seq_len} "
                      f"resumed_from={'global_step_%d' % st['global_step'] if st['global_step'] else 'none'}")
         budget = cfg.max_minutes * 60 or math.inf
+        mark = time.monotonic()  # wall time is accounted from here: steps, validation, saves and reports
         while st["epoch"] < cfg.epochs:
             if st["step"] >= self.steps:
                 st["epoch"], st["step"] = st["epoch"] + 1, 0
@@ -170,7 +174,7 @@ class Trainer:
             fit_logs = self.model.fit(batches, epochs=1, verbose=0, shuffle=False, callbacks=[monitor])
             if monitor.stopped:
                 monitor.close()
-                st["wall_seconds"] += time.monotonic() - epoch_start
+                st["wall_seconds"] += time.monotonic() - mark
                 reason = "time budget reached" if monitor.stopped == "budget" else "interrupted"
                 self.save_checkpoint(status=reason)
                 self.run.log(f"interrupted epoch={st['epoch'] + 1} step={st['step']} "
@@ -178,10 +182,14 @@ class Trainer:
                 return reason
             val_loss = self.validate()
             monitor.close()
-            epoch_seconds = time.monotonic() - epoch_start
-            st["wall_seconds"] += epoch_seconds
-            loss = float(fit_logs.history["loss"][-1])
+            now = time.monotonic()
+            st["wall_seconds"] += now - mark  # includes the previous epoch's checkpoint save and report
+            mark = now
+            epoch_seconds = monitor.base[2] + now - epoch_start  # earlier parts of a resumed epoch included
+            loss = (st["epoch_loss_sum"] / st["epoch_loss_steps"] if st["epoch_loss_steps"]
+                    else float(fit_logs.history["loss"][-1]))
             st["epoch"], st["step"] = st["epoch"] + 1, 0
+            st["epoch_loss_sum"], st["epoch_loss_steps"], st["epoch_elapsed"] = 0.0, 0, 0.0
             score = val_loss if val_loss is not None else loss
             best = st["best_val_loss"] is None or score < st["best_val_loss"]
             if best:
@@ -192,7 +200,7 @@ class Trainer:
                 "val_loss": None if val_loss is None else round(val_loss, 5),
                 "val_bpc": None if val_loss is None else round(val_loss / LN2, 5),
                 "learning_rate": self.learning_rate(), "time": now_iso()})
-            self.save_checkpoint(best=best)
+            self.save_checkpoint(best=best, status="interrupted" if stop.reason else "running")
             val_text = (f"val_loss {val_loss:.4f} val_bpc {val_loss / LN2:.4f}" if val_loss is not None
                         else "val_loss nan val_bpc nan")
             self.run.log(f"epoch {st['epoch']}/{cfg.epochs} end steps {self.steps}/{self.steps} "
@@ -202,6 +210,11 @@ class Trainer:
                          else "no validation split")
                 self.say(f"epoch {st['epoch']}/{cfg.epochs}: loss {loss:.4f}, {shown}, {epoch_seconds:.1f}s"
                          + ("  *best" if best else ""))
+            if self.report is not None:
+                self.report.epoch_end(self.model, st["history"])
+            if stop.reason is not None:  # the signal came during the epoch's last step
+                self.run.log(f"interrupted epoch={st['epoch'] + 1} step=0 (resume with: lstmgen train {self.run.path})")
+                return "interrupted"
             if st["wall_seconds"] >= budget:
                 self.run.log(f"finished epochs={st['epoch']} best_val_loss={st['best_val_loss']:.4f} (time budget)")
                 return "time budget reached"
@@ -242,15 +255,15 @@ def _open_run(source: str, config_file, overrides: dict, out_dir) -> tuple[RunDi
     data = prepared_for_training(source, val_fraction=cfg.val_fraction, lowercase=cfg.lowercase)
     check_trainable(cfg, data)
     path = Path(out_dir) if out_dir else _new_run_path(source)
-    if path.exists() and (not path.is_dir() or any(path.iterdir())):
+    if path.exists() and (not path.is_dir() or any(path.iterdir())) and not RunDir(path).aborted_creation():
         raise UserError(f"'{path}' exists and is not an lstmgen run directory; choose another with -o")
     if cfg.seed == 0:
         cfg.seed = random.SystemRandom().randrange(1, 2**31 - 1)
     run = RunDir(path)
     run.create({"source": source, "prepared": str(data.path.resolve()), "data_sha256": data.meta.get("sha256"),
-                "vocab_size": data.vocab.size})
-    atomic.write_text(run.path / "config.yaml", dump_yaml(cfg))
-    data.vocab.save(run.path / "vocab.json")
+                "vocab_size": data.vocab.size},
+               files={"config.yaml": dump_yaml(cfg),
+                      "vocab.json": json.dumps(data.vocab.to_json(), ensure_ascii=False, indent=2) + "\n"})
     return run, cfg, data, False
 
 
@@ -263,6 +276,14 @@ def train(source: str, *, config_file: str | None = None, overrides: dict | None
         say(f"removed {len(removed)} unfinished temporary file(s) left by an interrupted save")
     if resumed:
         atomic.write_text(run.path / "config.yaml", dump_yaml(cfg))
+        if not (run.path / "vocab.json").is_file():
+            data.vocab.save(run.path / "vocab.json")
+    newest = run.checkpoints()[:1] if resumed else []
+    if newest and newest[0][1].get("step") == 0 and newest[0][1].get("epoch", 0) >= cfg.epochs:
+        done = newest[0][1]
+        say(f"run '{run.path}' has already trained {done['epoch']} epochs; pass --epochs N (N > {done['epoch']}) "
+            "to train further")
+        return TrainResult(run.path, "already finished", done["epoch"], done["global_step"], done.get("best_val_loss"))
     trainer = Trainer(run, cfg, data, say, quiet)
     if not quiet:
         say(data.summary())
@@ -286,8 +307,12 @@ def train(source: str, *, config_file: str | None = None, overrides: dict | None
         say(f"run {run.path}: {params:,} parameters, {trainer.steps} steps/epoch × {cfg.epochs} epochs, "
             f"batch {cfg.batch_size} × {cfg.seq_len}, {backend.describe()}, precision {trainer.policy}, "
             f"XLA {trainer.jit}")
-    with StopFlag() as stop:
-        status = trainer.fit(stop)
+    trainer.report = EpochReport(run, cfg, data, say, quiet)
+    with StopFlag() as stop, run.lock():
+        try:
+            status = trainer.fit(stop)
+        finally:
+            trainer.report.close()
     if status == "interrupted":
         say(f"stopped by {stop.reason or 'request'} at epoch {st['epoch'] + 1}, step {st['step']}; checkpoint saved. "
             f"Resume with: lstmgen train {run.path}")

@@ -50,3 +50,16 @@ def test_missing_config_lists_presets():
 def test_bool_and_numeric_coercion():
     cfg = make_config(None, {"lowercase": "yes", "epochs": 4.0, "learning_rate": "0.01"})
     assert cfg.lowercase is True and cfg.epochs == 4 and cfg.learning_rate == 0.01
+
+
+def test_cpu_preset_is_the_default():
+    assert make_config("cpu") == make_config(None)
+
+
+def test_readme_config_reference_is_generated_from_code():
+    from pathlib import Path
+
+    from lstmgen.config import reference_markdown
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    assert reference_markdown() in readme, "regenerate with: python -m lstmgen.config"

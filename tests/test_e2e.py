@@ -71,3 +71,12 @@ def test_generate_is_seeded(reber_run):
     a = run(["generate", str(reber_run / "run"), "--length", "80", "--seed", "5"]).output
     b = run(["generate", str(reber_run / "run"), "--length", "80", "--seed", "5"]).output
     assert a == b
+
+
+def test_eval_reports_reber_validity_and_reproduces_val_loss(reber_run):
+    result = run(["eval", str(reber_run / "run"), "--generate", "16", "--length", "400", "--temperature", "1.0",
+                  "--seed", "1", "--json", "-q"])
+    d = json.loads(result.stdout)
+    assert d["reber"]["strings"] > 100 and d["reber"]["valid_fraction"] >= 0.95
+    best = json.loads(run(["runs", str(reber_run / "run"), "--json"]).stdout)[0]["best_val_loss"]
+    assert abs(d["loss"]["nats"] - best) < 0.01

@@ -131,3 +131,72 @@ def test_user_error_is_raised_for_unwritable_run_dir(tmp_path, monkeypatch):
     monkeypatch.setattr(os, "access", lambda *a, **k: False)
     with pytest.raises(UserError, match="not writable"):
         RunDir(tmp_path / "r").create({})
+
+
+def stop_at(monkeypatch, epoch: int, step: int):
+    """Make the trainer see a SIGINT right after the given step (what the signal handler does)."""
+    from lstmgen.progress import TrainMonitor
+
+    original = TrainMonitor.on_train_batch_end
+
+    def patched(self, batch, logs=None):
+        st = self.trainer.state
+        if st["epoch"] + 1 == epoch and self.start_step + batch + 1 == step and not getattr(self.stop, "_done", 0):
+            self.stop.reason, self.stop._done = "SIGINT", 1
+        return original(self, batch, logs)
+
+    monkeypatch.setattr(TrainMonitor, "on_train_batch_end", patched)
+
+
+def metrics(run):
+    import csv
+
+    with open(run / "metrics.csv", newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def test_signal_on_the_last_step_still_ends_the_epoch(corpus, tmp_path, monkeypatch):
+    run = tmp_path / "run"
+    stop_at(monkeypatch, epoch=1, step=4)
+    result = train(corpus, "-o", run, "--epochs", "2", "--steps-per-epoch", "4", *TINY)
+    assert result.exit_code == 3
+    state = RunDir(run).checkpoints()[0][1]
+    assert (state["epoch"], state["step"], state["status"]) == (1, 0, "interrupted")
+    assert [r["epoch"] for r in metrics(run)] == ["1"]
+    monkeypatch.undo()
+    assert train(run, "--epochs", "2", "--steps-per-epoch", "4", *TINY).exit_code == 0
+    assert [r["epoch"] for r in metrics(run)] == ["1", "2"]
+
+
+def test_epoch_loss_and_time_span_a_mid_epoch_resume(corpus, tmp_path, monkeypatch):
+    straight, resumed = tmp_path / "straight", tmp_path / "resumed"
+    args = ["--epochs", "1", "--steps-per-epoch", "6", *TINY]
+    assert train(corpus, "-o", straight, *args).exit_code == 0
+    stop_at(monkeypatch, epoch=1, step=3)
+    assert train(corpus, "-o", resumed, *args).exit_code == 3
+    monkeypatch.undo()
+    assert train(resumed, *args).exit_code == 0
+    a, b = metrics(straight)[0], metrics(resumed)[0]
+    assert float(a["val_loss"]) == float(b["val_loss"])
+    assert abs(float(a["loss"]) - float(b["loss"])) < 1e-4  # mean over all 6 steps, not the last 3
+    assert float(b["epoch_seconds"]) > 0
+
+
+def test_run_killed_while_being_created_can_start_over(corpus, tmp_path):
+    run = tmp_path / "run"
+    (run / "checkpoints").mkdir(parents=True)
+    (run / "config.yaml").write_text("units: 16\n")  # what a kill before run.json leaves
+    assert train(corpus, "-o", run, "--epochs", "1", "--steps-per-epoch", "2", *TINY).exit_code == 0
+    assert (run / "run.json").is_file() and (run / "vocab.json").is_file()
+
+
+def test_orphan_checkpoint_halves_are_removed(corpus, tmp_path):
+    run = tmp_path / "run"
+    assert train(corpus, "-o", run, "--epochs", "1", "--steps-per-epoch", "2", *TINY).exit_code == 0
+    orphan_model = run / "checkpoints" / "ckpt-000000001.keras"
+    orphan_state = run / "checkpoints" / "ckpt-000000000.json"
+    orphan_model.write_bytes(b"uncommitted")
+    orphan_state.write_text("{}")
+    assert train(run, "--epochs", "2", "--steps-per-epoch", "2", *TINY).exit_code == 0
+    assert not orphan_model.exists() and not orphan_state.exists()
+    assert len(RunDir(run).checkpoints()) == 2
