@@ -385,8 +385,12 @@ def run_campaign(source: str, workdir, kills: int, seed: int, train_args: list[s
                             f"{prev['killed_at']}, resumed from {resumed}), more than the interval {interval}")
 
     for k, kind in enumerate(kinds, 1):
-        remaining = max(total - position, 1) * step_time
-        window = min(0.8 * remaining, 2.0 * remaining / (len(kinds) - k + 1))
+        # Kill moments are uniform in [0, window] after the first logged step. The window aims the expected kill
+        # at an even share of the remaining steps plus what a kill loses (about half an interval, more for kills
+        # during saves), so the kills spread over the whole run, and stays below the remaining time so the run
+        # cannot finish before the kill.
+        left = max(total - position, 1)
+        window = min(0.8 * left, 2.0 * (left / (len(kinds) - k + 1) + 0.6 * interval)) * step_time
         delay = rng.uniform(0.0, window)
         cmd = base_cmd + ["-o", str(run)] if attempt_no == 0 else _lstmgen("train", str(run), "-q")
         attempt = run_attempt(cmd, run, kind, delay, logs / f"attempt-{attempt_no:02d}.txt", work)
@@ -456,11 +460,10 @@ def run_campaign(source: str, workdir, kills: int, seed: int, train_args: list[s
     if not rows_val_ok:
         failures.append(f"metrics.csv rows differ: reference epochs {[r['epoch'] for r in ref_rows]}, faulted "
                         f"{[r['epoch'] for r in run_rows]}; per epoch {per_epoch}")
-    done = [r for r in rows]
+    done = rows
     if len(done) < kills:
         failures.append(f"only {len(done)} of {kills} kills happened before the run finished")
     lost = [r["steps_lost"] for r in done if r["steps_lost"] is not None]
-    leftover_orphans = [o for o in end_state["orphans"]]
     summary = {
         "kills_requested": kills, "kills": len(done),
         "kills_random": sum(r["kind"] == "random" for r in done), "kills_during_save": sum(r["kind"] == "save" for r in done),
@@ -473,7 +476,7 @@ def run_campaign(source: str, workdir, kills: int, seed: int, train_args: list[s
         "weights_file_bit_exact_incl_optimizer": cmp.get("file_bit_exact"),
         "val_loss_ref": val_ref, "val_loss_faulted": val_run, "val_loss_match_1e-4": val_match,
         "metrics_rows_match": rows_val_ok, "train_loss_column_matches": loss_col_ok,
-        "orphan_keras_files_at_end": leftover_orphans,
+        "orphan_keras_files_at_end": end_state["orphans"],
         "reference_wall_seconds": round(ref_wall, 2), "total_wall_seconds": round(time.monotonic() - t_start, 1),
     }
     return {"ok": not failures, "failures": failures, "summary": summary, "kills": rows, "per_epoch": per_epoch,
