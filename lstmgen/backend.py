@@ -5,36 +5,43 @@ Everything backend-specific lives here so the model, training and sampling code 
 
 from __future__ import annotations
 
+import contextlib
 import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
-def _import_quietly():
-    """Import Keras with file descriptor 2 pointed at /dev/null: TensorFlow's C++ layer prints INFO lines
-    (oneDNN, CUDA probing) before absl logging is initialised, which no environment variable suppresses.
-    Python-level errors still surface as exceptions once stderr is restored. LSTMGEN_DEBUG=1 shows everything."""
+@contextlib.contextmanager
+def muted_stderr():
+    """Point file descriptor 2 at /dev/null: TensorFlow's C++ layer prints INFO lines (oneDNN, CUDA probing)
+    before absl logging is initialised, which no environment variable suppresses. Python-level errors still
+    surface as exceptions once stderr is restored. LSTMGEN_DEBUG=1 shows everything."""
     if os.environ.get("LSTMGEN_DEBUG"):
-        import keras
-
-        return keras
+        yield
+        return
     saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
     try:
         os.dup2(devnull, 2)
-        import keras
-
-        if keras.backend.backend() == "tensorflow":
-            import tensorflow as tf
-
-            tf.config.list_physical_devices()  # triggers the CUDA probe while stderr is still muted
-        return keras
+        yield
     finally:
         os.dup2(saved, 2)
         os.close(saved)
         os.close(devnull)
 
 
-keras = _import_quietly()
+def import_tensorflow():
+    """TensorFlow, imported (and its devices probed) with the start-up chatter muted; also under JAX/torch."""
+    with muted_stderr():
+        import tensorflow as tf
+
+        tf.config.list_physical_devices()
+    return tf
+
+
+with muted_stderr():
+    import keras
+if keras.backend.backend() == "tensorflow":
+    import_tensorflow()
 NAME = keras.backend.backend()
 
 
@@ -67,7 +74,8 @@ def has_gpu() -> bool:
 
 def seed_everything(seed: int, deterministic: bool = True) -> None:
     """Seed Python, NumPy and the backend; make TensorFlow ops deterministic when asked."""
-    keras.utils.set_random_seed(seed)
+    with muted_stderr():  # under JAX/torch this lazily imports TensorFlow (to seed it too)
+        keras.utils.set_random_seed(seed)
     if deterministic and NAME == "tensorflow":
         import tensorflow as tf
 

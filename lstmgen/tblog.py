@@ -19,7 +19,9 @@ class TensorBoardLog:
     """Scalars for one training process; a resumed run adds a new event file to the same directory."""
 
     def __init__(self, run_path: str | Path):
-        import tensorflow as tf
+        from lstmgen.backend import import_tensorflow
+
+        tf = import_tensorflow()
         from tensorflow.core.framework import summary_pb2
 
         self._tf = tf
