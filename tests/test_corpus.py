@@ -7,7 +7,6 @@ import os
 import subprocess
 import sys
 import threading
-import time
 
 import numpy as np
 import pytest
@@ -200,14 +199,17 @@ def test_pydocs_builder_on_fake_stdlib(tmp_path):
                     f"here.\n\nBeta: {long}\n\n")
 
 
-def test_pydocs_real_stdlib_cached_and_nothing_imported():
+def test_pydocs_real_stdlib_cached_and_nothing_imported(monkeypatch):
     before = set(sys.modules)
     text = builtin.builtin_text("pydocs")
     assert 1_000_000 <= len(text) <= 2_100_000
     assert not {"antigravity", "this", "turtle", "tkinter", "idlelib"} & (set(sys.modules) - before)
-    t = time.perf_counter()
+
+    def no_rebuild(*a, **k):
+        raise AssertionError("the second call must come from the cache")
+
+    monkeypatch.setattr(builtin, "build_pydocs", no_rebuild)
     assert builtin.builtin_text("pydocs") == text
-    assert time.perf_counter() - t < 0.5
 
 
 # -- URLs ---------------------------------------------------------------------------------------------------------
@@ -304,14 +306,12 @@ def test_vocab_too_large():
         encode_corpus(text[:65537])
 
 
-def test_round_trip_big_text_is_fast(tmp_path):
+def test_round_trip_big_text(tmp_path):
     rng = np.random.default_rng(0)
     alphabet = np.array(list("abcdefghijklmnopqrstuvwxyz ,.\n\u00e9\u2014"))
     text = "".join(alphabet[rng.integers(0, alphabet.size, 3_200_000)].tolist())
     path = write(tmp_path / "big.txt", text)
-    t = time.perf_counter()
-    p = prepare([path])
-    assert time.perf_counter() - t < 5
+    p = prepare([path])  # its speed is measured by bench/bench_spine.py, not asserted here
     assert p.vocab.decode(p.ids) == text
 
 
