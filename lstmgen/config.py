@@ -18,6 +18,8 @@ CONFIG_DIR = Path(__file__).resolve().parent / "configs"
 SHAPE_KEYS = ("embedding_dim", "layers", "units")
 # Keys that change the data a run was prepared from: also refused on a continued run.
 DATA_KEYS = ("val_fraction", "lowercase")
+# Where this process sits in a multi-host job: per launch, never saved with the run.
+LAUNCH_KEYS = ("coordinator", "num_processes", "process_id")
 
 
 @dataclass
@@ -60,6 +62,13 @@ class Config:
     sample_every_epochs: int = 1  # print and keep a short sample every N epochs (0: off)
     sample_length: int = 200
     sample_temperatures: str = "0.5,1.0"  # comma-separated
+    # distribution (lstmgen/distribute.py)
+    distribute: str = "off"  # off | auto | mirrored | data_parallel
+    devices: str = ""  # comma-separated; empty: every local GPU (or CPU)
+    lr_scaling: str = "none"  # none | linear | sqrt
+    coordinator: str = ""  # multi-host (JAX): host:port of process 0; empty: $LSTMGEN_COORDINATOR
+    num_processes: int = 0  # 0: $LSTMGEN_NUM_PROCESSES or $JAX_NUM_PROCESSES, else 1
+    process_id: int = -1  # -1: $LSTMGEN_PROCESS_ID or $JAX_PROCESS_ID
 
     def resolved(self) -> dict:
         return dataclasses.asdict(self)
@@ -69,11 +78,13 @@ CHOICES = {
     "lr_schedule": ("cosine", "constant"),
     "jit_compile": ("auto", "on", "off"),
     "mixed_precision": ("auto", "off", "bf16"),
+    "distribute": ("off", "auto", "mirrored", "data_parallel"),
+    "lr_scaling": ("none", "linear", "sqrt"),
 }
 POSITIVE = {"embedding_dim", "layers", "units", "seq_len", "batch_size", "epochs", "steps_per_execution",
             "val_batch_size", "log_every_steps", "keep_checkpoints", "sample_length"}
 NON_NEGATIVE = {"steps_per_epoch", "warmup_steps", "max_minutes", "seed", "min_learning_rate", "clipnorm",
-                "checkpoint_minutes", "checkpoint_steps", "sample_every_epochs"}
+                "checkpoint_minutes", "checkpoint_steps", "sample_every_epochs", "num_processes"}
 FIELD_TYPES = {f.name: f.type for f in fields(Config)}
 HELP = {
     "embedding_dim": "size of the character embedding",
@@ -106,6 +117,18 @@ HELP = {
     "sample_every_epochs": "after every N epochs print a short sample and append it to RUN/samples.txt (0: off)",
     "sample_length": "characters in each per-epoch sample",
     "sample_temperatures": "comma-separated temperatures of the per-epoch samples, e.g. 0.5,1.0",
+    "distribute": "data-parallel training: off, auto, mirrored (TensorFlow MirroredStrategy) or data_parallel (JAX "
+                  "keras.distribution.DataParallel); auto picks the backend's one when there are several devices",
+    "devices": "comma-separated devices to train on, e.g. /gpu:0,/gpu:1 (TensorFlow; /cpu:0,/cpu:1 splits the CPU) "
+               "or 0,1 (JAX device indices); empty: all local GPUs, else the CPU",
+    "lr_scaling": "learning-rate rule for R replicas, batch_size being the global batch: none, linear (×R) or sqrt "
+                  "(×√R), applied to learning_rate and min_learning_rate",
+    "coordinator": "multi-host (JAX): host:port of process 0 (empty: $LSTMGEN_COORDINATOR or "
+                   "$JAX_COORDINATOR_ADDRESS)",
+    "num_processes": "multi-host (JAX): processes in the job (0: $LSTMGEN_NUM_PROCESSES or $JAX_NUM_PROCESSES, "
+                     "else 1)",
+    "process_id": "multi-host (JAX): this process's rank, 0 is the chief (-1: $LSTMGEN_PROCESS_ID or "
+                  "$JAX_PROCESS_ID)",
 }
 
 
@@ -171,6 +194,8 @@ def validate(cfg: Config) -> Config:
         raise UserError(f"val_fraction must be in [0, 1), got {cfg.val_fraction}")
     if not cfg.learning_rate > 0:
         raise UserError(f"learning_rate must be positive, got {cfg.learning_rate}")
+    if cfg.process_id < -1:
+        raise UserError(f"process_id must be -1 (from the environment) or a rank ≥ 0, got {cfg.process_id}")
     parse_temperatures(cfg.sample_temperatures)
     return cfg
 
@@ -232,7 +257,8 @@ def make_config(config_file: str | None = None, overrides: dict | None = None, b
 
 
 def dump_yaml(cfg: Config) -> str:
-    return yaml.safe_dump(cfg.resolved(), sort_keys=False)
+    """The run's config.yaml: every key except the per-launch LAUNCH_KEYS."""
+    return yaml.safe_dump({k: v for k, v in cfg.resolved().items() if k not in LAUNCH_KEYS}, sort_keys=False)
 
 
 def reference_markdown() -> str:

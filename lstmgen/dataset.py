@@ -34,12 +34,16 @@ def gather(ids: np.ndarray, starts: np.ndarray, seq_len: int) -> tuple[np.ndarra
 
 
 class TrainBatches(keras.utils.PyDataset):
-    """Random-offset, shuffled training batches for one epoch, optionally starting mid-epoch."""
+    """Random-offset, shuffled training batches for one epoch, optionally starting mid-epoch.
 
-    def __init__(self, ids: np.ndarray, seq_len: int, batch_size: int, seed: int, steps: int):
+    `batch_size` is the global batch; with `shard=(i, n)` this yields rows [i·B/n, (i+1)·B/n) of each global
+    batch (process i of n in a multi-process job), so the n shards together are exactly the single-process batch."""
+
+    def __init__(self, ids: np.ndarray, seq_len: int, batch_size: int, seed: int, steps: int,
+                 shard: tuple[int, int] = (0, 1)):
         super().__init__()
         self.ids, self.seq_len, self.batch_size, self.seed = ids, seq_len, batch_size, seed
-        self.steps = steps
+        self.steps, self.shard = steps, shard
         self.set_epoch(0)
 
     def set_epoch(self, epoch: int, start_step: int = 0) -> None:
@@ -60,21 +64,35 @@ class TrainBatches(keras.utils.PyDataset):
 
     def __getitem__(self, index: int):
         i = self.start_step + index
-        return gather(self.ids, self.order[i * self.batch_size:(i + 1) * self.batch_size], self.seq_len)
+        return gather(self.ids, shard_rows(self.order[i * self.batch_size:(i + 1) * self.batch_size], self.shard),
+                      self.seq_len)
 
 
 class ValBatches(keras.utils.PyDataset):
-    """Consecutive non-overlapping windows covering the validation split, in order."""
+    """Consecutive non-overlapping windows covering the validation split, in order.
 
-    def __init__(self, ids: np.ndarray, seq_len: int, batch_size: int):
+    With `replicas` > 1 the window count and batch size are trimmed to multiples of it (every replica gets an equal
+    share; at most replicas − 1 windows are left out), and `shard=(i, n)` yields process i's rows of each batch."""
+
+    def __init__(self, ids: np.ndarray, seq_len: int, batch_size: int, replicas: int = 1,
+                 shard: tuple[int, int] = (0, 1)):
         super().__init__()
-        self.ids, self.seq_len = ids, seq_len
+        self.ids, self.seq_len, self.shard = ids, seq_len, shard
         n_windows = max((len(ids) - 1) // seq_len, 0)
+        n_windows -= n_windows % replicas
         self.starts = np.arange(n_windows, dtype=np.int64) * seq_len
-        self.batch_size = batch_size
+        self.batch_size = max(batch_size - batch_size % replicas, replicas)
 
     def __len__(self) -> int:
         return math.ceil(len(self.starts) / self.batch_size)
 
     def __getitem__(self, index: int):
-        return gather(self.ids, self.starts[index * self.batch_size:(index + 1) * self.batch_size], self.seq_len)
+        rows = self.starts[index * self.batch_size:(index + 1) * self.batch_size]
+        return gather(self.ids, shard_rows(rows, self.shard), self.seq_len)
+
+
+def shard_rows(rows: np.ndarray, shard: tuple[int, int]) -> np.ndarray:
+    """Shard i of n: the i-th of n equal consecutive parts of a batch (the whole batch when n is 1)."""
+    i, n = shard
+    part = len(rows) // n
+    return rows[i * part:(i + 1) * part]

@@ -24,7 +24,7 @@ class TrainMonitor(keras.callbacks.Callback):
         self.bar = tqdm(total=trainer.steps, initial=start_step, desc=f"epoch {st['epoch'] + 1}/{cfg.epochs}",
                         unit="step", file=sys.stderr, dynamic_ncols=True, leave=False,
                         disable=True if trainer.quiet else ui.bar_disabled())
-        self.chars_per_step = cfg.batch_size * cfg.seq_len
+        self.chars_per_step = cfg.batch_size * cfg.seq_len  # the global batch: throughput of all replicas
         self.last_ckpt = time.monotonic()
         self.last_step_time = None
         self.epoch_t0 = None
@@ -53,7 +53,7 @@ class TrainMonitor(keras.callbacks.Callback):
             rate = self.bar.format_dict.get("rate") or 0
             self.bar.set_postfix(loss=f"{loss:.4f}", chars_s=f"{rate * self.chars_per_step:,.0f}", refresh=False)
         if done % cfg.log_every_steps == 0:
-            self.trainer.run.log(f"epoch {st['epoch'] + 1}/{cfg.epochs} step {done}/{self.trainer.steps} "
+            self.trainer.log(f"epoch {st['epoch'] + 1}/{cfg.epochs} step {done}/{self.trainer.steps} "
                                  f"loss {loss:.4f} elapsed {st['epoch_elapsed']:.2f}s")
             if self.trainer.report is not None:
                 self.trainer.report.step(st["global_step"], loss)
@@ -67,6 +67,7 @@ class TrainMonitor(keras.callbacks.Callback):
         due_time = cfg.checkpoint_minutes and now - self.last_ckpt >= cfg.checkpoint_minutes * 60
         due_steps = cfg.checkpoint_steps and st["global_step"] % cfg.checkpoint_steps == 0
         if (due_time or due_steps) and done < self.trainer.steps:
+            assert self.model is not None  # on JAX, reading self.model re-attaches the weights (jax_state_sync)
             self.trainer.save_checkpoint()
             self.last_ckpt = time.monotonic()
             self.last_step_time += self.last_ckpt - now  # saving time is not training time

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import random
@@ -17,7 +18,7 @@ import yaml
 
 from lstmgen import __version__, atomic
 from lstmgen.backend import keras
-from lstmgen import backend
+from lstmgen import backend, distribute
 from lstmgen.config import DATA_KEYS, SHAPE_KEYS, Config, dump_yaml, make_config
 from lstmgen.corpus import Prepared, load_prepared, prepared_for_training
 from lstmgen.dataset import TrainBatches, ValBatches, steps_in_epoch
@@ -96,8 +97,10 @@ def check_trainable(cfg: Config, data: Prepared) -> int:
 
 
 class Trainer:
-    def __init__(self, run: RunDir, cfg: Config, data: Prepared, say: Callable[[str], None], quiet: bool):
+    def __init__(self, run: RunDir, cfg: Config, data: Prepared, say: Callable[[str], None], quiet: bool,
+                 plan: distribute.Plan | None = None):
         self.run, self.cfg, self.data, self.say, self.quiet = run, cfg, data, say, quiet
+        self.plan = plan or distribute.setup(cfg)
         self.steps = check_trainable(cfg, data)
         self.has_val = len(data.val) > cfg.seq_len
         self.report: EpochReport | None = None  # loss plot, TensorBoard, per-epoch samples (set by train())
@@ -113,7 +116,7 @@ class Trainer:
         self.policy = backend.set_precision(cfg.mixed_precision)
         self.jit = backend.resolve_jit(cfg.jit_compile, self.policy)
         self.model = build_model(cfg, self.data.vocab.size)
-        compile_model(self.model, cfg, total_steps=cfg.epochs * self.steps, jit_compile=self.jit)
+        compile_model(self.model, self.plan.scaled(cfg), total_steps=cfg.epochs * self.steps, jit_compile=self.jit)
         self.model.optimizer.build(self.model.trainable_variables)
 
     def restore(self) -> None:
@@ -133,10 +136,12 @@ class Trainer:
 
     # --- checkpoints ----------------------------------------------------------------------------------
     def save_checkpoint(self, best: bool = False, status: str = "running") -> None:
+        if not self.plan.is_chief:  # replicas hold the same weights: one copy, written by process 0
+            return
         gstep = self.state["global_step"]
         path = self.run.checkpoint_path(gstep)
         try:
-            with atomic.atomic_path(path) as tmp:
+            with atomic.atomic_path(path) as tmp, self.plan.local():
                 self.model.save(tmp)
             state = {"format": "lstmgen-checkpoint", "lstmgen_version": __version__, "time": now_iso(),
                      "status": status, **self.state, "config": self.cfg.resolved()}
@@ -146,11 +151,18 @@ class Trainer:
             raise UserError(f"could not save a checkpoint in '{self.run.path}': {e.strerror or e}; free space or fix "
                             "permissions, then resume (earlier checkpoints are intact)") from None
 
+    def log(self, message: str) -> None:
+        """A train.log line, written by the chief only."""
+        if self.plan.is_chief:
+            self.run.log(message)
+
     # --- the loop ---------------------------------------------------------------------------------------
     def validate(self) -> float | None:
+        """The validation loss over all replicas (Keras returns the global mean of the sharded batches)."""
         if not self.has_val:
             return None
-        val = ValBatches(self.data.val, self.cfg.seq_len, self.cfg.val_batch_size)
+        val = ValBatches(self.data.val, self.cfg.seq_len, self.cfg.val_batch_size, replicas=self.plan.replicas,
+                         shard=self.plan.shard)
         return float(self.model.evaluate(val, verbose=0, callbacks=[ValidationBar(len(val), self.quiet)]))
 
     def learning_rate(self) -> float:
@@ -158,8 +170,11 @@ class Trainer:
 
     def fit(self, stop: StopFlag) -> str:
         cfg, st = self.cfg, self.state
-        batches = TrainBatches(self.data.train, cfg.seq_len, cfg.batch_size, cfg.seed, self.steps)
-        self.run.log(f"start run={self.run.path} epochs={cfg.epochs} steps_per_epoch={self.steps} "
+        batches = TrainBatches(self.data.train, cfg.seq_len, cfg.batch_size, cfg.seed, self.steps,
+                               shard=self.plan.shard)
+        if self.plan.replicas > 1:
+            self.log(self.plan.describe())
+        self.log(f"start run={self.run.path} epochs={cfg.epochs} steps_per_epoch={self.steps} "
                      f"batch={cfg.batch_size} seq_len={cfg.seq_len} "
                      f"resumed_from={'global_step_%d' % st['global_step'] if st['global_step'] else 'none'}")
         budget = cfg.max_minutes * 60 or math.inf
@@ -177,7 +192,7 @@ class Trainer:
                 st["wall_seconds"] += time.monotonic() - mark
                 reason = "time budget reached" if monitor.stopped == "budget" else "interrupted"
                 self.save_checkpoint(status=reason)
-                self.run.log(f"interrupted epoch={st['epoch'] + 1} step={st['step']} "
+                self.log(f"interrupted epoch={st['epoch'] + 1} step={st['step']} "
                              f"(resume with: lstmgen train {self.run.path})")
                 return reason
             val_loss = self.validate()
@@ -203,7 +218,7 @@ class Trainer:
             self.save_checkpoint(best=best, status="interrupted" if stop.reason else "running")
             val_text = (f"val_loss {val_loss:.4f} val_bpc {val_loss / LN2:.4f}" if val_loss is not None
                         else "val_loss nan val_bpc nan")
-            self.run.log(f"epoch {st['epoch']}/{cfg.epochs} end steps {self.steps}/{self.steps} "
+            self.log(f"epoch {st['epoch']}/{cfg.epochs} end steps {self.steps}/{self.steps} "
                          f"time {epoch_seconds:.2f}s loss {loss:.4f} {val_text}")
             if not self.quiet:
                 shown = (f"val {val_loss:.4f} nats ({val_loss / LN2:.3f} bits/char)" if val_loss is not None
@@ -213,12 +228,12 @@ class Trainer:
             if self.report is not None:
                 self.report.epoch_end(self.model, st["history"])
             if stop.reason is not None:  # the signal came during the epoch's last step
-                self.run.log(f"interrupted epoch={st['epoch'] + 1} step=0 (resume with: lstmgen train {self.run.path})")
+                self.log(f"interrupted epoch={st['epoch'] + 1} step=0 (resume with: lstmgen train {self.run.path})")
                 return "interrupted"
             if st["wall_seconds"] >= budget:
-                self.run.log(f"finished epochs={st['epoch']} best_val_loss={st['best_val_loss']:.4f} (time budget)")
+                self.log(f"finished epochs={st['epoch']} best_val_loss={st['best_val_loss']:.4f} (time budget)")
                 return "time budget reached"
-        self.run.log(f"finished epochs={st['epoch']} best_val_loss={st['best_val_loss']:.4f}")
+        self.log(f"finished epochs={st['epoch']} best_val_loss={st['best_val_loss']:.4f}")
         return "finished"
 
 
@@ -270,11 +285,13 @@ def _open_run(source: str, config_file, overrides: dict, out_dir) -> tuple[RunDi
 def train(source: str, *, config_file: str | None = None, overrides: dict | None = None,
           out_dir: str | None = None, quiet: bool = False, say: Callable[[str], None] = _say_default) -> TrainResult:
     """Train a new run on `source` (raw text, SOURCE spec or prepared dir), or continue the run at `source`."""
-    run, cfg, data, resumed = _open_run(source, config_file, overrides or {}, out_dir)
-    removed = run.clean_temps()
+    run, cfg, data, resumed, job = _open_run_in_job(source, config_file, overrides or {}, out_dir)
+    if not job.is_chief:
+        quiet = True  # process 0 reports; the others only train
+    removed = run.clean_temps() if job.is_chief else []
     if removed:
         say(f"removed {len(removed)} unfinished temporary file(s) left by an interrupted save")
-    if resumed:
+    if resumed and job.is_chief:
         atomic.write_text(run.path / "config.yaml", dump_yaml(cfg))
         if not (run.path / "vocab.json").is_file():
             data.vocab.save(run.path / "vocab.json")
@@ -284,9 +301,41 @@ def train(source: str, *, config_file: str | None = None, overrides: dict | None
         say(f"run '{run.path}' has already trained {done['epoch']} epochs; pass --epochs N (N > {done['epoch']}) "
             "to train further")
         return TrainResult(run.path, "already finished", done["epoch"], done["global_step"], done.get("best_val_loss"))
-    trainer = Trainer(run, cfg, data, say, quiet)
+    plan = distribute.setup(cfg, job)
+    with plan.scope():
+        return _train_in_scope(run, cfg, data, resumed, say, quiet, plan)
+
+
+def _open_run_in_job(source: str, config_file, overrides: dict, out_dir):
+    """_open_run on the chief first (it creates a new run), then on the other processes of a multi-host job."""
+    job = distribute.join_job(make_config(config_file, overrides))
+    if job.processes == 1:
+        return (*_open_run(source, config_file, overrides, out_dir), job)
+    if not out_dir and not is_run_dir(source):
+        raise UserError("a multi-process job needs -o RUN_DIR, the same path on every process")
+    opened, failed = None, None
+    if job.is_chief:
+        try:
+            opened = _open_run(source, config_file, overrides, out_dir)
+        except UserError as e:
+            failed = e
+    if not job.all_ok(failed is None):
+        raise failed or UserError("process 0 could not open the run (see its error); fix that and restart all")
+    if not job.is_chief:
+        opened = _open_run(source, config_file, overrides, out_dir)
+        if not opened[3]:
+            raise UserError(f"process {job.process_id} cannot see the run directory process 0 created; put -o on a "
+                            "filesystem every host shares")
+    return (*opened, job)
+
+
+def _train_in_scope(run: RunDir, cfg: Config, data: Prepared, resumed: bool, say, quiet: bool,
+                    plan: distribute.Plan) -> TrainResult:
+    trainer = Trainer(run, cfg, data, say, quiet, plan)
     if not quiet:
         say(data.summary())
+        if plan.replicas > 1:
+            say(plan.describe())
     trainer.build()
     if resumed:
         trainer.restore()
@@ -307,12 +356,17 @@ def train(source: str, *, config_file: str | None = None, overrides: dict | None
         say(f"run {run.path}: {params:,} parameters, {trainer.steps} steps/epoch × {cfg.epochs} epochs, "
             f"batch {cfg.batch_size} × {cfg.seq_len}, {backend.describe()}, precision {trainer.policy}, "
             f"XLA {trainer.jit}")
-    trainer.report = EpochReport(run, cfg, data, say, quiet)
-    with StopFlag() as stop, run.lock():
+    trainer.report = EpochReport(run, cfg, data, say, quiet) if plan.is_chief else None
+    with StopFlag() as stop, run.lock() if plan.is_chief else contextlib.nullcontext():
         try:
             status = trainer.fit(stop)
         finally:
-            trainer.report.close()
+            if trainer.report is not None:
+                trainer.report.close()
+    if plan.replicas > 1:
+        check = plan.check_replicas(trainer.model)
+        trainer.log(check)
+        say(check)
     if status == "interrupted":
         say(f"stopped by {stop.reason or 'request'} at epoch {st['epoch'] + 1}, step {st['step']}; checkpoint saved. "
             f"Resume with: lstmgen train {run.path}")
