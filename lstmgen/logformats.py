@@ -8,6 +8,7 @@ is bounded: counts are capped at 12 digits, so odd input cannot make `int()` fai
 from __future__ import annotations
 
 import re
+from functools import partial
 from datetime import datetime, timezone
 
 from lstmgen.logevents import EpochEnd, EpochHeader, Progress, RunEnd, RunStart, Timestamp
@@ -119,29 +120,24 @@ def tqdm(seg: str, n: int, out: list, descs: dict) -> bool:
         descs[desc] = (int(e[1]) if e else None, _int(e[2]) if e else None,
                        "eval" if DESC_EVAL.search(desc) else "train")
     epoch = descs[desc][0]
-    out.append((n, step, total, "tqdm", total is not None and step >= total, desc, epoch, _TqdmBuild(descs), m))
+    out.append((n, step, total, "tqdm", total is not None and step >= total, desc, epoch, partial(_tqdm_progress, descs), m))
     return True
 
 
-class _TqdmBuild:
-    __slots__ = ("descs",)
-
-    def __init__(self, descs: dict):
-        self.descs = descs
-
-    def __call__(self, m: re.Match, n: int) -> Progress:
-        if m.re is TQDM:
-            step, total, el = _count(m[2]), _count(m[3]), seconds(m[4])
-            eta = seconds(m[5]) if m[5] and m[5] != "?" else None
-            per = _tqdm_rate(m[6], m[7], m[8])
-        else:
-            step, total, el, eta = _count(m[1]), None, seconds(m[2]), None
-            per = _tqdm_rate(m[3], m[4], m[5])
-        desc = m.string[: m.start()].strip().rstrip(":").strip()[-120:]
-        epoch, epoch_total, phase = self.descs.get(desc, (None, None, "train"))
-        return Progress(n, step, total, "tqdm", eta_s=eta, per_step_s=per, elapsed_s=el, desc=desc,
-                        final=total is not None and step >= total, epoch=epoch, epoch_total=epoch_total,
-                        phase=phase)
+def _tqdm_progress(descs: dict, m: re.Match, n: int) -> Progress:
+    """Build a tqdm snapshot lazily (only kept snapshots are fully parsed)."""
+    if m.re is TQDM:
+        step, total, el = _count(m[2]), _count(m[3]), seconds(m[4])
+        eta = seconds(m[5]) if m[5] and m[5] != "?" else None
+        per = _tqdm_rate(m[6], m[7], m[8])
+    else:
+        step, total, el, eta = _count(m[1]), None, seconds(m[2]), None
+        per = _tqdm_rate(m[3], m[4], m[5])
+    desc = m.string[: m.start()].strip().rstrip(":").strip()[-120:]
+    epoch, epoch_total, phase = descs.get(desc, (None, None, "train"))
+    return Progress(n, step, total, "tqdm", eta_s=eta, per_step_s=per, elapsed_s=el, desc=desc,
+                    final=total is not None and step >= total, epoch=epoch, epoch_total=epoch_total,
+                    phase=phase)
 
 
 def lstmgen(m: re.Match, n: int, out: list, cache: dict) -> bool:
@@ -157,7 +153,7 @@ def lstmgen(m: re.Match, n: int, out: list, cache: dict) -> bool:
         s = LG_STEP.match(rest)
         if s is None:
             return False
-        out.append((n, int(s[3]), int(s[4]), "lstmgen", False, "", int(s[1]), _LgBuild(cache), m))
+        out.append((n, int(s[3]), int(s[4]), "lstmgen", False, "", int(s[1]), partial(_lstmgen_progress, cache), m))
         return True
     kv = dict(LG_KV.findall(rest))
     ts = iso_stamp(m[1], cache)
@@ -173,17 +169,12 @@ def lstmgen(m: re.Match, n: int, out: list, cache: dict) -> bool:
     return True
 
 
-class _LgBuild:
-    __slots__ = ("cache",)
-
-    def __init__(self, cache: dict):
-        self.cache = cache
-
-    def __call__(self, m: re.Match, n: int) -> Progress:
-        s = LG_STEP.match(m[3])
-        e = LG_ELAPSED.search(m[3])
-        return Progress(n, int(s[3]), int(s[4]), "lstmgen", timestamp=iso_stamp(m[1], self.cache),
-                        epoch=int(s[1]), epoch_total=int(s[2]), elapsed_s=float(e[1]) if e else None)
+def _lstmgen_progress(cache: dict, m: re.Match, n: int) -> Progress:
+    """Build an lstmgen train.log snapshot lazily."""
+    s = LG_STEP.match(m[3])
+    e = LG_ELAPSED.search(m[3])
+    return Progress(n, int(s[3]), int(s[4]), "lstmgen", timestamp=iso_stamp(m[1], cache),
+                    epoch=int(s[1]), epoch_total=int(s[2]), elapsed_s=float(e[1]) if e else None)
 
 
 def header(seg: str, n: int, out: list) -> bool:
