@@ -18,6 +18,8 @@ from lstmgen.config import Config, make_config
 from lstmgen.corpus import Prepared, prepared_for_training
 from lstmgen.dataset import TrainBatches, ValBatches, steps_in_epoch
 from lstmgen.model import build_model, compile_model
+from lstmgen.timeparse import fmt_hms
+from lstmgen.train import check_trainable
 
 
 class _Clock(keras.callbacks.Callback):
@@ -46,17 +48,14 @@ def time_steps(cfg: Config, data: Prepared, min_seconds: float = 5.0) -> dict:
     model = build_model(cfg, data.vocab.size)
     compile_model(model, cfg, total_steps=1000, jit_compile=jit)
     warmup, budget_steps = 3, 1000
-    available = steps_in_epoch(len(data.train), cfg.seq_len, cfg.batch_size)
-    batches = TrainBatches(data.train, cfg.seq_len, cfg.batch_size, seed=1, steps=budget_steps if available else 0)
-    if not available:
-        return {}
+    batches = TrainBatches(data.train, cfg.seq_len, cfg.batch_size, seed=1, steps=budget_steps)
     clock = _Clock(warmup, min_steps=10, min_seconds=min_seconds)
     model.fit(batches, epochs=1, verbose=0, shuffle=False, callbacks=[clock])
     t = clock.times
     steady = t[warmup:]
     per_step = (steady[-1] - t[warmup - 1]) / len(steady)
-    result = {"compile_seconds": t[0] - clock.start, "seconds_per_step": per_step, "measured_steps": len(steady),
-              "precision": policy, "jit_compile": jit}
+    result = {"parameters": model.count_params(), "compile_seconds": t[0] - clock.start,
+              "seconds_per_step": per_step, "measured_steps": len(steady), "precision": policy, "jit_compile": jit}
     val = ValBatches(data.val, cfg.seq_len, cfg.val_batch_size)
     if len(val):
         few = ValBatches(data.val[: min(len(data.val), 3 * cfg.val_batch_size * cfg.seq_len + 1)], cfg.seq_len,
@@ -79,7 +78,7 @@ def time_steps(cfg: Config, data: Prepared, min_seconds: float = 5.0) -> dict:
 
 
 def predict(cfg: Config, data: Prepared, timing: dict) -> dict:
-    steps = cfg.steps_per_epoch or steps_in_epoch(len(data.train), cfg.seq_len, cfg.batch_size)
+    steps = check_trainable(cfg, data)
     train_s = steps * timing["seconds_per_step"]
     epoch_s = train_s + timing["val_seconds"] + timing["save_seconds"]
     run_s = cfg.epochs * epoch_s
@@ -103,16 +102,11 @@ def forecast(source: str, config_file: str | None = None, overrides: dict | None
 
     cfg = make_config(config_file, overrides)
     data = prepared_for_training(source, val_fraction=cfg.val_fraction, lowercase=cfg.lowercase)
-    if steps_in_epoch(len(data.train), cfg.seq_len, cfg.batch_size) == 0:
-        from lstmgen.errors import UserError
-
-        raise UserError(f"the training split ({len(data.train):,} characters) is shorter than one batch of "
-                        f"{cfg.batch_size} × {cfg.seq_len + 1}; lower --batch-size or --seq-len")
+    check_trainable(cfg, data)  # the same refusals as `lstmgen train`, before any timing
     say("describing the machine …")
     machine = describe_machine(backend.NAME)
     say(f"timing training steps for batch {cfg.batch_size} × {cfg.seq_len} …")
     main = predict(cfg, data, time_steps(cfg, data))
-    model = build_model(cfg, data.vocab.size)
     rows = []
     if what_if:
         for variant in what_if_configs(cfg):
@@ -120,16 +114,9 @@ def forecast(source: str, config_file: str | None = None, overrides: dict | None
                 continue
             say(f"timing what-if batch {variant.batch_size} × {variant.seq_len} …")
             rows.append(predict(variant, data, time_steps(variant, data, min_seconds=3.0)))
-    return {"machine": machine, "parameters": model.count_params(), "config": cfg.resolved(),
+    return {"machine": machine, "parameters": main["parameters"], "config": cfg.resolved(),
             "train_chars": len(data.train), "val_chars": len(data.val), "estimate": main, "what_if": rows,
             "now": datetime.now().astimezone().isoformat(timespec="seconds")}
-
-
-def hms(seconds: float) -> str:
-    seconds = int(round(seconds))
-    h, rest = divmod(seconds, 3600)
-    m, s = divmod(rest, 60)
-    return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
 
 
 def format_forecast(f: dict) -> str:
@@ -145,17 +132,17 @@ def format_forecast(f: dict) -> str:
              f"compile   {e['compile_seconds']:.1f} s to trace/compile the training and validation steps (once per run)",
              f"speed     {e['seconds_per_step'] * 1000:.1f} ms/step = {e['chars_per_second']:,.0f} chars/s "
              f"(measured over {e['measured_steps']} steps)",
-             f"epoch     {hms(e['epoch_seconds'])} = {hms(e['epoch_train_seconds'])} training + "
+             f"epoch     {fmt_hms(e['epoch_seconds'])} = {fmt_hms(e['epoch_train_seconds'])} training + "
              f"{e['val_seconds']:.1f} s validation + {e['save_seconds']:.1f} s checkpoint",
-             f"run       {e['epochs']} epochs → {hms(e['run_seconds'])}, finishing about "
+             f"run       {e['epochs']} epochs → {fmt_hms(e['run_seconds'])}, finishing about "
              f"{finish:%Y-%m-%d %H:%M} if started now"]
     if f["what_if"]:
         lines.append("\nwhat if     batch × seq   ms/step    chars/s     epoch       run")
         for r in [e] + f["what_if"]:
             mark = "  (config)" if r is e else ""
             lines.append(f"          {r['batch_size']:>7} × {r['seq_len']:<5} {r['seconds_per_step'] * 1000:8.1f} "
-                         f"{r['chars_per_second']:10,.0f} {hms(r['epoch_seconds']):>9} {hms(r['run_seconds']):>9}"
-                         f"{mark}")
+                         f"{r['chars_per_second']:10,.0f} {fmt_hms(r['epoch_seconds']):>9} "
+                         f"{fmt_hms(r['run_seconds']):>9}{mark}")
         lines.append("(bigger batches are cheaper per character but give fewer updates per epoch)")
     return "\n".join(lines)
 
