@@ -8,6 +8,8 @@ from __future__ import annotations
 import contextlib
 import os
 
+from lstmgen.hardware import cpu_flags
+
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
@@ -43,17 +45,6 @@ with muted_stderr():
 if keras.backend.backend() == "tensorflow":
     import_tensorflow()
 NAME = keras.backend.backend()
-
-
-def cpu_flags() -> set[str]:
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as f:
-            for line in f:
-                if line.startswith("flags"):
-                    return set(line.split(":", 1)[1].split())
-    except OSError:
-        pass
-    return set()
 
 
 def has_gpu() -> bool:

@@ -16,7 +16,8 @@ TF_NAMES = {"AVX": "AVX", "AVX2": "AVX2", "AVX512F": "AVX-512", "FMA": "FMA", "A
             "AMX_BF16": "AMX", "AMX_TILE": "AMX"}
 
 
-def cpu_info() -> dict:
+def _read_cpuinfo() -> tuple[str, set[str]]:
+    """The CPU model name and feature flags from /proc/cpuinfo, in one pass (empty where unavailable)."""
     model, flags = platform.processor() or platform.machine(), set()
     try:
         with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as f:
@@ -28,6 +29,15 @@ def cpu_info() -> dict:
                     flags = set(value.split())
     except OSError:
         pass
+    return model, flags
+
+
+def cpu_flags() -> set[str]:
+    return _read_cpuinfo()[1]
+
+
+def cpu_info() -> dict:
+    model, flags = _read_cpuinfo()
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     return {"model": model, "cores": cores, "features": {name: flag in flags for flag, name in FEATURES.items()}}
 
