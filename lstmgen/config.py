@@ -52,6 +52,7 @@ class Config:
     jit_compile: str = "auto"  # auto | on | off
     mixed_precision: str = "auto"  # auto | off | bf16
     steps_per_execution: int = 1
+    threads: int = 0  # 0: the backend's default (every logical core)
     val_batch_size: int = 256
     # checkpoints and logging
     checkpoint_minutes: float = 10.0  # also checkpoint mid-epoch this often (0: only at epoch ends)
@@ -83,7 +84,7 @@ CHOICES = {
 }
 POSITIVE = {"embedding_dim", "layers", "units", "seq_len", "batch_size", "epochs", "steps_per_execution",
             "val_batch_size", "log_every_steps", "keep_checkpoints", "sample_length"}
-NON_NEGATIVE = {"steps_per_epoch", "warmup_steps", "max_minutes", "seed", "min_learning_rate", "clipnorm",
+NON_NEGATIVE = {"threads", "steps_per_epoch", "warmup_steps", "max_minutes", "seed", "min_learning_rate", "clipnorm",
                 "checkpoint_minutes", "checkpoint_steps", "sample_every_epochs", "num_processes"}
 FIELD_TYPES = {f.name: f.type for f in fields(Config)}
 HELP = {
@@ -108,6 +109,8 @@ HELP = {
     "mixed_precision": "auto, off or bf16 (mixed_bfloat16 compute, float32 weights); auto uses bf16 where the "
                        "CPU/GPU computes it natively",
     "steps_per_execution": "training steps per compiled call",
+    "threads": "CPU threads for the backend's math (TensorFlow intra-op pool, torch); 0: the backend's default, "
+               "every logical core",
     "val_batch_size": "sequences per validation step",
     "checkpoint_minutes": "write a mid-epoch checkpoint this often, in minutes (0: only at epoch ends)",
     "checkpoint_steps": "write a mid-epoch checkpoint every N steps (0: off)",

@@ -42,6 +42,7 @@ class _Clock(keras.callbacks.Callback):
 
 def time_steps(cfg: Config, data: Prepared, min_seconds: float = 5.0) -> dict:
     """Compile time, seconds per training step, seconds per validation batch and per checkpoint save."""
+    backend.set_threads(cfg.threads)
     backend.seed_everything(cfg.seed or 1, deterministic=False)
     policy = backend.set_precision(cfg.mixed_precision)
     jit = backend.resolve_jit(cfg.jit_compile, policy)
@@ -50,7 +51,7 @@ def time_steps(cfg: Config, data: Prepared, min_seconds: float = 5.0) -> dict:
     warmup, budget_steps = 3, 1000
     batches = TrainBatches(data.train, cfg.seq_len, cfg.batch_size, seed=1, steps=budget_steps)
     clock = _Clock(warmup, min_steps=10, min_seconds=min_seconds)
-    model.fit(batches, epochs=1, verbose=0, shuffle=False, callbacks=[clock])
+    model.fit(backend.fit_input(batches), epochs=1, verbose=0, shuffle=False, callbacks=[clock])
     t = clock.times
     steady = t[warmup:]
     per_step = (steady[-1] - t[warmup - 1]) / len(steady)
@@ -61,10 +62,10 @@ def time_steps(cfg: Config, data: Prepared, min_seconds: float = 5.0) -> dict:
         few = ValBatches(data.val[: min(len(data.val), 3 * cfg.val_batch_size * cfg.seq_len + 1)], cfg.seq_len,
                          cfg.val_batch_size)
         t0 = time.perf_counter()
-        model.evaluate(few, verbose=0)  # the first call traces the evaluation function: a one-time cost
+        model.evaluate(backend.fit_input(few), verbose=0)  # the first call traces the evaluation function: a one-time cost
         first = time.perf_counter() - t0
         t0 = time.perf_counter()
-        model.evaluate(few, verbose=0)
+        model.evaluate(backend.fit_input(few), verbose=0)
         windows = len(few.starts)
         result["val_seconds"] = (time.perf_counter() - t0) / windows * len(val.starts)
         result["compile_seconds"] += max(first - (time.perf_counter() - t0), 0.0)

@@ -60,3 +60,21 @@ def model_shape(model: keras.Model) -> dict:
         "layers": len(lstms),
         "units": int(lstms[0].units) if lstms else 0,
     }
+
+
+def seed_states(model: keras.Model) -> list[dict]:
+    """The dropout layers' random-generator states: model variables that are not weights. Keras does not save
+    them in a .keras file, so a checkpoint carries them to make a resumed run draw the same dropout masks."""
+    weights = {id(v) for v in model.weights}
+    return [{"path": v.path, "state": keras.ops.convert_to_numpy(v.value).tolist()}
+            for v in model.variables if id(v) not in weights]
+
+
+def restore_seed_states(model: keras.Model, saved: list[dict] | None) -> None:
+    """Put saved generator states back, in model order (paths get per-process suffixes, so order is the key)."""
+    weights = {id(v) for v in model.weights}
+    states = [v for v in model.variables if id(v) not in weights]
+    if not saved or len(saved) != len(states):
+        return
+    for v, s in zip(states, saved):
+        v.assign(keras.ops.convert_to_tensor(s["state"], dtype=v.dtype))

@@ -24,7 +24,7 @@ from lstmgen.corpus import Prepared, load_prepared, prepared_for_training
 from lstmgen.dataset import TrainBatches, ValBatches, steps_in_epoch
 from lstmgen.epoch_report import EpochReport
 from lstmgen.errors import UserError
-from lstmgen.model import build_model, compile_model, model_shape
+from lstmgen.model import build_model, compile_model, model_shape, restore_seed_states, seed_states
 from lstmgen.progress import TrainMonitor, ValidationBar
 from lstmgen.rundir import DEFAULT_RUNS, RunDir, is_run_dir, now_iso
 
@@ -112,6 +112,7 @@ class Trainer:
     # --- model --------------------------------------------------------------------------------------------
     def build(self) -> None:
         cfg = self.cfg
+        self.threads = backend.set_threads(cfg.threads)
         backend.seed_everything(cfg.seed)
         self.policy = backend.set_precision(cfg.mixed_precision)
         self.jit = backend.resolve_jit(cfg.jit_compile, self.policy)
@@ -128,6 +129,7 @@ class Trainer:
                 self.say(f"checkpoint {path.name} is unreadable ({e.__class__.__name__}); trying an older one")
                 continue
             self.state.update({k: state[k] for k in self.state if k in state})
+            restore_seed_states(self.model, state.get("seed_states"))
             self.say(f"resuming from {path.name}: epoch {state['epoch'] + 1}, step {state['step']} "
                      f"(global step {state['global_step']})")
             return
@@ -144,7 +146,8 @@ class Trainer:
             with atomic.atomic_path(path) as tmp, self.plan.local():
                 self.model.save(tmp)
             state = {"format": "lstmgen-checkpoint", "lstmgen_version": __version__, "time": now_iso(),
-                     "status": status, **self.state, "config": self.cfg.resolved()}
+                     "status": status, **self.state, "config": self.cfg.resolved(),
+                     "seed_states": seed_states(self.model)}
             self.run.commit_checkpoint(gstep, state, keep=self.cfg.keep_checkpoints, best=best)
             self.run.write_metrics(self.state["history"])
         except OSError as e:
@@ -163,7 +166,8 @@ class Trainer:
             return None
         val = ValBatches(self.data.val, self.cfg.seq_len, self.cfg.val_batch_size, replicas=self.plan.replicas,
                          shard=self.plan.shard)
-        return float(self.model.evaluate(val, verbose=0, callbacks=[ValidationBar(len(val), self.quiet)]))
+        return float(self.model.evaluate(backend.fit_input(val), verbose=0,
+                                         callbacks=[ValidationBar(len(val), self.quiet)]))
 
     def learning_rate(self) -> float:
         return float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
@@ -186,7 +190,8 @@ class Trainer:
             batches.set_epoch(st["epoch"], st["step"])
             monitor = TrainMonitor(self, stop, budget, batches.start_step)
             epoch_start = time.monotonic()
-            fit_logs = self.model.fit(batches, epochs=1, verbose=0, shuffle=False, callbacks=[monitor])
+            fit_logs = self.model.fit(backend.fit_input(batches), epochs=1, verbose=0, shuffle=False,
+                                      callbacks=[monitor])
             if monitor.stopped:
                 monitor.close()
                 st["wall_seconds"] += time.monotonic() - mark
@@ -355,7 +360,7 @@ def _train_in_scope(run: RunDir, cfg: Config, data: Prepared, resumed: bool, say
         params = trainer.model.count_params()
         say(f"run {run.path}: {params:,} parameters, {trainer.steps} steps/epoch × {cfg.epochs} epochs, "
             f"batch {cfg.batch_size} × {cfg.seq_len}, {backend.describe()}, precision {trainer.policy}, "
-            f"XLA {trainer.jit}")
+            f"XLA {trainer.jit}, {trainer.threads}, steps_per_execution {cfg.steps_per_execution}")
     trainer.report = EpochReport(run, cfg, data, say, quiet) if plan.is_chief else None
     with StopFlag() as stop, run.lock() if plan.is_chief else contextlib.nullcontext():
         try:
