@@ -32,14 +32,14 @@ class Config:
     embedding_dim: int = 64
     layers: int = 2
     units: int = 256
-    dropout: float = 0.0
+    dropout: float = 0.2
     # data
     seq_len: int = 64
     batch_size: int = 32
     val_fraction: float = 0.1
     lowercase: bool = False
     # optimisation
-    epochs: int = 10
+    epochs: int = 20
     steps_per_epoch: int = 0  # 0: one pass over the training split
     learning_rate: float = 4e-3
     min_learning_rate: float = 1e-4  # end of the cosine schedule
