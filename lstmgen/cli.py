@@ -202,9 +202,12 @@ def train(source, config_file, out_dir, **kwargs):
 @click.option("-p", "--prime", default="", help="text to start from (any Unicode)")
 @click.option("--num-samples", type=int, default=1, show_default=True, help="samples, generated as one batch")
 @click.option("--seed", type=int, default=None, help="random seed for reproducible samples")
+@click.option("--engine", type=click.Choice(["auto", "numpy", "keras"]), default="auto", show_default=True,
+              help="numpy: NumPy step on the CPU; keras: the Keras backend's compiled step on its device; auto: "
+                   "keras on a GPU, numpy on a CPU (faster there)")
 @click.option("--json", "as_json", is_flag=True, help="print one JSON object (model, prime, settings, samples)")
 @output_options
-def generate(target, which, temperature, top_k, top_p, greedy, length, prime, num_samples, seed, as_json):
+def generate(target, which, temperature, top_k, top_p, greedy, length, prime, num_samples, seed, engine, as_json):
     """Sample text from a trained run.
 
     TARGET is a run directory or a .keras model inside one (default: the latest run under runs/). One sample streams to stdout as it is made.
@@ -223,7 +226,7 @@ def generate(target, which, temperature, top_k, top_p, greedy, length, prime, nu
     sampling.check()
     info: dict = {}
     texts = run_generate(target, which=which, prime=prime, length=length, num_samples=num_samples, sampling=sampling,
-                         seed=seed, out=None if as_json else sys.stdout, warn=ui.say, info=info)
+                         seed=seed, out=None if as_json else sys.stdout, warn=ui.say, info=info, engine=engine)
     if as_json:
         print_json({**info, "which": which, "length": length, "seed": seed,
                     "sampling": {"temperature": temperature, "top_k": top_k, "top_p": top_p, "greedy": greedy},

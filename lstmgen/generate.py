@@ -11,6 +11,7 @@ from typing import Callable, TextIO
 import numpy as np
 
 from lstmgen import ui
+from lstmgen.devicestep import for_engine, pick_engine
 from lstmgen.errors import UserError
 from lstmgen.rundir import RunDir, model_file
 from lstmgen.sample import Sampling, StepModel, generate_text
@@ -75,12 +76,12 @@ class Streamer:
 def generate(target: str | None = None, *, which: str = "best", prime: str = "", length: int = 500,
              num_samples: int = 1, sampling: Sampling | None = None, seed: int | None = None,
              out: TextIO | None = None, warn: Callable[[str], None] = lambda m: print(m, file=sys.stderr),
-             info: dict | None = None) -> list[str]:
+             info: dict | None = None, engine: str = "auto") -> list[str]:
     """Generate `num_samples` texts of `length` characters after `prime`; print them to `out` if given.
 
     One sample is streamed character by character; several (or any, without `out`) are generated as one batch,
     with a progress bar, and printed in turn. Returned texts include the prime text that was actually used;
-    `info`, if given, receives the model path and that prime.
+    `info`, if given, receives the model path, that prime and the engine used (devicestep.pick_engine).
     """
     sampling = (sampling or Sampling()).check()
     if length < 0:
@@ -89,10 +90,12 @@ def generate(target: str | None = None, *, which: str = "best", prime: str = "",
         raise UserError(f"--num-samples must be at least 1, got {num_samples}")
     t0 = time.monotonic()
     step_model, vocab, path = load(target, which)
-    ui.detail(f"loaded {path} in {time.monotonic() - t0:.1f}s")
+    engine = pick_engine(engine)
+    step_model = for_engine(step_model, engine)
+    ui.detail(f"loaded {path} in {time.monotonic() - t0:.1f}s; generation engine {engine}")
     prime_ids, used = encode_prime(vocab, prime, warn)
     if info is not None:
-        info.update(model=str(path), prime=used)
+        info.update(model=str(path), prime=used, engine=engine)
     bar = None
     if out is not None and num_samples == 1:
         out.write(used)

@@ -80,3 +80,10 @@ def test_eval_reports_reber_validity_and_reproduces_val_loss(reber_run):
     assert d["reber"]["strings"] > 100 and d["reber"]["valid_fraction"] >= 0.95
     best = json.loads(run(["runs", str(reber_run / "run"), "--json"]).stdout)[0]["best_val_loss"]
     assert abs(d["loss"]["nats"] - best) < 0.01
+
+
+def test_generate_engines_agree_and_auto_is_reported(reber_run):
+    args = ["generate", str(reber_run / "run"), "--length", "120", "--num-samples", "3", "--seed", "4", "--json"]
+    by_engine = {e: json.loads(run(args + ["--engine", e]).stdout) for e in ("numpy", "keras", "auto")}
+    assert by_engine["numpy"]["samples"] == by_engine["keras"]["samples"] == by_engine["auto"]["samples"]
+    assert by_engine["keras"]["engine"] == "keras" and by_engine["auto"]["engine"] in ("numpy", "keras")
