@@ -116,27 +116,49 @@ def fit_input(data):
     return ds.apply(tf.data.experimental.assert_cardinality(len(data))).prefetch(2).with_options(options)
 
 
+def cpu_count() -> int:
+    """CPUs this process may run on (a container's limit, not the host's count)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
+def auto_threads() -> int:
+    """TensorFlow on a CPU: one intra-op thread fewer than the CPUs, leaving one for the Python thread that feeds
+    batches and runs callbacks. On 2 cores 1 thread ran the default model 1.05-1.3x faster than TensorFlow's
+    default of 2 (bench/speed_paths.py). 0 (leave the backend's default) elsewhere."""
+    if NAME == "tensorflow" and not has_gpu():
+        return max(cpu_count() - 1, 1)
+    return 0
+
+
 def set_threads(n: int) -> str:
-    """Size the backend's CPU thread pool (0: leave its default) and say what is in effect."""
+    """Size the backend's CPU thread pool (0: auto_threads) and say what is in effect."""
+    want = n or auto_threads()
+    how = "" if n else " (auto)"
     if NAME == "tensorflow":
         import tensorflow as tf
 
-        if n and tf.config.threading.get_intra_op_parallelism_threads() != n:
+        threading = tf.config.threading
+        if want and threading.get_intra_op_parallelism_threads() != want:
             try:
-                tf.config.threading.set_intra_op_parallelism_threads(n)
+                threading.set_intra_op_parallelism_threads(want)
             except RuntimeError:  # TensorFlow's runtime already started in this process (tests, notebooks)
-                return f"threads {tf.config.threading.get_intra_op_parallelism_threads() or os.cpu_count()} " \
-                       f"(--threads {n} not applied: TensorFlow was already initialised in this process)"
-        return f"threads {tf.config.threading.get_intra_op_parallelism_threads() or os.cpu_count()}"
+                now = threading.get_intra_op_parallelism_threads() or cpu_count()
+                if not n:
+                    return f"threads {now}"
+                return f"threads {now} (--threads {n} not applied: TensorFlow was already initialised in this process)"
+        return f"threads {threading.get_intra_op_parallelism_threads() or cpu_count()}{how}"
     if NAME == "torch":
         import torch
 
-        if n:
-            torch.set_num_threads(n)
+        if want:
+            torch.set_num_threads(want)
         return f"threads {torch.get_num_threads()}"
     if n:
         return f"threads: --threads {n} not applied ({NAME} sizes its pool at start-up; use XLA_FLAGS)"
-    return f"threads {os.cpu_count()}"
+    return f"threads {cpu_count()}"
 
 
 def describe() -> str:

@@ -52,7 +52,7 @@ class Config:
     jit_compile: str = "auto"  # auto | on | off
     mixed_precision: str = "auto"  # auto | off | bf16
     steps_per_execution: int = 1
-    threads: int = 0  # 0: the backend's default (every logical core)
+    threads: int = 0  # 0: auto (TensorFlow on a CPU: CPUs - 1; otherwise the backend's default)
     val_batch_size: int = 256
     # checkpoints and logging
     checkpoint_minutes: float = 10.0  # also checkpoint mid-epoch this often (0: only at epoch ends)
@@ -109,8 +109,8 @@ HELP = {
     "mixed_precision": "auto, off or bf16 (mixed_bfloat16 compute, float32 weights); auto uses bf16 where the "
                        "CPU/GPU computes it natively",
     "steps_per_execution": "training steps per compiled call",
-    "threads": "CPU threads for the backend's math (TensorFlow intra-op pool, torch); 0: the backend's default, "
-               "every logical core",
+    "threads": "CPU threads for the backend's math (TensorFlow intra-op pool, torch); 0: auto (TensorFlow on a "
+               "CPU: one fewer than the CPUs, leaving one to feed batches; otherwise the backend's default)",
     "val_batch_size": "sequences per validation step",
     "checkpoint_minutes": "write a mid-epoch checkpoint this often, in minutes (0: only at epoch ends)",
     "checkpoint_steps": "write a mid-epoch checkpoint every N steps (0: off)",
