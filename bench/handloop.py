@@ -2,7 +2,7 @@
 
 The hand-written loop is what a user would write without lstmgen: `build_model`'s network, Adam with the same
 schedule and clipping, a `tf.function` step with `GradientTape`, batches of random windows sliced from the
-encoded corpus in NumPy. lstmgen is the real CLI (`lstmgen train CORPUS --config cpu`) in a fresh process,
+encoded corpus in NumPy, and the same thread count lstmgen picks. lstmgen is the real CLI (`lstmgen train CORPUS --config cpu`) in a fresh process,
 with everything it does per step (PyDataset, progress/checkpoint/stop callbacks, logging); its rate is read from
 train.log's progress lines of the second epoch (steady state; epoch ends with validation and samples excluded).
 Both run in float32 and in mixed_bfloat16, alternating, `--repeats` times; medians are reported.
@@ -36,11 +36,13 @@ def hand_loop(text: str, policy: str, steps: int, warmup: int) -> float:
     os.environ.setdefault("KERAS_BACKEND", "tensorflow")
     import numpy as np
 
-    from lstmgen.backend import keras
+    from lstmgen.backend import keras, set_threads
     from lstmgen.config import Config
     from lstmgen.model import build_model, learning_rate
 
     import tensorflow as tf
+
+    set_threads(0)  # the same thread count lstmgen picks, so only the training machinery differs
 
     cfg = Config()
     chars = sorted(set(text))
