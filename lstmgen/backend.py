@@ -8,7 +8,7 @@ from __future__ import annotations
 import contextlib
 import os
 
-from lstmgen.hardware import cpu_flags
+from lstmgen.hardware import cpu_count, cpu_flags
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -114,14 +114,6 @@ def fit_input(data):
     options = tf.data.Options()
     options.autotune.enabled = False
     return ds.apply(tf.data.experimental.assert_cardinality(len(data))).prefetch(2).with_options(options)
-
-
-def cpu_count() -> int:
-    """CPUs this process may run on (a container's limit, not the host's count)."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not Linux
-        return os.cpu_count() or 1
 
 
 def auto_threads() -> int:

@@ -36,10 +36,16 @@ def cpu_flags() -> set[str]:
     return _read_cpuinfo()[1]
 
 
+def cpu_count() -> int:
+    """CPUs this process may run on (a container's limit, not the host's count)."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
 def cpu_info() -> dict:
     model, flags = _read_cpuinfo()
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    return {"model": model, "cores": cores, "features": {name: flag in flags for flag, name in FEATURES.items()}}
+    return {"model": model, "cores": cpu_count(), "features": {name: flag in flags for flag, name in FEATURES.items()}}
 
 
 def tensorflow_cpu_report(timeout: float = 60.0) -> dict:
