@@ -16,9 +16,9 @@ import sys
 from pathlib import Path
 
 from lstmgen.config import parse_temperatures
-from lstmgen.evaluate import run_config
 from lstmgen.generate import generate
 from lstmgen.plots import read_metrics
+from lstmgen.rundir import RunDir
 from lstmgen.runinfo import parameter_count
 from lstmgen.sample import Sampling
 
@@ -39,7 +39,7 @@ def best_row(run: Path) -> dict | None:
 
 
 def section(run: Path, temperatures: list[float], length: int, prime: str, seed: int) -> str:
-    cfg = run_config(run)
+    cfg = RunDir(run).saved_config()
     info = json.loads((run / "run.json").read_text(encoding="utf-8"))
     best = best_row(run)
     params = parameter_count(cfg, int(info.get("vocab_size") or 0))

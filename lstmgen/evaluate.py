@@ -11,10 +11,8 @@ import time
 from pathlib import Path
 
 import numpy as np
-import yaml
 
 from lstmgen import reber, ui
-from lstmgen.config import Config
 from lstmgen.corpus import Prepared, load_prepared, prepared_for_training
 from lstmgen.errors import UserError
 from lstmgen.novelty import CorpusIndex, novelty, pool
@@ -25,14 +23,6 @@ LN2 = math.log(2)
 REBER_VOCAB = set(reber.ALPHABET + "\n")
 SAMPLE_HEADER = re.compile(r"^--- sample \d+/\d+ ---\n", re.M)  # what `lstmgen generate --num-samples N` prints
 REFERENCE_CHARS = 20_000  # at most this much held-out text is measured as the novelty reference
-
-
-def run_config(run: Path) -> dict:
-    try:
-        saved = yaml.safe_load((run / "config.yaml").read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError):
-        saved = None
-    return {**Config().resolved(), **(saved if isinstance(saved, dict) else {})}
 
 
 def run_corpus(run: RunDir, cfg: dict) -> Prepared:
@@ -177,7 +167,7 @@ def evaluate(target: str, texts: list[str], *, which: str = "best", samples_file
     model_path, run_path = model_file(target, which)
     run = RunDir(run_path)
     run.info()
-    cfg = run_config(run_path)
+    cfg = run.saved_config()
     vocab = Vocab.load(run_path / "vocab.json")
     state = which_checkpoint(model_path, run)
     out = {"model": str(model_path), "run": str(run_path),

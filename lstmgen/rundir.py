@@ -24,7 +24,10 @@ import time
 from datetime import datetime
 from pathlib import Path
 
+import yaml
+
 from lstmgen import FORMAT_VERSION, atomic
+from lstmgen.config import Config
 from lstmgen.errors import UserError
 
 RUN_FORMAT = "lstmgen-run"
@@ -74,6 +77,14 @@ class RunDir:
             atomic.write_text(self.path / name, text)
         atomic.write_json(self.path / "run.json", {"format": RUN_FORMAT, "version": FORMAT_VERSION,
                                                    "created": now_iso(), **info})
+
+    def saved_config(self) -> dict:
+        """The run's config.yaml over the defaults (a missing or unreadable file gives the defaults)."""
+        try:
+            saved = yaml.safe_load((self.path / "config.yaml").read_text(encoding="utf-8"))
+        except (OSError, yaml.YAMLError):
+            saved = None
+        return {**Config().resolved(), **(saved if isinstance(saved, dict) else {})}
 
     def info(self) -> dict:
         info = read_json(self.path / "run.json", "run file")

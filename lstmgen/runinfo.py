@@ -9,8 +9,6 @@ import time
 from datetime import datetime
 from pathlib import Path
 
-import yaml
-
 from lstmgen.config import Config
 from lstmgen.errors import UserError
 from lstmgen.rundir import DEFAULT_RUNS, RunDir, is_run_dir, read_json
@@ -60,14 +58,6 @@ def dir_size(path: Path) -> tuple[int, float]:
     return total, newest
 
 
-def _config(run: RunDir) -> dict:
-    try:
-        data = yaml.safe_load((run.path / "config.yaml").read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError):
-        data = None
-    return {**Config().resolved(), **(data if isinstance(data, dict) else {})}
-
-
 def run_state(run: RunDir, newest: dict | None, epochs: int) -> str:
     """running | finished | interrupted | time budget | empty (nothing saved yet)."""
     if run.is_training():
@@ -87,7 +77,7 @@ def summarize(path: str | os.PathLike) -> dict:
     info = run.info()
     checkpoints = run.checkpoints()
     newest = checkpoints[0][1] if checkpoints else None
-    cfg = {**_config(run), **((newest or {}).get("config") or {})}
+    cfg = {**run.saved_config(), **((newest or {}).get("config") or {})}
     size, updated = dir_size(run.path)
     history = (newest or {}).get("history") or []
     has_val = any(h.get("val_loss") is not None for h in history)
@@ -179,7 +169,7 @@ def run_info(path: str | os.PathLike) -> dict:
         raise UserError(f"'{path}' is not an lstmgen run directory (no run.json); list runs with 'lstmgen runs'")
     summary = summarize(path)
     vocab = Vocab.load(run.path / "vocab.json")
-    cfg = _config(run)
+    cfg = run.saved_config()
     links = {name: run.path / f"{name}.keras" for name in ("latest", "best")}
     checkpoints = []
     for model, state in run.checkpoints():
