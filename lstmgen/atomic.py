@@ -57,8 +57,13 @@ def write_text(path: str | os.PathLike, text: str) -> None:
     write_bytes(path, text.encode("utf-8"))
 
 
+def json_text(obj) -> str:
+    """How lstmgen writes JSON files: indented, non-ASCII kept, trailing newline."""
+    return json.dumps(obj, indent=2, ensure_ascii=False, sort_keys=False) + "\n"
+
+
 def write_json(path: str | os.PathLike, obj) -> None:
-    write_text(path, json.dumps(obj, indent=2, ensure_ascii=False, sort_keys=False) + "\n")
+    write_text(path, json_text(obj))
 
 
 def clean_stale_temps(directory: str | os.PathLike) -> list[str]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import json
 import math
 import random
 import signal
@@ -159,6 +158,10 @@ class Trainer:
         if self.plan.is_chief:
             self.run.log(message)
 
+    def log_interrupted(self) -> None:
+        st = self.state
+        self.log(f"interrupted epoch={st['epoch'] + 1} step={st['step']} (resume with: lstmgen train {self.run.path})")
+
     # --- the loop ---------------------------------------------------------------------------------------
     def validate(self) -> float | None:
         """The validation loss over all replicas (Keras returns the global mean of the sharded batches)."""
@@ -179,8 +182,8 @@ class Trainer:
         if self.plan.replicas > 1:
             self.log(self.plan.describe())
         self.log(f"start run={self.run.path} epochs={cfg.epochs} steps_per_epoch={self.steps} "
-                     f"batch={cfg.batch_size} seq_len={cfg.seq_len} "
-                     f"resumed_from={'global_step_%d' % st['global_step'] if st['global_step'] else 'none'}")
+                 f"batch={cfg.batch_size} seq_len={cfg.seq_len} "
+                 f"resumed_from={'global_step_%d' % st['global_step'] if st['global_step'] else 'none'}")
         budget = cfg.max_minutes * 60 or math.inf
         mark = time.monotonic()  # wall time is accounted from here: steps, validation, saves and reports
         while st["epoch"] < cfg.epochs:
@@ -197,8 +200,7 @@ class Trainer:
                 st["wall_seconds"] += time.monotonic() - mark
                 reason = "time budget reached" if monitor.stopped == "budget" else "interrupted"
                 self.save_checkpoint(status=reason)
-                self.log(f"interrupted epoch={st['epoch'] + 1} step={st['step']} "
-                             f"(resume with: lstmgen train {self.run.path})")
+                self.log_interrupted()
                 return reason
             val_loss = self.validate()
             monitor.close()
@@ -224,7 +226,7 @@ class Trainer:
             val_text = (f"val_loss {val_loss:.4f} val_bpc {val_loss / LN2:.4f}" if val_loss is not None
                         else "val_loss nan val_bpc nan")
             self.log(f"epoch {st['epoch']}/{cfg.epochs} end steps {self.steps}/{self.steps} "
-                         f"time {epoch_seconds:.2f}s loss {loss:.4f} {val_text}")
+                     f"time {epoch_seconds:.2f}s loss {loss:.4f} {val_text}")
             if not self.quiet:
                 shown = (f"val {val_loss:.4f} nats ({val_loss / LN2:.3f} bits/char)" if val_loss is not None
                          else "no validation split")
@@ -233,7 +235,7 @@ class Trainer:
             if self.report is not None:
                 self.report.epoch_end(self.model, st["history"])
             if stop.reason is not None:  # the signal came during the epoch's last step
-                self.log(f"interrupted epoch={st['epoch'] + 1} step=0 (resume with: lstmgen train {self.run.path})")
+                self.log_interrupted()
                 return "interrupted"
             if st["wall_seconds"] >= budget:
                 self.log(f"finished epochs={st['epoch']} best_val_loss={st['best_val_loss']:.4f} (time budget)")
@@ -283,7 +285,7 @@ def _open_run(source: str, config_file, overrides: dict, out_dir) -> tuple[RunDi
     run.create({"source": source, "prepared": str(data.path.resolve()), "data_sha256": data.meta.get("sha256"),
                 "vocab_size": data.vocab.size},
                files={"config.yaml": dump_yaml(cfg),
-                      "vocab.json": json.dumps(data.vocab.to_json(), ensure_ascii=False, indent=2) + "\n"})
+                      "vocab.json": atomic.json_text(data.vocab.to_json())})
     return run, cfg, data, False
 
 
