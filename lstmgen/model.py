@@ -62,18 +62,21 @@ def model_shape(model: keras.Model) -> dict:
     }
 
 
-def seed_states(model: keras.Model) -> list[dict]:
-    """The dropout layers' random-generator states: model variables that are not weights. Keras does not save
-    them in a .keras file, so a checkpoint carries them to make a resumed run draw the same dropout masks."""
+def _seed_variables(model: keras.Model) -> list:
+    """The model variables that are not weights: the dropout layers' random-generator states, in model order."""
     weights = {id(v) for v in model.weights}
-    return [{"path": v.path, "state": keras.ops.convert_to_numpy(v.value).tolist()}
-            for v in model.variables if id(v) not in weights]
+    return [v for v in model.variables if id(v) not in weights]
+
+
+def seed_states(model: keras.Model) -> list[dict]:
+    """The generator states as JSON. Keras does not save them in a .keras file, so a checkpoint carries them to
+    make a resumed run draw the same dropout masks."""
+    return [{"path": v.path, "state": keras.ops.convert_to_numpy(v.value).tolist()} for v in _seed_variables(model)]
 
 
 def restore_seed_states(model: keras.Model, saved: list[dict] | None) -> None:
     """Put saved generator states back, in model order (paths get per-process suffixes, so order is the key)."""
-    weights = {id(v) for v in model.weights}
-    states = [v for v in model.variables if id(v) not in weights]
+    states = _seed_variables(model)
     if not saved or len(saved) != len(states):
         return
     for v, s in zip(states, saved):
