@@ -18,7 +18,6 @@ from lstmgen import backend
 from lstmgen.config import Config
 from lstmgen.errors import UserError
 
-TF_MULTI_WORKER_BUG = "https://github.com/keras-team/keras/issues/20585"
 _ENV = {"coordinator": ("LSTMGEN_COORDINATOR", "JAX_COORDINATOR_ADDRESS"),
         "num_processes": ("LSTMGEN_NUM_PROCESSES", "JAX_NUM_PROCESSES"),
         "process_id": ("LSTMGEN_PROCESS_ID", "JAX_PROCESS_ID")}
@@ -36,12 +35,6 @@ class Job:
     @property
     def is_chief(self) -> bool:
         return self.process_id == 0
-
-    def barrier(self, name: str) -> None:
-        if self.processes > 1:
-            from jax.experimental import multihost_utils
-
-            multihost_utils.sync_global_devices(name)
 
     def all_ok(self, ok: bool) -> bool:
         """True on every process if the chief says `ok` (the chief's verdict, broadcast to all)."""

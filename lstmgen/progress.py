@@ -54,7 +54,7 @@ class TrainMonitor(keras.callbacks.Callback):
             self.bar.set_postfix(loss=f"{loss:.4f}", chars_s=f"{rate * self.chars_per_step:,.0f}", refresh=False)
         if done % cfg.log_every_steps == 0:
             self.trainer.log(f"epoch {st['epoch'] + 1}/{cfg.epochs} step {done}/{self.trainer.steps} "
-                                 f"loss {loss:.4f} elapsed {st['epoch_elapsed']:.2f}s")
+                             f"loss {loss:.4f} elapsed {st['epoch_elapsed']:.2f}s")
             if self.trainer.report is not None:
                 self.trainer.report.step(st["global_step"], loss)
         if self.stop.reason is not None and done < self.trainer.steps:
