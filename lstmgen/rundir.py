@@ -78,13 +78,28 @@ class RunDir:
         atomic.write_json(self.path / "run.json", {"format": RUN_FORMAT, "version": FORMAT_VERSION,
                                                    "created": now_iso(), **info})
 
-    def saved_config(self) -> dict:
-        """The run's config.yaml over the defaults (a missing or unreadable file gives the defaults)."""
+    def read_config(self) -> dict:
+        """The run's config.yaml as saved; missing, unreadable or not a mapping is a UserError."""
+        path = self.path / "config.yaml"
+        fix = ("restore it (each checkpoint's .json keeps the run's settings under \"config\") or start a new run "
+               "with -o NEW_DIR")
         try:
-            saved = yaml.safe_load((self.path / "config.yaml").read_text(encoding="utf-8"))
-        except (OSError, yaml.YAMLError):
-            saved = None
-        return {**Config().resolved(), **(saved if isinstance(saved, dict) else {})}
+            saved = yaml.safe_load(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise UserError(f"'{path}' is missing; {fix}") from None
+        except (OSError, UnicodeDecodeError, yaml.YAMLError) as e:
+            raise UserError(f"cannot read '{path}' ({type(e).__name__}); {fix}") from None
+        if not isinstance(saved, dict):
+            raise UserError(f"'{path}' does not hold config keys (key: value lines); {fix}")
+        return saved
+
+    def saved_config(self) -> dict:
+        """The run's config.yaml over the defaults, for reports (a missing or broken file gives the defaults)."""
+        try:
+            saved = self.read_config()
+        except UserError:
+            saved = {}
+        return {**Config().resolved(), **saved}
 
     def info(self) -> dict:
         info = read_json(self.path / "run.json", "run file")

@@ -13,8 +13,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-import yaml
-
 from lstmgen import __version__, atomic
 from lstmgen.backend import keras
 from lstmgen import backend, distribute
@@ -255,7 +253,7 @@ def _open_run(source: str, config_file, overrides: dict, out_dir) -> tuple[RunDi
     if target is not None:
         run = RunDir(target)
         info = run.info()
-        saved = yaml.safe_load((run.path / "config.yaml").read_text(encoding="utf-8"))
+        saved = run.read_config()
         cfg = make_config(config_file, overrides, base=saved)
         changed = [k for k in SHAPE_KEYS + DATA_KEYS if getattr(cfg, k) != saved.get(k)]
         if changed:

@@ -200,3 +200,22 @@ def test_orphan_checkpoint_halves_are_removed(corpus, tmp_path):
     assert train(run, "--epochs", "2", "--steps-per-epoch", "2", *TINY).exit_code == 0
     assert not orphan_model.exists() and not orphan_state.exists()
     assert len(RunDir(run).checkpoints()) == 2
+
+
+@pytest.mark.parametrize("content", [None, "layers: [\n", "- a list\n", b"\xff\xfe\x00 not utf-8"])
+def test_missing_or_broken_config_yaml_on_resume_is_one_clear_line(corpus, tmp_path, content):
+    run = tmp_path / "run"
+    assert train(corpus, "-o", run, "--epochs", "1", "--steps-per-epoch", "2", *TINY).exit_code == 0
+    before = sorted(p.name for p in (run / "checkpoints").iterdir())
+    if content is None:
+        (run / "config.yaml").unlink()
+    elif isinstance(content, bytes):
+        (run / "config.yaml").write_bytes(content)
+    else:
+        (run / "config.yaml").write_text(content)
+    result = train(run, "--epochs", "2", "--steps-per-epoch", "2", *TINY)
+    assert result.exit_code == 1, result.output
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "config.yaml" in lines[0] and "-o NEW_DIR" in lines[0], lines
+    assert "internal error" not in result.stderr and "Traceback" not in result.stderr
+    assert sorted(p.name for p in (run / "checkpoints").iterdir()) == before  # nothing written or lost
