@@ -47,15 +47,18 @@ def is_run_dir(path: str | os.PathLike) -> bool:
     return (Path(path) / "run.json").is_file()
 
 
-def read_json(path: Path, what: str) -> dict:
+def read_mapping(path: Path, what: str, fix: str = "", loads=json.loads) -> dict:
+    """A JSON object from `path` (a YAML mapping with loads=yaml.safe_load); anything else is a UserError."""
+    hint = f"; {fix}" if fix else ""
     try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
+        data = loads(Path(path).read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise UserError(f"{what} '{path}' is missing") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise UserError(f"{what} '{path}' is unreadable or corrupt ({e.__class__.__name__})") from None
+        raise UserError(f"{what} '{path}' is missing{hint}") from None
+    except (OSError, ValueError, yaml.YAMLError) as e:  # ValueError: JSON and UTF-8 decoding errors
+        raise UserError(f"{what} '{path}' is unreadable or corrupt ({e.__class__.__name__}){hint}") from None
     if not isinstance(data, dict):
-        raise UserError(f"{what} '{path}' is corrupt (not a JSON object)")
+        raise UserError(f"{what} '{path}' is corrupt (not a {'JSON object' if loads is json.loads else 'mapping'})"
+                        f"{hint}")
     return data
 
 
@@ -80,18 +83,9 @@ class RunDir:
 
     def read_config(self) -> dict:
         """The run's config.yaml as saved; missing, unreadable or not a mapping is a UserError."""
-        path = self.path / "config.yaml"
-        fix = ("restore it (each checkpoint's .json keeps the run's settings under \"config\") or start a new run "
-               "with -o NEW_DIR")
-        try:
-            saved = yaml.safe_load(path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise UserError(f"'{path}' is missing; {fix}") from None
-        except (OSError, UnicodeDecodeError, yaml.YAMLError) as e:
-            raise UserError(f"cannot read '{path}' ({type(e).__name__}); {fix}") from None
-        if not isinstance(saved, dict):
-            raise UserError(f"'{path}' does not hold config keys (key: value lines); {fix}")
-        return saved
+        return read_mapping(self.path / "config.yaml", "run config", loads=yaml.safe_load,
+                            fix="restore it (each checkpoint's .json keeps the run's settings under \"config\") or "
+                                "start a new run with -o NEW_DIR")
 
     def saved_config(self) -> dict:
         """The run's config.yaml over the defaults, for reports (a missing or broken file gives the defaults)."""
@@ -102,7 +96,7 @@ class RunDir:
         return {**Config().resolved(), **saved}
 
     def info(self) -> dict:
-        info = read_json(self.path / "run.json", "run file")
+        info = read_mapping(self.path / "run.json", "run file")
         if info.get("format") != RUN_FORMAT:
             raise UserError(f"'{self.path}' is not an lstmgen run directory (run.json has another format)")
         if info.get("version") != FORMAT_VERSION:
@@ -123,7 +117,7 @@ class RunDir:
         for p in self.ckpt_dir.iterdir():
             if CKPT_RE.match(p.name):
                 with contextlib.suppress(UserError):
-                    state = read_json(p, "checkpoint state")
+                    state = read_mapping(p, "checkpoint state")
                     model = p.with_suffix(".keras")
                     if model.is_file():
                         found.append((model, state))

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from lstmgen.config import Config
 from lstmgen.errors import UserError
-from lstmgen.rundir import DEFAULT_RUNS, RunDir, is_run_dir, read_json
+from lstmgen.rundir import DEFAULT_RUNS, RunDir, is_run_dir, read_mapping
 from lstmgen.vocab import Vocab
 
 LN2 = math.log(2)
@@ -182,7 +182,7 @@ def run_info(path: str | os.PathLike) -> dict:
             "val_loss": row.get("val_loss") if row else None, "loss": row.get("loss") if row else None,
             "time": state.get("time"), "size_bytes": model.stat().st_size, "is": marks})
     return {
-        **summary, "run": read_json(run.path / "run.json", "run file"), "config": cfg,
+        **summary, "run": read_mapping(run.path / "run.json", "run file"), "config": cfg,
         "parameters": parameter_count(cfg, vocab.size),
         "vocab": {"size": vocab.size, "chars": vocab.chars, "printable": printable_vocab(vocab.chars)},
         "checkpoints": checkpoints,
