@@ -1,28 +1,14 @@
 """Every bad input gets one clear line on stderr, a non-zero exit, no traceback, and leaves the user's files alone."""
 
 import json
-import re
 import shutil
 import zipfile
 
 import pytest
 from click.testing import CliRunner
+from contract import fails
 
 from lstmgen.cli import cli
-
-
-def fails(args, match, code=1, input=None, one_line=True):
-    """Run the CLI; the error is the last stderr line (with one_line, the only one) and matches `match`."""
-    result = CliRunner().invoke(cli, args, input=input)
-    lines = result.stderr.strip().splitlines()
-    assert result.exit_code == code, (result.exit_code, result.output)
-    assert not isinstance(result.exception, Exception) or isinstance(result.exception, SystemExit), result.exception
-    assert "Traceback" not in result.output
-    assert lines and (len(lines) == 1 or not one_line), lines
-    err = lines[-1]
-    assert err.startswith("lstmgen: error: ") and re.search(match, err, re.I), err
-    assert sum(line.startswith("lstmgen: error") for line in lines) == 1
-    return err
 
 
 @pytest.fixture(scope="module")
