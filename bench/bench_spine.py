@@ -156,7 +156,7 @@ def child_gen(run: str, streams: int, chars: int, repeats: int) -> None:
     from lstmgen.generate import load
     from lstmgen.sample import Sampling, generate_ids
 
-    step_model, vocab, path = load(run)
+    step_model, vocab, _ = load(run)
     prime = vocab.encode("The ", unknown="map")
     for _ in generate_ids(step_model, prime, 20, streams, Sampling(), seed=0):  # warm-up
         pass

@@ -228,7 +228,7 @@ def generate(target, which, temperature, top_k, top_p, greedy, length, prime, nu
     texts = run_generate(target, which=which, prime=prime, length=length, num_samples=num_samples, sampling=sampling,
                          seed=seed, out=None if as_json else sys.stdout, warn=ui.say, info=info, engine=engine)
     if as_json:
-        print_json({**info, "which": which, "length": length, "seed": seed,
+        print_json({**info, "length": length, "seed": seed,
                     "sampling": {"temperature": temperature, "top_k": top_k, "top_p": top_p, "greedy": greedy},
                     "samples": texts})
 

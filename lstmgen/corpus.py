@@ -272,3 +272,4 @@ def prepared_for_training(source: str, cache_dir: str | os.PathLike | None = Non
         except UserError:
             pass  # a damaged cache entry is simply rebuilt
     return _prepare_fetched(fetched, out, **opts)
+

@@ -62,6 +62,7 @@ class Estimate:
     wall_seconds_per_step: float | None = None
     gap_note: str | None = None
     finished: bool = False
+    stale: bool = False  # the log stopped growing long before the run should have ended
     per_epoch_only: bool = False  # the log shows whole-epoch times but no step counts
     confidence: str = "low"
     epoch_ends: list[EpochEta] = field(default_factory=list)
@@ -165,7 +166,22 @@ def estimate(events: list[Event], *, started: str | datetime | None = None, now:
     est.run_end_high = _plus(as_of, remaining * (1 + rate.rel_high))
     est.confidence = "high" if rate.rel_high <= 0.05 else "medium" if rate.rel_high <= 0.15 else "low"
     est.elapsed_s = _elapsed(run, est, rate.step_s, unit, rate.overhead)
+    if now is None and mtime is not None:
+        _check_stale(est, (clock - to_datetime(mtime)).total_seconds())
     return est
+
+
+def _check_stale(est: Estimate, silent_s: float) -> None:
+    """Flag a log whose writer has been silent longer than the whole rest of the run should have taken."""
+    assert est.run_end_high is not None
+    allowed = (est.run_end_high - est.as_of).total_seconds()
+    if silent_s <= allowed + max(60.0, 0.1 * allowed):
+        return
+    est.stale = True
+    est.notes.append(f"the log is stale: last written {fmt_span(silent_s)} ago, longer than the whole rest of the "
+                     "run should have taken, so the process writing it has probably stopped (crashed, killed, or "
+                     "ended without a final line); check it. The times above are where the run would be had it "
+                     "kept going from its last line; --now TIME estimates as of another moment")
 
 
 def _anchor(run: Run, now, mtime: float | None, clock: datetime) -> tuple[datetime, str]:
@@ -347,6 +363,8 @@ def format_report(est: Estimate) -> str:
     lines += [f"Note: {n}" for n in est.notes]
     if est.finished:
         lines.append(f"Run finished at {fmt_full(est.run_end)}")
+    elif est.run_end is not None and est.stale:
+        lines.append(f"Run would have finished at {fmt_full(est.run_end)}, but the log stopped growing: stale")
     elif est.run_end is not None:
         lines.append(f"Run finishes at {fmt_full(est.run_end)} (in {fmt_hms(est.remaining_s)})")
     else:

@@ -14,6 +14,7 @@ from lstmgen.eta import Estimate, estimate, format_report
 from lstmgen.logparse import parse_log, thin, looks_binary
 
 MAX_READ = 64 * 1024 * 1024  # bigger logs: only the tail is read
+_SYNC_SCAN = 1024 * 1024  # how far past the cut to look for the start of the next progress update
 _REFOLD = 64  # events re-thinned with each appended chunk
 
 
@@ -29,8 +30,7 @@ def read_log(path: str) -> tuple[bytes, float | None, str]:
             raise UserError(f"{path} is a directory; pass the log file inside it{hint}")
         with open(p, "rb") as f:
             if st.st_size > MAX_READ:
-                f.seek(st.st_size - MAX_READ)
-                f.readline()  # start on a line boundary
+                seek_tail(f, st.st_size - MAX_READ)
             data = f.read()
     except FileNotFoundError:
         raise UserError(f"log file not found: {path} (check the path; use '-' to read standard input)") from None
@@ -39,6 +39,17 @@ def read_log(path: str) -> tuple[bytes, float | None, str]:
     except OSError as e:
         raise UserError(f"cannot read {path}: {e.strerror or e}") from None
     return data, st.st_mtime, path
+
+
+def seek_tail(f, cut: int) -> int:
+    """Position `f` at the first update that starts after byte `cut`: after a \\n or a \\r (Keras' verbose=1 and
+    tqdm separate the updates of one line by \\r alone, so a long run may have no \\n in its last 64 MB)."""
+    f.seek(cut)
+    head = f.read(_SYNC_SCAN)
+    ends = [i for i in (head.find(b"\n"), head.find(b"\r")) if i >= 0]
+    start = cut + (min(ends) + 1 if ends else 0)
+    f.seek(start)
+    return start
 
 
 def check_text(data: bytes, name: str) -> None:
@@ -112,9 +123,7 @@ def follow(log: str, started, now, epochs, as_json: bool, out, *, poll_s: float 
             try:
                 with open(path, "rb") as f:
                     if offset == 0 and st.st_size > MAX_READ:  # a huge log: start near its end
-                        f.seek(st.st_size - MAX_READ)
-                        f.readline()
-                        offset = f.tell()
+                        offset = seek_tail(f, st.st_size - MAX_READ)
                     f.seek(offset)
                     new = f.read(MAX_READ)
             except OSError as e:

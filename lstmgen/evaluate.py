@@ -13,10 +13,12 @@ from pathlib import Path
 import numpy as np
 
 from lstmgen import reber, ui
-from lstmgen.corpus import Prepared, load_prepared, prepared_for_training
+from lstmgen.corpus import Prepared
+from lstmgen.rundata import run_data, run_vocab
 from lstmgen.errors import UserError
 from lstmgen.novelty import CorpusIndex, novelty, pool
-from lstmgen.rundir import RunDir, model_file
+from lstmgen.rundir import RunDir
+from lstmgen.runmodel import pick_model
 from lstmgen.vocab import Vocab
 
 LN2 = math.log(2)
@@ -27,19 +29,8 @@ REFERENCE_CHARS = 20_000  # at most this much held-out text is measured as the n
 
 def run_corpus(run: RunDir, cfg: dict) -> Prepared:
     """The prepared data the run was trained on (re-prepared from its source if the cache entry is gone)."""
-    info = run.info()
-    try:
-        data = load_prepared(info["prepared"])
-    except UserError:
-        try:
-            data = prepared_for_training(info["source"], val_fraction=cfg["val_fraction"], lowercase=cfg["lowercase"])
-        except UserError:
-            raise UserError(f"the training data of '{run.path}' ({info['source']}) is no longer available; "
-                            "pass TEXT files to evaluate on, or restore the source") from None
-    if data.meta.get("sha256") != info.get("data_sha256"):
-        raise UserError(f"the data of '{run.path}' ({info['source']}) changed since it was trained; pass TEXT files "
-                        "to evaluate on")
-    return data
+    return run_data(run.path, run.info(), val_fraction=cfg["val_fraction"], lowercase=cfg["lowercase"],
+                    fix="pass TEXT files to evaluate on, or restore the source")
 
 
 def which_checkpoint(model: Path, run: RunDir) -> dict | None:
@@ -164,13 +155,16 @@ def evaluate(target: str, texts: list[str], *, which: str = "best", samples_file
         raise UserError("TEXT files are only used for the loss; drop --no-loss or the TEXT arguments")
     if samples_file == "-" and "-" in texts:
         raise UserError("stdin ('-') can feed TEXT or --samples, not both")
-    model_path, run_path = model_file(target, which)
+    choice = pick_model(target, which)
+    model_path, run_path = choice.path, choice.run
     run = RunDir(run_path)
-    run.info()
+    info = run.info()
+    if choice.note:
+        ui.say(choice.note)
     cfg = run.saved_config()
-    vocab = Vocab.load(run_path / "vocab.json")
+    vocab = run_vocab(run_path, info, ui.say)
     state = which_checkpoint(model_path, run)
-    out = {"model": str(model_path), "run": str(run_path),
+    out = {"model": str(model_path), "which": choice.which, "run": str(run_path),
            "checkpoint": {k: state.get(k) for k in ("epoch", "global_step", "best_val_loss")} if state else None}
     data = None
     model = None
@@ -189,6 +183,9 @@ def evaluate(target: str, texts: list[str], *, which: str = "best", samples_file
             described, n_chars = ", ".join(info["sources"]), len(text)
         else:
             data = run_corpus(run, cfg)
+            if len(data.val) < 2:
+                raise UserError(f"run '{run_path}' has no validation split to evaluate on (its data was prepared "
+                                f"with val_fraction {cfg['val_fraction']}); pass TEXT files to evaluate on")
             ids, unknown = np.asarray(data.val), {"count": 0, "chars": []}
             described, n_chars = f"validation split of {run_path}", int(ids.size)
         t0 = time.monotonic()

@@ -13,7 +13,9 @@ import numpy as np
 from lstmgen import ui
 from lstmgen.devicestep import for_engine, pick_engine
 from lstmgen.errors import UserError
-from lstmgen.rundir import RunDir, model_file
+from lstmgen.rundata import run_vocab
+from lstmgen.rundir import RunDir
+from lstmgen.runmodel import ModelChoice, pick_model
 from lstmgen.sample import Sampling, StepModel, generate_text
 from lstmgen.vocab import Vocab
 
@@ -32,10 +34,15 @@ def load_keras_model(path: Path):
                         "the file is damaged or not an lstmgen model") from None
 
 
-def load(target: str | None, which: str = "best") -> tuple[StepModel, Vocab, Path]:
-    path, run = model_file(target, which)
-    RunDir(run).info()  # refuses run directories of an incompatible format version
-    vocab = Vocab.load(run / "vocab.json")
+def load(target: str | None, which: str = "best", warn: Callable[[str], None] = ui.say
+         ) -> tuple[StepModel, Vocab, ModelChoice]:
+    """The step model and vocabulary of a run's model; `warn` gets notes on what was substituted for missing files."""
+    choice = pick_model(target, which)
+    path, run = choice.path, choice.run
+    info = RunDir(run).info()  # refuses run directories of an incompatible format version
+    if choice.note:
+        warn(choice.note)
+    vocab = run_vocab(run, info, warn)
     model = load_keras_model(path)
     try:
         step_model = StepModel.from_keras(model)
@@ -44,7 +51,7 @@ def load(target: str | None, which: str = "best") -> tuple[StepModel, Vocab, Pat
     if step_model.vocab_size != vocab.size:
         raise UserError(f"model '{path}' has {step_model.vocab_size} outputs but the run's vocab.json has "
                         f"{vocab.size} characters; the run directory is inconsistent")
-    return step_model, vocab, path
+    return step_model, vocab, choice
 
 
 def encode_prime(vocab: Vocab, prime: str, warn: Callable[[str], None]) -> tuple[np.ndarray, str]:
@@ -81,7 +88,8 @@ def generate(target: str | None = None, *, which: str = "best", prime: str = "",
 
     One sample is streamed character by character; several (or any, without `out`) are generated as one batch,
     with a progress bar, and printed in turn. Returned texts include the prime text that was actually used;
-    `info`, if given, receives the model path, that prime and the engine used (devicestep.pick_engine).
+    `info`, if given, receives the model path, which model that is (best, latest, or file when a .keras path was
+    given; a missing best.keras falls back as `runmodel.pick_model` says), that prime and the engine used.
     """
     sampling = (sampling or Sampling()).check()
     if length < 0:
@@ -89,13 +97,14 @@ def generate(target: str | None = None, *, which: str = "best", prime: str = "",
     if num_samples < 1:
         raise UserError(f"--num-samples must be at least 1, got {num_samples}")
     t0 = time.monotonic()
-    step_model, vocab, path = load(target, which)
+    step_model, vocab, choice = load(target, which, warn)
+    path = choice.path
     engine = pick_engine(engine)
     step_model = for_engine(step_model, engine)
     ui.detail(f"loaded {path} in {time.monotonic() - t0:.1f}s; generation engine {engine}")
     prime_ids, used = encode_prime(vocab, prime, warn)
     if info is not None:
-        info.update(model=str(path), prime=used, engine=engine)
+        info.update(model=str(path), which=choice.which, prime=used, engine=engine)
     bar = None
     if out is not None and num_samples == 1:
         out.write(used)

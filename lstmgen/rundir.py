@@ -224,38 +224,3 @@ def _pid_alive(pid: int) -> bool:
     except (PermissionError, OSError):
         return True
     return True
-
-
-def model_file(target: str | os.PathLike | None, which: str = "best") -> tuple[Path, Path]:
-    """Resolve RUN_DIR | MODEL.keras | None (latest run) to (model file, run directory)."""
-    if target is None:
-        run = latest_run()
-        if run is None:
-            raise UserError(f"no trained run found under '{DEFAULT_RUNS}/'; train one with 'lstmgen train CORPUS' "
-                            "or pass a run directory")
-        target = run
-    path = Path(target)
-    if path.is_dir():
-        if not is_run_dir(path):
-            raise UserError(f"'{path}' is not an lstmgen run directory (no run.json)")
-        model = path / f"{which}.keras"
-        if not model.exists():
-            model = path / "latest.keras"
-        if not model.exists():
-            raise UserError(f"run directory '{path}' has no saved model yet; train it first")
-        return model, path
-    if not path.exists():
-        raise UserError(f"model or run directory '{path}' does not exist")
-    if path.suffix != ".keras":
-        raise UserError(f"'{path}' is not a .keras model file or a run directory")
-    for run in (path.parent, path.parent.parent):
-        if is_run_dir(run):
-            return path, run
-    raise UserError(f"model '{path}' is not inside an lstmgen run directory (its vocab.json is needed)")
-
-
-def latest_run(root: Path = DEFAULT_RUNS) -> Path | None:
-    if not root.is_dir():
-        return None
-    runs = [p for p in root.iterdir() if p.is_dir() and is_run_dir(p) and (p / "latest.keras").exists()]
-    return max(runs, key=lambda p: (p / "latest.keras").stat().st_mtime, default=None)

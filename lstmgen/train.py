@@ -17,13 +17,15 @@ from lstmgen import __version__, atomic
 from lstmgen.backend import keras
 from lstmgen import backend, distribute
 from lstmgen.config import DATA_KEYS, SHAPE_KEYS, Config, dump_yaml, make_config
-from lstmgen.corpus import Prepared, load_prepared, prepared_for_training
+from lstmgen.corpus import Prepared, prepared_for_training
+from lstmgen.rundata import run_data
 from lstmgen.dataset import TrainBatches, ValBatches, steps_in_epoch
 from lstmgen.epoch_report import EpochReport
 from lstmgen.errors import UserError
 from lstmgen.model import build_model, compile_model, model_shape, restore_seed_states, seed_states
 from lstmgen.progress import TrainMonitor, ValidationBar
 from lstmgen.rundir import DEFAULT_RUNS, RunDir, is_run_dir, now_iso
+from lstmgen.vocab import Vocab
 
 LN2 = math.log(2)
 
@@ -247,6 +249,26 @@ def _new_run_path(source: str) -> Path:
     return DEFAULT_RUNS / f"{stem}-{time.strftime('%Y%m%d-%H%M%S')}"
 
 
+def _recorded_source(source: str) -> str:
+    """A local path is recorded absolute, so that the run finds its text again from any working directory."""
+    path = Path(source).expanduser()
+    return str(path.resolve()) if source != "-" and path.exists() else source
+
+
+def _check_saved_config(run: RunDir, saved: dict) -> None:
+    """config.yaml edited by hand so that it no longer describes the checkpoints' model or data: say so plainly
+    (the checkpoints would otherwise all fail to load, which reads like damage)."""
+    newest = run.checkpoints()[:1]
+    trained = newest[0][1].get("config") if newest else None
+    if not isinstance(trained, dict):
+        return
+    diff = [k for k in SHAPE_KEYS + DATA_KEYS if k in trained and saved.get(k) != trained[k]]
+    if diff:
+        what = ", ".join(f"{k} {saved.get(k)!r} (trained with {trained[k]!r})" for k in diff)
+        raise UserError(f"config.yaml of run '{run.path}' no longer matches its checkpoints: {what}; put the trained "
+                        "values back in config.yaml, or start a new run with -o NEW_DIR")
+
+
 def _open_run(source: str, config_file, overrides: dict, out_dir) -> tuple[RunDir, Config, Prepared, bool]:
     """Decide between a new run and continuing one; returns (run, config, data, resumed)."""
     target = source if is_run_dir(source) else out_dir if out_dir and is_run_dir(out_dir) else None
@@ -254,6 +276,7 @@ def _open_run(source: str, config_file, overrides: dict, out_dir) -> tuple[RunDi
         run = RunDir(target)
         info = run.info()
         saved = run.read_config()
+        _check_saved_config(run, saved)
         cfg = make_config(config_file, overrides, base=saved)
         changed = [k for k in SHAPE_KEYS + DATA_KEYS if getattr(cfg, k) != saved.get(k)]
         if changed:
@@ -264,12 +287,7 @@ def _open_run(source: str, config_file, overrides: dict, out_dir) -> tuple[RunDi
             if data.meta.get("sha256") != info["data_sha256"]:
                 raise UserError(f"'{run.path}' was trained on other data; choose a new run directory with -o")
         else:
-            try:
-                data = load_prepared(info["prepared"])
-            except UserError:
-                data = prepared_for_training(info["source"], val_fraction=cfg.val_fraction, lowercase=cfg.lowercase)
-        if data.meta.get("sha256") != info["data_sha256"]:
-            raise UserError(f"the data of '{run.path}' changed since it was trained; start a new run with -o")
+            data = run_data(run.path, info, val_fraction=cfg.val_fraction, lowercase=cfg.lowercase)
         return run, cfg, data, True
     cfg = make_config(config_file, overrides)
     data = prepared_for_training(source, val_fraction=cfg.val_fraction, lowercase=cfg.lowercase)
@@ -280,7 +298,7 @@ def _open_run(source: str, config_file, overrides: dict, out_dir) -> tuple[RunDi
     if cfg.seed == 0:
         cfg.seed = random.SystemRandom().randrange(1, 2**31 - 1)
     run = RunDir(path)
-    run.create({"source": source, "prepared": str(data.path.resolve()), "data_sha256": data.meta.get("sha256"),
+    run.create({"source": _recorded_source(source), "prepared": str(data.path.resolve()), "data_sha256": data.meta.get("sha256"),
                 "vocab_size": data.vocab.size},
                files={"config.yaml": dump_yaml(cfg),
                       "vocab.json": atomic.json_text(data.vocab.to_json())})
@@ -298,7 +316,11 @@ def train(source: str, *, config_file: str | None = None, overrides: dict | None
         say(f"removed {len(removed)} unfinished temporary file(s) left by an interrupted save")
     if resumed and job.is_chief:
         atomic.write_text(run.path / "config.yaml", dump_yaml(cfg))
-        if not (run.path / "vocab.json").is_file():
+        try:
+            intact = Vocab.load(run.path / "vocab.json").chars == data.vocab.chars
+        except UserError:
+            intact = False
+        if not intact:  # missing or damaged: the run's data has the same vocabulary
             data.vocab.save(run.path / "vocab.json")
     newest = run.checkpoints()[:1] if resumed else []
     if newest and newest[0][1].get("step") == 0 and newest[0][1].get("epoch", 0) >= cfg.epochs:

@@ -218,6 +218,8 @@ def test_corrupt_vocabulary(trained, tmp_path):
     run = tmp_path / "vocab"
     shutil.copytree(trained / "run", run)
     (run / "vocab.json").write_text("{not json")
+    info = json.loads((run / "run.json").read_text())  # and the run's prepared data (its other copy) is gone
+    (run / "run.json").write_text(json.dumps({**info, "prepared": str(tmp_path / "gone")}))
     fails(["generate", str(run)], "vocab")
 
 
