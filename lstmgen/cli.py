@@ -135,8 +135,10 @@ def cli():
 @click.option("--lowercase", is_flag=True, help="lowercase the text")
 @click.option("--val-fraction", type=float, default=0.1, show_default=True,
               help="last fraction of the text held out for validation")
+@click.option("--force", is_flag=True,
+              help="replace what -o DIR holds: another corpus's preparation, or ids.bin/vocab.json not from lstmgen")
 @output_options
-def prepare(sources, out_dir, encoding, lowercase, val_fraction):
+def prepare(sources, out_dir, encoding, lowercase, val_fraction, force):
     """Turn text into ids, a vocabulary and metadata (no TensorFlow).
 
     SOURCES are text files, directories, '-' (stdin), http(s) URLs or builtin:NAME (builtin:reber,
@@ -150,7 +152,8 @@ def prepare(sources, out_dir, encoding, lowercase, val_fraction):
     from lstmgen.corpus import prepare as run_prepare
 
     t0 = time.monotonic()
-    prepared = run_prepare(list(sources), out_dir, encoding=encoding, lowercase=lowercase, val_fraction=val_fraction)
+    prepared = run_prepare(list(sources), out_dir, encoding=encoding, lowercase=lowercase, val_fraction=val_fraction,
+                           force=force)
     ui.detail(f"prepared in {time.monotonic() - t0:.2f}s (sha256 {prepared.meta['sha256'][:12]}…)")
     if not ui.SETTINGS.quiet:
         click.echo(prepared.summary())
