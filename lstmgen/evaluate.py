@@ -3,6 +3,7 @@ training corpus, and for Reber-trained models the share of valid strings."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -42,14 +43,20 @@ def run_corpus(run: RunDir, cfg: dict) -> Prepared:
     return data
 
 
-def which_checkpoint(model: Path, run: RunDir) -> dict | None:
-    """The checkpoint state of the model file (best.keras and latest.keras are links to a checkpoint)."""
-    for path, state in run.checkpoints():
+def which_checkpoint(model: Path, run: RunDir, loaded: os.stat_result | None = None) -> dict | None:
+    """The checkpoint state of the model file (best.keras and latest.keras are links to a checkpoint).
+
+    `loaded`: the file as it was loaded (the link may have moved on since). While the run trains, a checkpoint can
+    be committed or pruned between looking at the link and listing: that is looked at again, twice at most."""
+    for _ in range(3):
         try:
-            if os.path.samefile(path, model):
-                return state
+            target = loaded or os.stat(model)
         except OSError:
-            continue
+            return None
+        for path, state in run.checkpoints():
+            with contextlib.suppress(OSError):
+                if os.path.samestat(os.stat(path), target):
+                    return state
     return None
 
 
@@ -169,17 +176,21 @@ def evaluate(target: str, texts: list[str], *, which: str = "best", samples_file
     run.info()
     cfg = run.saved_config()
     vocab = Vocab.load(run_path / "vocab.json")
-    state = which_checkpoint(model_path, run)
-    out = {"model": str(model_path), "run": str(run_path),
-           "checkpoint": {k: state.get(k) for k in ("epoch", "global_step", "best_val_loss")} if state else None}
     data = None
-    model = None
+    model = loaded = None
     if loss or generate:
         from lstmgen.generate import load_keras_model
 
         t0 = time.monotonic()
-        model = load_keras_model(model_path)
+        for _ in range(2):  # best.keras replaced by a trainer while it was loaded: load it again
+            loaded = os.stat(model_path)
+            model = load_keras_model(model_path)
+            if os.path.samestat(loaded, os.stat(model_path)):
+                break
         ui.detail(f"loaded {model_path} in {time.monotonic() - t0:.1f}s")
+    state = which_checkpoint(model_path, run, loaded)
+    out = {"model": str(model_path), "run": str(run_path),
+           "checkpoint": {k: state.get(k) for k in ("epoch", "global_step", "best_val_loss")} if state else None}
     if loss:
         if texts:
             from lstmgen.sources import read_sources
