@@ -69,6 +69,10 @@ def start_branch(src: RunDir, dst: RunDir, info: dict, config_text: str, lock: b
             with contextlib.suppress(FileNotFoundError):
                 _copy(src.path / name, dst.path / name)
         newest = _copy_checkpoints(src, dst)
+        for _ in range(2):  # every listed checkpoint was pruned by a trainer of src meanwhile: list again
+            if newest is not None or not src.checkpoints():
+                break
+            newest = _copy_checkpoints(src, dst)
         atomic.write_text(dst.path / "config.yaml", config_text)
         kept = {k: v for k, v in info.items() if k not in ("format", "version", "created", "branched_from")}
         origin = {"run": str(src.path.resolve()), "global_step": (newest or {}).get("global_step", 0),

@@ -116,7 +116,7 @@ def _prepare_out_dir(out: Path, meta: dict, force: bool = False) -> None:
                 "choose another -o DIR or empty it"
             )
         old = _read_meta(out)
-        present = [name for name in FILES[:2] if (out / name).exists()]
+        present = [name for name in FILES if (out / name).exists()]  # with no meta.json of lstmgen's
         if not force and old is None and present:
             raise UserError(f"output directory {out} holds {', '.join(present)}, not written by lstmgen (no meta.json "
                             "of its own); choose another -o DIR, or pass --force to replace them")

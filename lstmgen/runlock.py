@@ -44,6 +44,21 @@ def describe(info: dict) -> str:
     return " ".join(parts)
 
 
+def _flock_exclusive(fd: int, tries: int = 10) -> None:
+    """LOCK_EX, non-blocking, but tried a few times over half a second: `lstmgen runs`/`info` take a shared lock
+    for an instant to test it (is_locked), which must not turn a trainer away. BlockingIOError if still held."""
+    if fcntl is None:
+        return
+    for attempt in range(tries):
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return
+        except BlockingIOError:
+            if attempt == tries - 1:
+                raise
+            time.sleep(0.05)
+
+
 class RunLock:
     """An exclusive, non-blocking lock on one lock file; acquire() raises UserError naming the holder."""
 
@@ -60,8 +75,7 @@ class RunLock:
             except OSError as e:
                 raise UserError(f"cannot lock {self.what} ('{self.path}'): {e.strerror}; fix its permissions") from None
             try:
-                if fcntl is not None:
-                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                _flock_exclusive(fd)
             except BlockingIOError:
                 os.close(fd)
                 raise UserError(f"{self.what} is being trained by {describe(holder(self.path))}; wait for it to "

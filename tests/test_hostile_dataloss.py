@@ -96,6 +96,26 @@ def test_train_run_with_another_output_branches_and_never_changes_the_run(run_co
     assert (new / "config.yaml").read_text().count("epochs: 3") == 1
 
 
+def test_branching_a_run_whose_checkpoints_are_pruned_while_copied_still_carries_one(run_copy, tmp_path,
+                                                                                      monkeypatch):
+    """RUN may be training while it is branched: each checkpoint listed can be pruned before it is copied."""
+    import lstmgen.branch as branch
+
+    real, calls = branch._copy_checkpoint, []
+
+    def pruned_at_first(model, dst):
+        calls.append(model.name)
+        if len(calls) <= 2:  # both checkpoints of the first listing
+            raise FileNotFoundError(model)
+        return real(model, dst)
+
+    monkeypatch.setattr(branch, "_copy_checkpoint", pruned_at_first)
+    new = tmp_path / "NEW"
+    cli_ok("train", run_copy, "-o", new, "--epochs", "2", "-q")
+    assert json.loads((new / "run.json").read_text())["branched_from"]["global_step"] == 6
+    assert RunDir(new).checkpoints()[0][1]["global_step"] == 6
+
+
 def test_branching_into_a_non_empty_folder_or_another_run_is_refused(run_copy, reber_run, tmp_path):
     mine = tmp_path / "mine"
     mine.mkdir()
@@ -125,10 +145,11 @@ def test_prepare_refuses_to_replace_another_corpus_unless_forced(tmp_path):
     assert "other.txt" in json.loads((out / "meta.json").read_text())["sources"][0]
 
 
-def test_prepare_never_overwrites_a_users_vocab_json(tmp_path):
+@pytest.mark.parametrize("name", ["vocab.json", "meta.json", "ids.bin"])
+def test_prepare_never_overwrites_a_users_file_of_the_same_name(tmp_path, name):
     out = tmp_path / "P"
     out.mkdir()
-    (out / "vocab.json").write_text("{}\n")
+    (out / name).write_text('{"mine": true}\n')
     fails(["prepare", "builtin:reber", "-o", str(out)], r"not .*lstmgen.*--force", untouched=[out], no_new=[out])
 
 
@@ -186,6 +207,23 @@ def test_the_lock_is_taken_before_the_run_is_written(run_copy, monkeypatch):
     monkeypatch.setattr(RunDir, "clean_temps", lambda self: (calls.append("clean"), real_clean(self))[1])
     cli_ok("train", run_copy, "--epochs", "3")
     assert calls[:2] == ["lock", "clean"]
+
+
+def test_a_reader_testing_the_lock_does_not_turn_a_trainer_away(run_copy):
+    """`lstmgen runs`/`info` take a shared flock for an instant to see whether a run trains."""
+    import fcntl
+
+    lock = run_copy / ".lock"
+    fd = os.open(lock, os.O_RDWR | os.O_CREAT)
+    fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    timer = threading.Timer(0.1, os.close, [fd])
+    timer.start()
+    try:
+        with RunDir(run_copy).lock():
+            assert RunDir(run_copy).is_training()
+    finally:
+        timer.join()
+    assert not RunDir(run_copy).is_training()
 
 
 # --- readers while a trainer commits and prunes checkpoints ---------------------------------------------------------
