@@ -60,6 +60,12 @@ def is_run_dir(path: str | os.PathLike) -> bool:
     return (path / "run.json").is_file() and (_has_format(path / "run.json") or _has_format(path / MARKER_NAME))
 
 
+def refuse_foreign_run_json(path: str | os.PathLike) -> None:
+    """A folder whose run.json is damaged or not an lstmgen run's: raise the UserError that says which."""
+    if (Path(path) / "run.json").is_file() and not is_run_dir(path):
+        RunDir(path).info()
+
+
 def read_mapping(path: Path, what: str, fix: str = "", loads=json.loads) -> dict:
     """A JSON object from `path` (a YAML mapping with loads=yaml.safe_load); anything else is a UserError."""
     hint = f"; {fix}" if fix else ""
@@ -278,6 +284,7 @@ def model_file(target: str | os.PathLike | None, which: str = "best") -> tuple[P
     path = Path(target)
     if path.is_dir():
         if not is_run_dir(path):
+            refuse_foreign_run_json(path)
             raise UserError(f"'{path}' is not an lstmgen run directory (no run.json)")
         model = path / f"{which}.keras"
         if not model.exists():

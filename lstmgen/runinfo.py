@@ -11,7 +11,7 @@ from pathlib import Path
 
 from lstmgen.config import Config
 from lstmgen.errors import UserError
-from lstmgen.rundir import DEFAULT_RUNS, RunDir, is_run_dir, read_mapping
+from lstmgen.rundir import DEFAULT_RUNS, RunDir, is_run_dir, read_mapping, refuse_foreign_run_json
 from lstmgen.vocab import Vocab
 
 LN2 = math.log(2)
@@ -197,6 +197,7 @@ def run_info(path: str | os.PathLike) -> dict:
     if not Path(path).is_dir():
         raise UserError(f"run directory '{path}' does not exist; list runs with 'lstmgen runs'")
     if not is_run_dir(path):
+        refuse_foreign_run_json(path)
         raise UserError(f"'{path}' is not an lstmgen run directory (no run.json); list runs with 'lstmgen runs'")
     summary = summarize(path)
     vocab = Vocab.load(run.path / "vocab.json")

@@ -23,7 +23,7 @@ from lstmgen.errors import UserError
 from lstmgen.model import build_model, compile_model, model_shape, restore_seed_states, seed_states
 from lstmgen.progress import TrainMonitor, ValidationBar
 from lstmgen.branch import same_path, start_branch
-from lstmgen.rundir import DEFAULT_RUNS, RunDir, is_run_dir, now_iso
+from lstmgen.rundir import DEFAULT_RUNS, RunDir, is_run_dir, now_iso, refuse_foreign_run_json
 
 LN2 = math.log(2)
 
@@ -251,6 +251,7 @@ def _open_run(source: str, config_file, overrides: dict, out_dir, chief: bool = 
               ) -> tuple[RunDir, Config, Prepared, bool]:
     """Decide between a new run, continuing one and branching one (RUN -o NEW); returns (run, config, data,
     resumed). The chief takes the run's lock before anything is written to it; the caller releases it."""
+    refuse_foreign_run_json(source)  # a damaged run is not a folder of text to train on
     source_run, out_run = is_run_dir(source), bool(out_dir) and is_run_dir(out_dir)
     branch = source_run and bool(out_dir) and not same_path(source, out_dir)
     if branch and not chief:  # process 0 made the branch: continue it

@@ -68,6 +68,17 @@ def test_a_foreign_run_json_does_not_make_a_run_directory(tmp_path):
     assert not is_run_dir(tmp_path)
 
 
+@pytest.mark.parametrize("run_json", ["{ not json", '{"format": "somebody-else"}'])
+def test_a_damaged_or_foreign_run_json_is_said_not_trained_on_as_text(run_copy, run_json):
+    """A run from before the marker, with a damaged run.json, is not a folder of text to train a new run on."""
+    (run_copy / ".lstmgen-run").unlink()
+    (run_copy / "run.json").write_text(run_json)
+    for args in (["train", str(run_copy), "--epochs", "3"], ["generate", str(run_copy), "-n", "5"],
+                 ["info", str(run_copy)]):
+        fails(args, r"run file .* corrupt|not an lstmgen run directory \(run.json has another format\)",
+              untouched=[run_copy], no_new=[run_copy.parent])
+
+
 def test_a_run_killed_while_being_created_starts_over(tmp_path):
     """What create() leaves when killed before run.json: its marker first, then its own files."""
     from lstmgen.rundir import MARKER_NAME
