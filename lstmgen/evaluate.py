@@ -43,6 +43,13 @@ def run_corpus(run: RunDir, cfg: dict) -> Prepared:
     return data
 
 
+def _stat(path: Path) -> os.stat_result | None:
+    try:
+        return os.stat(path)
+    except OSError:
+        return None
+
+
 def which_checkpoint(model: Path, run: RunDir, loaded: os.stat_result | None = None) -> dict | None:
     """The checkpoint state of the model file (best.keras and latest.keras are links to a checkpoint).
 
@@ -183,9 +190,10 @@ def evaluate(target: str, texts: list[str], *, which: str = "best", samples_file
 
         t0 = time.monotonic()
         for _ in range(2):  # best.keras replaced by a trainer while it was loaded: load it again
-            loaded = os.stat(model_path)
+            loaded = _stat(model_path)
             model = load_keras_model(model_path)
-            if os.path.samestat(loaded, os.stat(model_path)):
+            now = _stat(model_path)
+            if loaded is None or now is None or os.path.samestat(loaded, now):
                 break
         ui.detail(f"loaded {model_path} in {time.monotonic() - t0:.1f}s")
     state = which_checkpoint(model_path, run, loaded)

@@ -224,6 +224,8 @@ def format_info(d: dict) -> str:
         f"source       {run.get('source')}",
         f"prepared     {run.get('prepared')}  (sha256 {str(run.get('data_sha256'))[:12]}…)",
         f"created      {run.get('created')}",
+        *([f"branched     from {b.get('run')} at global step {b.get('global_step', 0):,}"]
+          if isinstance(b := run.get("branched_from"), dict) else []),
         f"model        embedding {c['embedding_dim']} → {c['layers']} × LSTM {c['units']} → dense "
         f"{d['vocab']['size']}: {d['parameters']:,} parameters",
         f"vocabulary   {d['vocab']['size']} characters: {d['vocab']['printable']}",

@@ -105,6 +105,7 @@ def test_train_run_with_another_output_branches_and_never_changes_the_run(run_co
     assert [h["epoch"] for h in newest["history"]] == [1, 2, 3]
     assert (new / "best.keras").is_file() and (new / "metrics.csv").read_text().count("\n") == 4
     assert (new / "config.yaml").read_text().count("epochs: 3") == 1
+    assert f"from {run.resolve()} at global step 6" in cli_ok("info", new).stdout
 
 
 def test_branching_a_run_whose_checkpoints_are_pruned_while_copied_still_carries_one(run_copy, tmp_path,
@@ -274,3 +275,11 @@ def test_info_runs_and_eval_read_a_consistent_snapshot_while_checkpoints_churn(r
         stop.set()
         thread.join()
     assert not errors, errors
+
+
+def test_a_checkpoint_pruned_between_listing_and_loading_is_said_so(tmp_path):
+    from lstmgen.errors import UserError
+    from lstmgen.generate import load_keras_model
+
+    with pytest.raises(UserError, match="no longer exists"):
+        load_keras_model(tmp_path / "checkpoints" / "ckpt-000000004.keras")
