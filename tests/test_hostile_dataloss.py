@@ -241,6 +241,7 @@ def test_a_reader_testing_the_lock_does_not_turn_a_trainer_away(run_copy):
 # --- readers while a trainer commits and prunes checkpoints ---------------------------------------------------------
 def test_info_runs_and_eval_read_a_consistent_snapshot_while_checkpoints_churn(run_copy):
     from lstmgen.evaluate import evaluate
+    from lstmgen.generate import load
     from lstmgen.runinfo import list_runs, run_info
 
     run = RunDir(run_copy)
@@ -264,13 +265,16 @@ def test_info_runs_and_eval_read_a_consistent_snapshot_while_checkpoints_churn(r
     thread = threading.Thread(target=churn, daemon=True)
     thread.start()
     try:
-        for _ in range(150):
+        for _ in range(60):
             info = run_info(run_copy)
             assert all(c["size_bytes"] > 0 for c in info["checkpoints"])
             assert list_runs(run_copy)[0]["state"] in ("finished", "interrupted")
         for _ in range(10):
             result = evaluate(str(run_copy), [], loss=False)
             assert result["checkpoint"] is not None
+        for which in ("best", "latest", "best"):
+            step_model, vocab, _ = load(str(run_copy), which)
+            assert step_model.vocab_size == vocab.size
     finally:
         stop.set()
         thread.join()
