@@ -201,6 +201,30 @@ def test_a_second_trainer_is_refused_while_another_process_trains(run_copy):
     assert not (run_copy / ".lock").exists()
 
 
+def test_two_trainers_of_one_run_the_second_is_refused_while_the_first_trains(run_copy):
+    import signal
+    import time
+
+    first = subprocess.Popen([sys.executable, "-m", "lstmgen", "train", str(run_copy), "--epochs", "10000", "-q"],
+                             stderr=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": str(REPO)})
+    try:
+        deadline = time.monotonic() + 120
+        while not (run_copy / "train.log").read_text().count("resumed_from=global_step_6"):
+            assert first.poll() is None and time.monotonic() < deadline, first.stderr.read()
+            time.sleep(0.2)
+        assert RunDir(run_copy).is_training()
+        err = fails(["train", str(run_copy), "--epochs", "4"], r"being trained by pid \d+ since")
+        assert f"pid {first.pid}" in err
+        first.send_signal(signal.SIGINT)
+        assert first.wait(120) == 3, first.stderr.read()
+    finally:
+        if first.poll() is None:
+            first.kill()
+            first.wait()
+    log = (run_copy / "train.log").read_text()
+    assert log.count("resumed_from=global_step") == 1 and not (run_copy / ".lock").exists()
+
+
 def test_a_lock_file_whose_pid_is_alive_but_not_training_does_not_block(run_copy):
     (run_copy / ".lock").write_text(json.dumps({"pid": os.getpid(), "host": os.uname().nodename,
                                                 "started": "2020-01-01T00:00:00"}))
