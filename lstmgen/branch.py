@@ -61,6 +61,9 @@ def _copy_checkpoints(src: RunDir, dst: RunDir) -> dict | None:
 
 def start_branch(src: RunDir, dst: RunDir, info: dict, config_text: str, lock: bool = True) -> None:
     """Make `dst` a copy of `src` to continue under a new name (dst must be new or empty: see RunDir.check_new)."""
+    if dst.path.resolve().is_relative_to(src.path.resolve()):
+        raise UserError(f"'{dst.path}' is inside the run '{src.path}', which a branch leaves unchanged; choose a "
+                        "folder outside it with -o")
     dst.check_new()
     dst.claim(lock)
     try:

@@ -138,6 +138,11 @@ def test_branching_into_a_non_empty_folder_or_another_run_is_refused(run_copy, r
           untouched=[run_copy, reber_run], no_new=[reber_run])
 
 
+def test_branching_into_a_folder_inside_the_run_is_refused(run_copy):
+    fails(["train", str(run_copy), "-o", str(run_copy / "b"), "--epochs", "3"], r"inside the run.*outside",
+          untouched=[run_copy], no_new=[run_copy])
+
+
 def test_train_run_with_itself_as_output_resumes_it(run_copy):
     result = cli_ok("train", run_copy, "-o", run_copy, "--epochs", "3", "--steps-per-epoch", "3")
     assert "branch" not in result.stderr
