@@ -135,8 +135,11 @@ def cli():
 @click.option("--lowercase", is_flag=True, help="lowercase the text")
 @click.option("--val-fraction", type=float, default=0.1, show_default=True,
               help="last fraction of the text held out for validation")
+@click.option("--force", is_flag=True,
+              help="replace what -o DIR holds: another corpus's preparation, or ids.bin, vocab.json or meta.json "
+                   "that lstmgen did not write")
 @output_options
-def prepare(sources, out_dir, encoding, lowercase, val_fraction):
+def prepare(sources, out_dir, encoding, lowercase, val_fraction, force):
     """Turn text into ids, a vocabulary and metadata (no TensorFlow).
 
     SOURCES are text files, directories, '-' (stdin), http(s) URLs or builtin:NAME (builtin:reber,
@@ -150,7 +153,8 @@ def prepare(sources, out_dir, encoding, lowercase, val_fraction):
     from lstmgen.corpus import prepare as run_prepare
 
     t0 = time.monotonic()
-    prepared = run_prepare(list(sources), out_dir, encoding=encoding, lowercase=lowercase, val_fraction=val_fraction)
+    prepared = run_prepare(list(sources), out_dir, encoding=encoding, lowercase=lowercase, val_fraction=val_fraction,
+                           force=force)
     ui.detail(f"prepared in {time.monotonic() - t0:.2f}s (sha256 {prepared.meta['sha256'][:12]}…)")
     if not ui.SETTINGS.quiet:
         click.echo(prepared.summary())
@@ -160,20 +164,22 @@ def prepare(sources, out_dir, encoding, lowercase, val_fraction):
 @click.argument("source", type=click.Path())
 @click.option("-c", "--config", "config_file", help="YAML config file or preset name (smoke, cpu, demo, gpu)")
 @click.option("-o", "--output", "out_dir", type=click.Path(file_okay=False),
-              help="run directory [default: runs/NAME-TIMESTAMP]")
+              help="run directory: a new or empty folder, or a run to continue [default: runs/NAME-TIMESTAMP]")
 @config_options
 @output_options
 def train(source, config_file, out_dir, **kwargs):
     """Train a model on SOURCE, or continue the run SOURCE.
 
-    SOURCE is a prepared directory, a run directory (continue it), or anything `prepare` accepts
-    (raw text is prepared implicitly and cached). Every config key is also an option. After each epoch
-    the run directory gets a checkpoint, metrics.csv, loss.png, TensorBoard logs and a short sample.
+    SOURCE is a prepared directory, a run directory (continue it; with -o NEW, continue a copy of it in
+    NEW and leave it unchanged), or anything `prepare` accepts (raw text is prepared implicitly and
+    cached). Every config key is also an option. After each epoch the run directory gets a checkpoint,
+    metrics.csv, loss.png, TensorBoard logs and a short sample. One process at a time trains a run.
 
     \b
     Examples:
       lstmgen train builtin:pydocs --config demo -o runs/demo
-      lstmgen train runs/demo --epochs 6          # continue to 6 epochs
+      lstmgen train runs/demo --epochs 6                  # continue to 6 epochs
+      lstmgen train runs/demo -o runs/demo-b --epochs 9   # continue a copy
     """
     from lstmgen.train import train as run_train
 

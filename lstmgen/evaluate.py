@@ -3,6 +3,7 @@ training corpus, and for Reber-trained models the share of valid strings."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -33,14 +34,27 @@ def run_corpus(run: RunDir, cfg: dict) -> Prepared:
                     fix="pass TEXT files to evaluate on, or restore the source")
 
 
-def which_checkpoint(model: Path, run: RunDir) -> dict | None:
-    """The checkpoint state of the model file (best.keras and latest.keras are links to a checkpoint)."""
-    for path, state in run.checkpoints():
+def _stat(path: Path) -> os.stat_result | None:
+    try:
+        return os.stat(path)
+    except OSError:
+        return None
+
+
+def which_checkpoint(model: Path, run: RunDir, loaded: os.stat_result | None = None) -> dict | None:
+    """The checkpoint state of the model file (best.keras and latest.keras are links to a checkpoint).
+
+    `loaded`: the file as it was loaded (the link may have moved on since). While the run trains, a checkpoint can
+    be committed or pruned between looking at the link and listing: that is looked at again, twice at most."""
+    for _ in range(3):
         try:
-            if os.path.samefile(path, model):
-                return state
+            target = loaded or os.stat(model)
         except OSError:
-            continue
+            return None
+        for path, state in run.checkpoints():
+            with contextlib.suppress(OSError):
+                if os.path.samestat(os.stat(path), target):
+                    return state
     return None
 
 
@@ -163,17 +177,22 @@ def evaluate(target: str, texts: list[str], *, which: str = "best", samples_file
         ui.say(choice.note)
     cfg = run.saved_config()
     vocab = run_vocab(run_path, info, ui.say)
-    state = which_checkpoint(model_path, run)
-    out = {"model": str(model_path), "which": choice.which, "run": str(run_path),
-           "checkpoint": {k: state.get(k) for k in ("epoch", "global_step", "best_val_loss")} if state else None}
     data = None
-    model = None
+    model = loaded = None
     if loss or generate:
         from lstmgen.generate import load_keras_model
 
         t0 = time.monotonic()
-        model = load_keras_model(model_path)
+        for _ in range(2):  # best.keras replaced by a trainer while it was loaded: load it again
+            loaded = _stat(model_path)
+            model = load_keras_model(model_path)
+            now = _stat(model_path)
+            if loaded is None or now is None or os.path.samestat(loaded, now):
+                break
         ui.detail(f"loaded {model_path} in {time.monotonic() - t0:.1f}s")
+    state = which_checkpoint(model_path, run, loaded)
+    out = {"model": str(model_path), "which": choice.which, "run": str(run_path),
+           "checkpoint": {k: state.get(k) for k in ("epoch", "global_step", "best_val_loss")} if state else None}
     if loss:
         if texts:
             from lstmgen.sources import read_sources

@@ -24,6 +24,9 @@ def load_keras_model(path: Path):
     """Load a .keras file with safe_mode (no code from the file is executed); any damage → UserError."""
     from lstmgen.backend import keras
 
+    if not Path(path).exists():  # listed a moment ago: pruned by the run's trainer since
+        raise UserError(f"model '{path}' no longer exists (a training run keeps only its last checkpoints); "
+                        "use the run directory's best or latest model")
     if not zipfile.is_zipfile(path):
         raise UserError(f"'{path}' is not a Keras model file (truncated or corrupt); use an intact checkpoint "
                         "from the run's checkpoints/ directory")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import math
 import random
 import signal
@@ -24,7 +23,8 @@ from lstmgen.epoch_report import EpochReport
 from lstmgen.errors import UserError
 from lstmgen.model import build_model, compile_model, model_shape, restore_seed_states, seed_states
 from lstmgen.progress import TrainMonitor, ValidationBar
-from lstmgen.rundir import DEFAULT_RUNS, RunDir, is_run_dir, now_iso
+from lstmgen.branch import same_path, start_branch
+from lstmgen.rundir import DEFAULT_RUNS, RunDir, is_run_dir, now_iso, refuse_foreign_run_json
 from lstmgen.vocab import Vocab
 
 LN2 = math.log(2)
@@ -269,9 +269,18 @@ def _check_saved_config(run: RunDir, saved: dict) -> None:
                         "values back in config.yaml, or start a new run with -o NEW_DIR")
 
 
-def _open_run(source: str, config_file, overrides: dict, out_dir) -> tuple[RunDir, Config, Prepared, bool]:
-    """Decide between a new run and continuing one; returns (run, config, data, resumed)."""
-    target = source if is_run_dir(source) else out_dir if out_dir and is_run_dir(out_dir) else None
+def _open_run(source: str, config_file, overrides: dict, out_dir, chief: bool = True
+              ) -> tuple[RunDir, Config, Prepared, bool]:
+    """Decide between a new run, continuing one and branching one (RUN -o NEW); returns (run, config, data,
+    resumed). The chief takes the run's lock before anything is written to it; the caller releases it."""
+    refuse_foreign_run_json(source)  # a damaged run is not a folder of text to train on
+    source_run, out_run = is_run_dir(source), bool(out_dir) and is_run_dir(out_dir)
+    branch = source_run and bool(out_dir) and not same_path(source, out_dir)
+    if branch and not chief:  # process 0 made the branch: continue it
+        branch, source_run = False, False
+    if branch:
+        RunDir(out_dir).check_new()  # refuse before any work
+    target = source if source_run else out_dir if out_run else None
     if target is not None:
         run = RunDir(target)
         info = run.info()
@@ -288,20 +297,29 @@ def _open_run(source: str, config_file, overrides: dict, out_dir) -> tuple[RunDi
                 raise UserError(f"'{run.path}' was trained on other data; choose a new run directory with -o")
         else:
             data = run_data(run.path, info, val_fraction=cfg.val_fraction, lowercase=cfg.lowercase)
+        if branch:  # run is only read; the new one is made, and locked, by start_branch
+            run = RunDir(out_dir)
+            start_branch(RunDir(target), run, info, dump_yaml(cfg), lock=chief)
+        elif chief:
+            run.acquire_lock()  # before train() writes anything to the run
         return run, cfg, data, True
+    path = Path(out_dir) if out_dir else _new_run_path(source)
+    RunDir(path).check_new()  # before preparing anything
     cfg = make_config(config_file, overrides)
     data = prepared_for_training(source, val_fraction=cfg.val_fraction, lowercase=cfg.lowercase)
     check_trainable(cfg, data)
-    path = Path(out_dir) if out_dir else _new_run_path(source)
-    if path.exists() and (not path.is_dir() or any(path.iterdir())) and not RunDir(path).aborted_creation():
-        raise UserError(f"'{path}' exists and is not an lstmgen run directory; choose another with -o")
     if cfg.seed == 0:
         cfg.seed = random.SystemRandom().randrange(1, 2**31 - 1)
     run = RunDir(path)
-    run.create({"source": _recorded_source(source), "prepared": str(data.path.resolve()), "data_sha256": data.meta.get("sha256"),
-                "vocab_size": data.vocab.size},
-               files={"config.yaml": dump_yaml(cfg),
-                      "vocab.json": atomic.json_text(data.vocab.to_json())})
+    run.claim(lock=chief)
+    try:
+        run.create({"source": _recorded_source(source), "prepared": str(data.path.resolve()),
+                    "data_sha256": data.meta.get("sha256"), "vocab_size": data.vocab.size},
+                   files={"config.yaml": dump_yaml(cfg),
+                          "vocab.json": atomic.json_text(data.vocab.to_json())})
+    except BaseException:
+        run.release_lock()
+        raise
     return run, cfg, data, False
 
 
@@ -309,8 +327,21 @@ def train(source: str, *, config_file: str | None = None, overrides: dict | None
           out_dir: str | None = None, quiet: bool = False, say: Callable[[str], None] = _say_default) -> TrainResult:
     """Train a new run on `source` (raw text, SOURCE spec or prepared dir), or continue the run at `source`."""
     run, cfg, data, resumed, job = _open_run_in_job(source, config_file, overrides or {}, out_dir)
+    try:  # the chief holds the run's lock from _open_run until training ends
+        return _train_opened(source, run, cfg, data, resumed, job, quiet, say)
+    finally:
+        run.release_lock()
+
+
+def _train_opened(source: str, run: RunDir, cfg: Config, data: Prepared, resumed: bool, job, quiet: bool,
+                  say: Callable[[str], None]) -> TrainResult:
     if not job.is_chief:
         quiet = True  # process 0 reports; the others only train
+    branched = resumed and is_run_dir(source) and not same_path(source, run.path)
+    origin = run.info().get("branched_from") if branched else None
+    if origin and not quiet:
+        say(f"branched from '{source}' at global step {origin['global_step']} (it stays unchanged); "
+            f"continuing in '{run.path}'")
     removed = run.clean_temps() if job.is_chief else []
     if removed:
         say(f"removed {len(removed)} unfinished temporary file(s) left by an interrupted save")
@@ -349,7 +380,7 @@ def _open_run_in_job(source: str, config_file, overrides: dict, out_dir):
     if not job.all_ok(failed is None):
         raise failed or UserError("process 0 could not open the run (see its error); fix that and restart all")
     if not job.is_chief:
-        opened = _open_run(source, config_file, overrides, out_dir)
+        opened = _open_run(source, config_file, overrides, out_dir, chief=False)
         if not opened[3]:
             raise UserError(f"process {job.process_id} cannot see the run directory process 0 created; put -o on a "
                             "filesystem every host shares")
@@ -384,7 +415,7 @@ def _train_in_scope(run: RunDir, cfg: Config, data: Prepared, resumed: bool, say
             f"batch {cfg.batch_size} × {cfg.seq_len}, {backend.describe()}, precision {trainer.policy}, "
             f"XLA {trainer.jit}, {trainer.threads}, steps_per_execution {cfg.steps_per_execution}")
     trainer.report = EpochReport(run, cfg, data, say, quiet) if plan.is_chief else None
-    with StopFlag() as stop, run.lock() if plan.is_chief else contextlib.nullcontext():
+    with StopFlag() as stop:  # the run's lock is held by train() since _open_run
         try:
             status = trainer.fit(stop)
         finally:
