@@ -21,7 +21,8 @@ from lstmgen.corpus import Prepared, load_prepared, prepared_for_training
 from lstmgen.dataset import TrainBatches, ValBatches, steps_in_epoch
 from lstmgen.epoch_report import EpochReport
 from lstmgen.errors import UserError
-from lstmgen.model import build_model, compile_model, model_shape, restore_seed_states, seed_states
+from lstmgen.model import (build_model, compile_model, learning_rate, model_shape, restore_seed_states,
+                           seed_states)
 from lstmgen.progress import TrainMonitor, ValidationBar
 from lstmgen.rundir import DEFAULT_RUNS, RunDir, is_run_dir, now_iso
 
@@ -129,9 +130,27 @@ class Trainer:
             restore_seed_states(self.model, state.get("seed_states"))
             self.say(f"resuming from {path.name}: epoch {state['epoch'] + 1}, step {state['step']} "
                      f"(global step {state['global_step']})")
+            self.resize_epoch((state.get("config") or {}).get("steps_per_epoch"))
             return
         if self.run.checkpoints():
             raise UserError(f"no checkpoint in '{self.run.path}' could be read; start a new run with -o")
+
+    def resize_epoch(self, saved_steps_per_epoch) -> None:
+        """A resumed epoch ends at the new --steps-per-epoch: one that already ran as many steps ends now (validated,
+        with its metrics row), a shorter one runs on to the new length; later epochs have the new length. The
+        learning-rate schedule then spans the steps the whole run will have taken."""
+        st = self.state
+        old = (saved_steps_per_epoch if isinstance(saved_steps_per_epoch, int) and saved_steps_per_epoch > 0
+               else steps_in_epoch(len(self.data.train), self.cfg.seq_len, self.cfg.batch_size))
+        if st["step"] and old != self.steps and st["step"] >= self.steps:
+            self.say(f"epoch {st['epoch'] + 1} already ran {st['step']} steps, at least the new --steps-per-epoch "
+                     f"{self.steps}: it ends now; later epochs have {self.steps} steps")
+        elif st["step"] and old != self.steps:
+            self.say(f"epoch {st['epoch'] + 1} continues to {self.steps} steps (was {old}); later epochs have "
+                     f"{self.steps} steps")
+        total = st["global_step"] + max(self.steps - st["step"], 0) + (self.cfg.epochs - st["epoch"] - 1) * self.steps
+        if st["epoch"] < self.cfg.epochs and total != self.cfg.epochs * self.steps and self.cfg.lr_schedule != "constant":
+            self.model.optimizer.learning_rate = learning_rate(self.plan.scaled(self.cfg), total)
 
     # --- checkpoints ----------------------------------------------------------------------------------
     def save_checkpoint(self, best: bool = False, status: str = "running") -> None:
@@ -185,29 +204,27 @@ class Trainer:
         budget = cfg.max_minutes * 60 or math.inf
         mark = time.monotonic()  # wall time is accounted from here: steps, validation, saves and reports
         while st["epoch"] < cfg.epochs:
-            if st["step"] >= self.steps:
-                st["epoch"], st["step"] = st["epoch"] + 1, 0
-                continue
-            batches.set_epoch(st["epoch"], st["step"])
-            monitor = TrainMonitor(self, stop, budget, batches.start_step)
-            epoch_start = time.monotonic()
-            fit_logs = self.model.fit(backend.fit_input(batches), epochs=1, verbose=0, shuffle=False,
-                                      callbacks=[monitor])
-            if monitor.stopped:
+            epoch_start, base_elapsed, fit_loss = time.monotonic(), st["epoch_elapsed"], float("nan")
+            if st["step"] < self.steps:  # else: an epoch resumed with a shorter length, closed at once
+                batches.set_epoch(st["epoch"], st["step"])
+                monitor = TrainMonitor(self, stop, budget, batches.start_step)
+                fit_logs = self.model.fit(backend.fit_input(batches), epochs=1, verbose=0, shuffle=False,
+                                          callbacks=[monitor])
                 monitor.close()
-                st["wall_seconds"] += time.monotonic() - mark
-                reason = "time budget reached" if monitor.stopped == "budget" else "interrupted"
-                self.save_checkpoint(status=reason)
-                self.log_interrupted()
-                return reason
+                if monitor.stopped:
+                    st["wall_seconds"] += time.monotonic() - mark
+                    reason = "time budget reached" if monitor.stopped == "budget" else "interrupted"
+                    self.save_checkpoint(status=reason)
+                    self.log_interrupted()
+                    return reason
+                fit_loss = float(fit_logs.history["loss"][-1])
             val_loss = self.validate()
-            monitor.close()
             now = time.monotonic()
             st["wall_seconds"] += now - mark  # includes the previous epoch's checkpoint save and report
             mark = now
-            epoch_seconds = monitor.base[2] + now - epoch_start  # earlier parts of a resumed epoch included
-            loss = (st["epoch_loss_sum"] / st["epoch_loss_steps"] if st["epoch_loss_steps"]
-                    else float(fit_logs.history["loss"][-1]))
+            epoch_seconds = base_elapsed + now - epoch_start  # earlier parts of a resumed epoch included
+            loss = st["epoch_loss_sum"] / st["epoch_loss_steps"] if st["epoch_loss_steps"] else fit_loss
+            epoch_steps = st["step"]
             st["epoch"], st["step"] = st["epoch"] + 1, 0
             st["epoch_loss_sum"], st["epoch_loss_steps"], st["epoch_elapsed"] = 0.0, 0, 0.0
             score = val_loss if val_loss is not None else loss
@@ -223,7 +240,7 @@ class Trainer:
             self.save_checkpoint(best=best, status="interrupted" if stop.reason else "running")
             val_text = (f"val_loss {val_loss:.4f} val_bpc {val_loss / LN2:.4f}" if val_loss is not None
                         else "val_loss nan val_bpc nan")
-            self.log(f"epoch {st['epoch']}/{cfg.epochs} end steps {self.steps}/{self.steps} "
+            self.log(f"epoch {st['epoch']}/{cfg.epochs} end steps {epoch_steps}/{epoch_steps} "
                      f"time {epoch_seconds:.2f}s loss {loss:.4f} {val_text}")
             if not self.quiet:
                 shown = (f"val {val_loss:.4f} nats ({val_loss / LN2:.3f} bits/char)" if val_loss is not None

@@ -105,3 +105,70 @@ def test_resume_mid_epoch_with_steps_per_execution_stays_consistent(corpus, tmp_
     assert (state["epoch"], state["global_step"]) == (2, 14)
     assert [int(r["global_step"]) for r in metrics(run)] == [7, 14]
     assert optimizer_iterations(run / "latest.keras") == 14
+
+
+# --- a changed epoch length on resume -----------------------------------------------------------------------------
+
+def stop_at(monkeypatch, epoch: int, step: int):
+    """A SIGINT seen right after the given step (what the signal handler does)."""
+    from lstmgen.progress import TrainMonitor
+
+    original = TrainMonitor.on_train_batch_end
+
+    def patched(self, batch, logs=None):
+        if (self.trainer.state["epoch"] + 1 == epoch and self.start_step + batch + 1 == step
+                and not getattr(self.stop, "_done", 0)):
+            self.stop.reason, self.stop._done = "SIGINT", 1
+        return original(self, batch, logs)
+
+    monkeypatch.setattr(TrainMonitor, "on_train_batch_end", patched)
+
+
+def interrupted_run(corpus, run, monkeypatch, steps, at):
+    stop_at(monkeypatch, epoch=1, step=at)
+    assert train(corpus, "-o", run, "--epochs", "3", "--steps-per-epoch", steps, *TINY).exit_code == 3
+    monkeypatch.undo()
+    assert (newest(run)["epoch"], newest(run)["step"]) == (0, at)
+
+
+def test_shorter_epochs_on_resume_close_the_interrupted_epoch_first(corpus, tmp_path, monkeypatch):
+    run = tmp_path / "run"
+    interrupted_run(corpus, run, monkeypatch, steps=12, at=9)  # stopped at step 9 of 12, resumed with 5
+    result = train(run, "--epochs", "3", "--steps-per-epoch", "5", *TINY[:-1])
+    assert result.exit_code == 0, result.output
+    assert "epoch 1 already ran 9 steps, at least the new --steps-per-epoch 5: it ends now" in result.stderr
+    rows = metrics(run)
+    assert [(int(r["epoch"]), int(r["global_step"])) for r in rows] == [(1, 9), (2, 14), (3, 19)]
+    assert all(r["val_loss"] for r in rows)  # the closed epoch was validated
+    state = newest(run)
+    assert (state["epoch"], state["step"], state["global_step"]) == (3, 0, 19)
+    assert optimizer_iterations(run / "latest.keras") == 19
+    assert "epoch 1/3 end steps 9/9" in (run / "train.log").read_text()
+
+
+def test_longer_epochs_on_resume_extend_the_interrupted_epoch(corpus, tmp_path, monkeypatch):
+    run = tmp_path / "run"
+    interrupted_run(corpus, run, monkeypatch, steps=5, at=3)  # stopped at step 3 of 5, resumed with 8
+    result = train(run, "--epochs", "3", "--steps-per-epoch", "8", *TINY[:-1])
+    assert result.exit_code == 0, result.output
+    assert "epoch 1 continues to 8 steps (was 5)" in result.stderr
+    assert [(int(r["epoch"]), int(r["global_step"])) for r in metrics(run)] == [(1, 8), (2, 16), (3, 24)]
+    assert optimizer_iterations(run / "latest.keras") == 24
+
+
+def test_changed_epoch_length_keeps_one_schedule_over_the_whole_run(corpus, tmp_path, monkeypatch):
+    """The warm-up + cosine schedule spans the steps the run will have taken (9 + 5 + 5), not epochs × new length."""
+    from lstmgen.config import make_config
+    from lstmgen.model import learning_rate
+
+    run = tmp_path / "run"
+    interrupted_run(corpus, run, monkeypatch, steps=12, at=9)
+    assert train(run, "--epochs", "3", "--steps-per-epoch", "5", *TINY).exit_code == 0
+    keys = ("learning_rate", "min_learning_rate", "warmup_steps", "lr_schedule")
+    cfg = make_config(None, {k: v for k, v in newest(run)["config"].items() if k in keys})
+    schedule = learning_rate(cfg, 19)
+    from lstmgen.backend import keras
+
+    lr = [float(r["learning_rate"]) for r in metrics(run)]
+    want = [float(keras.ops.convert_to_numpy(schedule(s))) for s in (9, 14, 19)]
+    assert lr == pytest.approx(want, rel=1e-5)
