@@ -172,7 +172,11 @@ def run_info(path: str | os.PathLike) -> dict:
     cfg = run.saved_config()
     links = {name: run.path / f"{name}.keras" for name in ("latest", "best")}
     checkpoints = []
-    for model, state in run.checkpoints():
+    usable, damaged = run.scan_checkpoints()
+    for path, why in damaged:  # listed, not used: resume falls back past them
+        checkpoints.append({"file": str(path.relative_to(run.path)), "global_step": int(path.name[5:14]),
+                            "damaged": why})
+    for model, state in usable:
         row = next((h for h in reversed(state.get("history") or []) if h.get("global_step") == state.get("global_step")),
                    None)
         marks = [n for n, link in links.items() if link.exists() and os.path.samefile(link, model)]
@@ -185,7 +189,7 @@ def run_info(path: str | os.PathLike) -> dict:
         **summary, "run": read_mapping(run.path / "run.json", "run file"), "config": cfg,
         "parameters": parameter_count(cfg, vocab.size),
         "vocab": {"size": vocab.size, "chars": vocab.chars, "printable": printable_vocab(vocab.chars)},
-        "checkpoints": checkpoints,
+        "checkpoints": sorted(checkpoints, key=lambda c: c["global_step"], reverse=True),
         "files": {name: (run.path / name).exists() for name in ("metrics.csv", "train.log", "loss.png", "samples.txt",
                                                                  "tensorboard")},
     }
@@ -210,6 +214,9 @@ def format_info(d: dict) -> str:
         "checkpoints  newest first" if d["checkpoints"] else "checkpoints  none yet",
     ]
     for ck in d["checkpoints"]:
+        if ck.get("damaged"):
+            lines.append(f"  {ck['file']}  damaged, not used: {ck['damaged']}")
+            continue
         val = f"val {ck['val_loss']:.4f}" if ck["val_loss"] is not None else "mid-epoch" if ck["step"] else "-"
         lines.append(f"  {ck['file']}  epoch {ck['epoch']}, step {ck['global_step']:,}  {val}  "
                      f"{human_size(ck['size_bytes'])}  {ck['time']}" + (f"  ({', '.join(ck['is'])})" if ck["is"] else ""))

@@ -119,12 +119,19 @@ class Trainer:
         self.model.optimizer.build(self.model.trainable_variables)
 
     def restore(self) -> None:
-        """Load the newest readable checkpoint (falling back to older ones), weights and optimizer state."""
-        for path, state in self.run.checkpoints():
+        """Load the newest usable checkpoint (falling back past damaged states and unreadable models), weights and
+        optimizer state."""
+        usable, damaged = self.run.scan_checkpoints()
+        newest = usable[0][0].with_suffix(".json").name if usable else ""
+        problems = [f"{path.name} is damaged: {why}" for path, why in damaged if path.name > newest]
+        for problem in problems:
+            self.say(f"checkpoint {problem}; trying an older one")
+        for path, state in usable:
             try:
                 self.model.load_weights(path)
             except Exception as e:  # a damaged file can fail in h5py, zipfile or Keras itself
-                self.say(f"checkpoint {path.name} is unreadable ({e.__class__.__name__}); trying an older one")
+                problems.append(f"{path.name} is unreadable ({e.__class__.__name__})")
+                self.say(f"checkpoint {problems[-1]}; trying an older one")
                 continue
             self.state.update({k: state[k] for k in self.state if k in state})
             restore_seed_states(self.model, state.get("seed_states"))
@@ -132,8 +139,10 @@ class Trainer:
                      f"(global step {state['global_step']})")
             self.resize_epoch((state.get("config") or {}).get("steps_per_epoch"))
             return
-        if self.run.checkpoints():
-            raise UserError(f"no checkpoint in '{self.run.path}' could be read; start a new run with -o")
+        if problems:
+            shown = "; ".join(problems[:2]) + (f"; and {len(problems) - 2} more" if len(problems) > 2 else "")
+            raise UserError(f"no checkpoint in '{self.run.path}' can be used ({shown}); start a new run with -o "
+                            "NEW_DIR")
 
     def resize_epoch(self, saved_steps_per_epoch) -> None:
         """A resumed epoch ends at the new --steps-per-epoch: one that already ran as many steps ends now (validated,

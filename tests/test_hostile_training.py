@@ -172,3 +172,69 @@ def test_changed_epoch_length_keeps_one_schedule_over_the_whole_run(corpus, tmp_
     lr = [float(r["learning_rate"]) for r in metrics(run)]
     want = [float(keras.ops.convert_to_numpy(schedule(s))) for s in (9, 14, 19)]
     assert lr == pytest.approx(want, rel=1e-5)
+
+
+# --- damaged checkpoint states ------------------------------------------------------------------------------------
+
+DAMAGE = {
+    "epoch not a number": lambda s: {**s, "epoch": "x"},
+    "global_step null": lambda s: {**s, "global_step": None},
+    "history not a list": lambda s: {**s, "history": {"epoch": 1}},
+    "history rows not objects": lambda s: {**s, "history": [1, 2]},
+    "step missing": lambda s: {k: v for k, v in s.items() if k != "step"},
+    "best_val_loss a string": lambda s: {**s, "best_val_loss": "low"},
+    "a list, not an object": lambda s: [s],
+}
+
+
+@pytest.fixture(scope="module")
+def two_epochs(tmp_path_factory):
+    base = tmp_path_factory.mktemp("two")
+    (base / "c.txt").write_text(TINY_TEXT)
+    assert train(base / "c.txt", "-o", base / "run", "--epochs", "2", "--steps-per-epoch", "3", *TINY).exit_code == 0
+    return base / "run"
+
+
+def damaged_copy(two_epochs, tmp_path, how, which=("ckpt-000000006.json",)):
+    import shutil
+
+    run = tmp_path / "run"
+    shutil.copytree(two_epochs, run)
+    for name in which:
+        path = run / "checkpoints" / name
+        path.write_text(json.dumps(DAMAGE[how](json.loads(path.read_text()))))
+    return run
+
+
+@pytest.mark.parametrize("how", list(DAMAGE))
+def test_damaged_checkpoint_state_falls_back_to_the_previous_one(two_epochs, tmp_path, how):
+    run = damaged_copy(two_epochs, tmp_path, how)
+    result = train(run, "--epochs", "3", "--steps-per-epoch", "3", *TINY[:-1])
+    assert result.exit_code == 0, result.output
+    assert "ckpt-000000006.json is damaged" in result.stderr, result.stderr
+    assert "resuming from ckpt-000000003.keras" in result.stderr
+    state = newest(run)
+    assert (state["epoch"], state["global_step"]) == (3, 9)
+    assert [int(r["epoch"]) for r in metrics(run)] == [1, 2, 3]
+
+
+@pytest.mark.parametrize("how", ["epoch not a number", "history rows not objects", "a list, not an object"])
+def test_info_and_runs_show_a_run_with_a_damaged_checkpoint(two_epochs, tmp_path, how):
+    run = damaged_copy(two_epochs, tmp_path, how)
+    result = CliRunner().invoke(cli, ["info", str(run)])
+    assert result.exit_code == 0, result.output
+    assert "ckpt-000000006" in result.output and "damaged" in result.output, result.output
+    data = json.loads(CliRunner().invoke(cli, ["info", str(run), "--json"]).output)
+    marked = [c for c in data["checkpoints"] if c.get("damaged")]
+    assert [c["file"] for c in marked] == ["checkpoints/ckpt-000000006.json"]
+    assert data["global_step"] == 3  # the newest usable checkpoint
+    listed = CliRunner().invoke(cli, ["runs", str(tmp_path)])
+    assert listed.exit_code == 0 and "run" in listed.output, listed.output
+
+
+def test_no_usable_checkpoint_is_one_clear_line(two_epochs, tmp_path):
+    run = damaged_copy(two_epochs, tmp_path, "epoch not a number",
+                       which=("ckpt-000000006.json", "ckpt-000000003.json"))
+    fails(["train", str(run), "--epochs", "3", "--steps-per-epoch", "3", *TINY[:-1]],
+          r"no checkpoint in .* can be used.*ckpt-000000006\.json is damaged", one_line=False,
+          untouched=[run / "checkpoints", run / "metrics.csv"])
