@@ -15,7 +15,7 @@ from typing import Callable
 
 from lstmgen import __version__, atomic
 from lstmgen.backend import keras
-from lstmgen import backend, distribute
+from lstmgen import backend, distribute, runhealth
 from lstmgen.config import DATA_KEYS, SHAPE_KEYS, Config, dump_yaml, make_config
 from lstmgen.corpus import Prepared, load_prepared, prepared_for_training
 from lstmgen.dataset import TrainBatches, ValBatches, steps_in_epoch
@@ -168,6 +168,10 @@ class Trainer:
         gstep = self.state["global_step"]
         path = self.run.checkpoint_path(gstep)
         try:
+            if not self.run.ckpt_dir.is_dir():  # deleted while training: save into a new one, and say so
+                self.run.ckpt_dir.mkdir()
+                self.say(f"checkpoints/ of '{self.run.path}' had disappeared (the checkpoints in it are lost); made "
+                         "it again")
             with atomic.atomic_path(path) as tmp, self.plan.local():
                 self.model.save(tmp)
             state = {"format": "lstmgen-checkpoint", "lstmgen_version": __version__, "time": now_iso(),
@@ -176,6 +180,9 @@ class Trainer:
             self.run.commit_checkpoint(gstep, state, keep=self.cfg.keep_checkpoints, best=best)
             self.run.write_metrics(self.state["history"])
         except OSError as e:
+            if not path.with_suffix(".json").exists():  # its state was not committed: leave no half behind
+                with contextlib.suppress(OSError):
+                    path.unlink()
             raise UserError(f"could not save a checkpoint in '{self.run.path}': {e.strerror or e}; free space or fix "
                             "permissions, then resume (earlier checkpoints are intact)") from None
 
@@ -319,6 +326,21 @@ def train(source: str, *, config_file: str | None = None, overrides: dict | None
     run, cfg, data, resumed, job = _open_run_in_job(source, config_file, overrides or {}, out_dir)
     if not job.is_chief:
         quiet = True  # process 0 reports; the others only train
+    failed = None
+    if resumed and job.is_chief:  # before anything is written: no restart from 0, no epoch trained in vain
+        try:
+            runhealth.check_checkpoints_present(run)
+            runhealth.check_writable(run)
+        except UserError as e:
+            failed = e
+    if not job.all_ok(failed is None):
+        raise failed or UserError("process 0 cannot resume the run (see its error); fix that and restart all")
+    with runhealth.writes(run):
+        return _resume_and_train(run, cfg, data, resumed, job, say, quiet)
+
+
+def _resume_and_train(run: RunDir, cfg: Config, data: Prepared, resumed: bool, job: distribute.Job, say,
+                      quiet: bool) -> TrainResult:
     removed = run.clean_temps() if job.is_chief else []
     if removed:
         say(f"removed {len(removed)} unfinished temporary file(s) left by an interrupted save")

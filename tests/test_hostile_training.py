@@ -238,3 +238,112 @@ def test_no_usable_checkpoint_is_one_clear_line(two_epochs, tmp_path):
     fails(["train", str(run), "--epochs", "3", "--steps-per-epoch", "3", *TINY[:-1]],
           r"no checkpoint in .* can be used.*ckpt-000000006\.json is damaged", one_line=False,
           untouched=[run / "checkpoints", run / "metrics.csv"])
+
+
+# --- checkpoints/ deleted, read-only run directory, full disk -----------------------------------------------------
+
+def finished_copy(two_epochs, tmp_path):
+    import shutil
+
+    run = tmp_path / "run"
+    shutil.copytree(two_epochs, run)
+    return run
+
+
+def test_checkpoints_folder_deleted_mid_run_is_made_again(corpus, tmp_path, monkeypatch):
+    import shutil
+
+    from lstmgen.progress import TrainMonitor
+
+    run = tmp_path / "run"
+    original = TrainMonitor.on_train_batch_end
+
+    def delete_once(self, batch, logs=None):
+        if self.trainer.state["epoch"] == 1 and (run / "checkpoints").is_dir() and not getattr(self, "_gone", 0):
+            shutil.rmtree(run / "checkpoints")
+            self._gone = 1
+        return original(self, batch, logs)
+
+    monkeypatch.setattr(TrainMonitor, "on_train_batch_end", delete_once)
+    result = train(corpus, "-o", run, "--epochs", "3", "--steps-per-epoch", "3", *TINY[:-1])
+    assert result.exit_code == 0, result.output
+    assert "checkpoints/ of" in result.stderr and "made it again" in result.stderr
+    assert [s["global_step"] for _, s in RunDir(run).checkpoints()] == [9, 6]
+    monkeypatch.undo()
+    assert train(run, "--epochs", "4", "--steps-per-epoch", "3", *TINY).exit_code == 0
+    assert (newest(run)["epoch"], newest(run)["global_step"]) == (4, 12)
+    assert [int(r["epoch"]) for r in metrics(run)] == [1, 2, 3, 4]
+
+
+@pytest.mark.parametrize("how", ["deleted", "emptied"])
+def test_resume_without_checkpoints_over_saved_progress_is_refused(two_epochs, tmp_path, how):
+    import shutil
+
+    run = finished_copy(two_epochs, tmp_path)
+    shutil.rmtree(run / "checkpoints")
+    if how == "emptied":
+        (run / "checkpoints").mkdir()
+    what = "gone" if how == "deleted" else "empty"
+    fails(["train", str(run), "--epochs", "3", "--steps-per-epoch", "3", *TINY],
+          rf"run '.*' has trained 2 epochs \(metrics\.csv\) but its checkpoints/ folder is {what}.*-o NEW_DIR",
+          untouched=[run])
+
+
+@pytest.fixture()
+def read_only_bind():
+    """Make a folder read-only for real (a read-only bind mount of itself, as root ignores permission bits)."""
+    import subprocess
+
+    mounted = []
+
+    def make(path):
+        ok = subprocess.run(["mount", "--bind", str(path), str(path)], capture_output=True).returncode == 0
+        if ok:
+            mounted.append(path)
+            ok = subprocess.run(["mount", "-o", "remount,ro,bind", str(path)], capture_output=True).returncode == 0
+        if not ok:
+            pytest.skip("cannot make a read-only bind mount here (needs root and mount rights)")
+
+    yield make
+    for path in reversed(mounted):
+        subprocess.run(["umount", str(path)], check=True)
+
+
+@pytest.mark.parametrize("where", [".", "checkpoints"])
+def test_read_only_run_directory_is_one_clear_line(two_epochs, tmp_path, read_only_bind, where):
+    """Really read-only (a bind mount), not simulated."""
+    run = finished_copy(two_epochs, tmp_path)
+    read_only_bind(run / where)
+    fails(["train", str(run), "--epochs", "3", "--steps-per-epoch", "3", *TINY],
+          r"cannot write to run directory .*Read-only file system.*make it writable", untouched=[run])
+
+
+def full_disk_on(monkeypatch, name):
+    """Simulated ENOSPC: every write of a file called `name` in a run directory fails as on a full disk."""
+    from lstmgen import atomic
+
+    real = atomic.atomic_path
+
+    def failing(path):
+        if os.path.basename(path) == name:
+            raise OSError(errno.ENOSPC, "No space left on device", str(path))
+        return real(path)
+
+    monkeypatch.setattr(atomic, "atomic_path", failing)
+    real_log = RunDir.log
+
+    def log(self, message):
+        if name == "train.log":
+            raise OSError(errno.ENOSPC, "No space left on device", str(self.path / "train.log"))
+        return real_log(self, message)
+
+    monkeypatch.setattr(RunDir, "log", log)
+
+
+@pytest.mark.parametrize("name", ["config.yaml", ".lock", "train.log", "ckpt-000000009.json"])  # the last: first save
+def test_full_disk_when_resuming_is_one_clear_line(two_epochs, tmp_path, monkeypatch, name):
+    run = finished_copy(two_epochs, tmp_path)
+    full_disk_on(monkeypatch, name)
+    # after the probe (an empty file fits on a full disk) the resume note can precede the error line
+    fails(["train", str(run), "--epochs", "3", "--steps-per-epoch", "3", *TINY], r"No space left on device",
+          one_line=name == "config.yaml", untouched=[run / "checkpoints", run / "metrics.csv"])
