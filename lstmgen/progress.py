@@ -60,10 +60,11 @@ class TrainMonitor(keras.callbacks.Callback):
                              f"loss {loss:.4f} elapsed {st['epoch_elapsed']:.2f}s")
             if self.trainer.report is not None:
                 self.trainer.report.step(st["global_step"], loss)
-        if self.stop.reason is not None and done < self.trainer.steps:
-            self.stopped = "signal"  # on the last step the epoch ends normally (validation, checkpoint) first
-        elif st["wall_seconds"] + (now - self.epoch_t0) >= self.budget and done < self.trainer.steps:
-            self.stopped = "budget"
+        # the same decision on every process of a job (one tiny collective there); on the last step the epoch ends
+        # normally (validation, checkpoint) first
+        decision = self.stop.agree(budget_spent=st["wall_seconds"] + (now - self.epoch_t0) >= self.budget)
+        if decision and done < self.trainer.steps:
+            self.stopped = decision
         if self.stopped:
             self.model.stop_training = True
             return

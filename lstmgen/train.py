@@ -5,9 +5,7 @@ from __future__ import annotations
 import contextlib
 import math
 import random
-import signal
 import sys
-import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +23,7 @@ from lstmgen.model import (build_model, compile_model, learning_rate, model_shap
                            seed_states)
 from lstmgen.progress import TrainMonitor, ValidationBar
 from lstmgen.rundir import DEFAULT_RUNS, RunDir, is_run_dir, now_iso
+from lstmgen.stopping import StopFlag
 
 LN2 = math.log(2)
 
@@ -40,29 +39,6 @@ class TrainResult:
 
 def _say_default(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
-
-
-class StopFlag:
-    """SIGINT/SIGTERM ask training to stop after the current step; a second SIGINT abandons it at once."""
-
-    def __init__(self):
-        self.reason: str | None = None
-        self._old = {}
-
-    def __enter__(self):
-        if threading.current_thread() is threading.main_thread():
-            for sig in (signal.SIGINT, signal.SIGTERM):
-                self._old[sig] = signal.signal(sig, self._handle)
-        return self
-
-    def _handle(self, signum, frame):
-        if self.reason is not None and signum == signal.SIGINT:
-            raise KeyboardInterrupt
-        self.reason = signal.Signals(signum).name
-
-    def __exit__(self, *exc):
-        for sig, handler in self._old.items():
-            signal.signal(sig, handler)
 
 
 def _memory_bytes() -> int:
@@ -265,10 +241,11 @@ class Trainer:
                          + ("  *best" if best else ""))
             if self.report is not None:
                 self.report.epoch_end(self.model, st["history"])
-            if stop.reason is not None:  # the signal came during the epoch's last step
+            decision = stop.agree(budget_spent=st["wall_seconds"] >= budget, now=True)  # the same on every process
+            if decision == "signal":  # the signal came during the epoch's last step, its validation or save
                 self.log_interrupted()
                 return "interrupted"
-            if st["wall_seconds"] >= budget:
+            if decision == "budget":
                 self.log(f"finished epochs={st['epoch']} best_val_loss={st['best_val_loss']:.4f} (time budget)")
                 return "time budget reached"
         self.log(f"finished epochs={st['epoch']} best_val_loss={st['best_val_loss']:.4f}")
@@ -410,7 +387,7 @@ def _train_in_scope(run: RunDir, cfg: Config, data: Prepared, resumed: bool, say
             f"batch {cfg.batch_size} × {cfg.seq_len}, {backend.describe()}, precision {trainer.policy}, "
             f"XLA {trainer.jit}, {trainer.threads}, steps_per_execution {cfg.steps_per_execution}")
     trainer.report = EpochReport(run, cfg, data, say, quiet) if plan.is_chief else None
-    with StopFlag() as stop, run.lock() if plan.is_chief else contextlib.nullcontext():
+    with StopFlag(plan.job) as stop, run.lock() if plan.is_chief else contextlib.nullcontext():
         try:
             status = trainer.fit(stop)
         finally:

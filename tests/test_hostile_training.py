@@ -347,3 +347,78 @@ def test_full_disk_when_resuming_is_one_clear_line(two_epochs, tmp_path, monkeyp
     # after the probe (an empty file fits on a full disk) the resume note can precede the error line
     fails(["train", str(run), "--epochs", "3", "--steps-per-epoch", "3", *TINY], r"No space left on device",
           one_line=name == "config.yaml", untouched=[run / "checkpoints", run / "metrics.csv"])
+
+
+# --- a multi-process job agrees on the stop -----------------------------------------------------------------------
+
+def test_stop_decision_is_the_union_of_every_process(monkeypatch):
+    from lstmgen.distribute import Job
+    from lstmgen.stopping import StopFlag
+
+    rows = [[0, 0, 0], [15, 0, 0]]
+    gathered = []
+    monkeypatch.setattr(Job, "gather", lambda self, values: gathered.append(values) or rows)
+    stop = StopFlag(Job(processes=2, process_id=0))
+    assert stop.agree(budget_spent=False) == "signal" and stop.reason == "SIGTERM on process 1"
+    rows = [[0, 0, 0], [0, 1, 0]]
+    assert StopFlag(Job(processes=2, process_id=0)).agree(budget_spent=False) == "budget"
+    rows = [[0, 0, 0], [0, 0, 0]]
+    assert StopFlag(Job(processes=2, process_id=0)).agree(budget_spent=False) is None
+    assert StopFlag().agree(budget_spent=True) == "budget"  # alone: no collective
+    # the next agreement is due after AGREE_SECONDS of the slowest process's steps: here 0.1 s → 5 calls later
+    stop, gathered[:] = StopFlag(Job(processes=2, process_id=1)), []
+    rows = [[0, 0, 100_000], [0, 0, 50_000]]
+    stop._since = 0.0  # (any earlier time: the gathered per-step times decide)
+    stop.agree(budget_spent=False)
+    stop.reason = "SIGINT"
+    assert [stop.agree(budget_spent=False) for _ in range(4)] == [None] * 4 and len(gathered) == 1
+    assert stop.agree(budget_spent=False) == "signal" and len(gathered) == 2 and gathered[-1][0] == 2
+    stop.agree(budget_spent=False, now=True)  # an epoch end: at once on every process
+    assert len(gathered) == 3
+
+
+@pytest.mark.slow
+def test_sigterm_to_one_process_stops_the_whole_job_at_one_step(tmp_path):
+    """Two JAX processes on 127.0.0.1 form one job; SIGTERM reaches only process 1 (not the chief)."""
+    import signal
+    import subprocess
+    import time
+
+    pytest.importorskip("jax")
+    from test_distribute import RUN, free_port, lstmgen
+
+    corpus = tmp_path / "c.txt"
+    corpus.write_text(TINY_TEXT)
+    run, port = tmp_path / "job", free_port()
+    env = {"KERAS_BACKEND": "jax", "LSTMGEN_COORDINATOR": f"127.0.0.1:{port}", "LSTMGEN_NUM_PROCESSES": "2"}
+    args = [corpus, "-o", run, *RUN, "--epochs", "1", "--steps-per-epoch", "5000", "--log-every-steps", "1"]
+    procs = [lstmgen(args, {**env, "LSTMGEN_PROCESS_ID": str(i)}) for i in range(2)]
+    try:
+        deadline = time.monotonic() + 180
+        while not (run / "train.log").exists() or " step 5/" not in (run / "train.log").read_text():
+            assert all(p.poll() is None for p in procs), [p.communicate()[1][-2000:] for p in procs]
+            assert time.monotonic() < deadline, "no training step in time"
+            time.sleep(0.05)
+        procs[1].send_signal(signal.SIGTERM)
+        outs = [p.communicate(timeout=120) for p in procs]
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+    errs = [e for _, e in outs]
+    assert [p.returncode for p in procs] == [3, 3], errs
+    stopped = [next(line for line in e.splitlines() if line.startswith("stopped by")) for e in errs]
+    assert "stopped by SIGTERM on process 1 at epoch 1, step" in stopped[0], stopped
+    assert stopped[1].startswith("stopped by SIGTERM at epoch 1, step"), stopped
+    where = [s.split(" at ", 1)[1].split(";")[0] for s in stopped]
+    assert where[0] == where[1], stopped  # the same step on both
+    step = int(where[0].rsplit(" ", 1)[1])
+    state = newest(run)
+    assert (state["status"], state["epoch"], state["step"], state["global_step"]) == ("interrupted", 0, step, step)
+    # both resume; the interrupted epoch now ends 4 steps later (a shorter --steps-per-epoch, see above)
+    resume = [run, *RUN, "--epochs", "1", "--steps-per-epoch", str(step + 4)]
+    env["LSTMGEN_COORDINATOR"] = f"127.0.0.1:{free_port()}"
+    procs = [lstmgen(resume, {**env, "LSTMGEN_PROCESS_ID": str(i)}) for i in range(2)]
+    outs = [p.communicate(timeout=180) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], [e[-2000:] for _, e in outs]
+    assert [(int(r["epoch"]), int(r["global_step"])) for r in metrics(run)] == [(1, step + 4)]
