@@ -422,3 +422,22 @@ def test_sigterm_to_one_process_stops_the_whole_job_at_one_step(tmp_path):
     outs = [p.communicate(timeout=180) for p in procs]
     assert [p.returncode for p in procs] == [0, 0], [e[-2000:] for _, e in outs]
     assert [(int(r["epoch"]), int(r["global_step"])) for r in metrics(run)] == [(1, step + 4)]
+
+
+@pytest.mark.parametrize("where", [".", "checkpoints"])
+def test_read_only_run_directory_simulated(two_epochs, tmp_path, monkeypatch, where):
+    """The same where no mount is allowed: creating a file in the folder fails with EROFS (simulated)."""
+    import tempfile
+
+    run = finished_copy(two_epochs, tmp_path)
+    real = tempfile.mkstemp
+    target = os.path.abspath(run / where)
+
+    def mkstemp(*a, dir=None, **k):
+        if dir is not None and os.path.abspath(dir) == target:
+            raise OSError(errno.EROFS, "Read-only file system", os.path.join(dir, "x"))
+        return real(*a, dir=dir, **k)
+
+    monkeypatch.setattr(tempfile, "mkstemp", mkstemp)
+    fails(["train", str(run), "--epochs", "3", "--steps-per-epoch", "3", *TINY],
+          r"cannot write to run directory .*Read-only file system.*make it writable", untouched=[run])
