@@ -134,7 +134,8 @@ class Trainer:
             self.say(f"epoch {st['epoch'] + 1} continues to {self.steps} steps (was {old}); later epochs have "
                      f"{self.steps} steps")
         total = st["global_step"] + max(self.steps - st["step"], 0) + (self.cfg.epochs - st["epoch"] - 1) * self.steps
-        if st["epoch"] < self.cfg.epochs and total != self.cfg.epochs * self.steps and self.cfg.lr_schedule != "constant":
+        changed = total != self.cfg.epochs * self.steps  # some epochs had another length
+        if changed and st["epoch"] < self.cfg.epochs and self.cfg.lr_schedule != "constant":
             self.model.optimizer.learning_rate = learning_rate(self.plan.scaled(self.cfg), total)
 
     # --- checkpoints ----------------------------------------------------------------------------------
