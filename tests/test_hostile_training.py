@@ -70,9 +70,18 @@ def test_steps_per_execution_keeps_every_count_exact(corpus, tmp_path, steps, sp
     assert (state["epoch"], state["step"], state["global_step"]) == (2, 0, 2 * steps)
     assert [int(r["global_step"]) for r in metrics(run)] == [steps, 2 * steps]
     assert [int(r["epoch"]) for r in metrics(run)] == [1, 2]
+    # checkpoints at each epoch end and at the first execution end past each multiple of --checkpoint-steps 4
+    ends, expected = [], set()
+    for epoch in range(2):
+        done = 0
+        while done < steps:
+            done = min(done + spe, steps)
+            ends.append(epoch * steps + done)
+    for before, after in zip([0, *ends], ends):
+        if after % steps == 0 or after // 4 > before // 4:
+            expected.add(after)
     names = sorted(p.name for p in (run / "checkpoints").glob("*.json"))
-    got = [int(n[5:14]) for n in names]
-    assert max(got) == 2 * steps and all(g <= 2 * steps for g in got), names
+    assert {int(n[5:14]) for n in names} == expected, names
     for path, st in RunDir(run).checkpoints():
         assert int(path.name[5:14]) == st["global_step"] == st["epoch"] * steps + st["step"]
         assert 0 <= st["step"] < steps
