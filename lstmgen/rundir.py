@@ -25,7 +25,7 @@ from pathlib import Path
 
 import yaml
 
-from lstmgen import FORMAT_VERSION, atomic
+from lstmgen import FORMAT_VERSION, atomic, ckptschema
 from lstmgen.config import Config
 from lstmgen.errors import UserError
 from lstmgen.runlock import RunLock, is_training
@@ -140,19 +140,33 @@ class RunDir:
         return self.ckpt_dir / f"ckpt-{global_step:09d}.keras"
 
     def checkpoints(self) -> list[tuple[Path, dict]]:
-        """Committed checkpoints, newest first, as (model path, state) pairs. Unreadable states are skipped."""
-        found = []
+        """Committed, usable checkpoints, newest first, as (model path, state) pairs (see `scan_checkpoints`)."""
+        return self.scan_checkpoints()[0]
+
+    def scan_checkpoints(self) -> tuple[list[tuple[Path, dict]], list[tuple[Path, str]]]:
+        """(usable, damaged): committed checkpoints whose state passes `ckptschema`, newest first, as (model path,
+        state); and those whose .json is unreadable or fails it, as (.json path, why), newest first."""
+        found, damaged = [], []
         if not self.ckpt_dir.is_dir():
-            return found
+            return found, damaged
         for p in self.ckpt_dir.iterdir():
-            if CKPT_RE.match(p.name):
-                with contextlib.suppress(UserError):
-                    state = read_mapping(p, "checkpoint state")
-                    model = p.with_suffix(".keras")
-                    if model.is_file():
-                        found.append((model, state))
-        found.sort(key=lambda item: item[1].get("global_step", -1), reverse=True)
-        return found
+            m = CKPT_RE.match(p.name)
+            model = p.with_suffix(".keras")
+            if not m or not model.is_file():  # a .json without its .keras is an uncommitted half (clean_temps)
+                continue
+            try:
+                state = json.loads(p.read_text(encoding="utf-8"))
+            except (OSError, ValueError) as e:
+                damaged.append((p, f"unreadable ({e.__class__.__name__})"))
+                continue
+            why = ckptschema.problem(state, int(m.group(1)))
+            if why:
+                damaged.append((p, why))
+            else:
+                found.append((model, state))
+        found.sort(key=lambda item: item[1]["global_step"], reverse=True)
+        damaged.sort(key=lambda item: item[0].name, reverse=True)
+        return found, damaged
 
     def commit_checkpoint(self, global_step: int, state: dict, keep: int, best: bool) -> None:
         """Commit a checkpoint whose .keras file is already in place, update the links, prune old ones."""

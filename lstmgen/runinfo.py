@@ -173,7 +173,11 @@ def checkpoint_rows(run: RunDir) -> list[dict]:
     links = {name: run.path / f"{name}.keras" for name in ("latest", "best")}
     for attempt in range(2):
         rows, vanished = [], False
-        for model, state in run.checkpoints():
+        usable, damaged = run.scan_checkpoints()
+        for path, why in damaged:  # listed, not used: resume falls back past them
+            rows.append({"file": str(path.relative_to(run.path)), "global_step": int(path.name[5:14]),
+                         "damaged": why})
+        for model, state in usable:
             st = _stat(model)
             if st is None:
                 vanished = True
@@ -207,7 +211,7 @@ def run_info(path: str | os.PathLike) -> dict:
         **summary, "run": read_mapping(run.path / "run.json", "run file"), "config": cfg,
         "parameters": parameter_count(cfg, vocab.size),
         "vocab": {"size": vocab.size, "chars": vocab.chars, "printable": printable_vocab(vocab.chars)},
-        "checkpoints": checkpoints,
+        "checkpoints": sorted(checkpoints, key=lambda c: c["global_step"], reverse=True),
         "files": {name: (run.path / name).exists() for name in ("metrics.csv", "train.log", "loss.png", "samples.txt",
                                                                  "tensorboard")},
     }
@@ -234,6 +238,9 @@ def format_info(d: dict) -> str:
         "checkpoints  newest first" if d["checkpoints"] else "checkpoints  none yet",
     ]
     for ck in d["checkpoints"]:
+        if ck.get("damaged"):
+            lines.append(f"  {ck['file']}  damaged, not used: {ck['damaged']}")
+            continue
         val = f"val {ck['val_loss']:.4f}" if ck["val_loss"] is not None else "mid-epoch" if ck["step"] else "-"
         lines.append(f"  {ck['file']}  epoch {ck['epoch']}, step {ck['global_step']:,}  {val}  "
                      f"{human_size(ck['size_bytes'])}  {ck['time']}" + (f"  ({', '.join(ck['is'])})" if ck["is"] else ""))

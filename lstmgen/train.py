@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
 import random
-import signal
 import sys
-import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,17 +13,19 @@ from typing import Callable
 
 from lstmgen import __version__, atomic
 from lstmgen.backend import keras
-from lstmgen import backend, distribute
+from lstmgen import backend, distribute, runhealth
 from lstmgen.config import DATA_KEYS, SHAPE_KEYS, Config, dump_yaml, make_config
 from lstmgen.corpus import Prepared, prepared_for_training
 from lstmgen.rundata import run_data
 from lstmgen.dataset import TrainBatches, ValBatches, steps_in_epoch
 from lstmgen.epoch_report import EpochReport
 from lstmgen.errors import UserError
-from lstmgen.model import build_model, compile_model, model_shape, restore_seed_states, seed_states
+from lstmgen.model import (build_model, compile_model, learning_rate, model_shape, restore_seed_states,
+                           seed_states)
 from lstmgen.progress import TrainMonitor, ValidationBar
 from lstmgen.branch import same_path, start_branch
 from lstmgen.rundir import DEFAULT_RUNS, RunDir, is_run_dir, now_iso, refuse_foreign_run_json
+from lstmgen.stopping import StopFlag
 from lstmgen.vocab import Vocab
 
 LN2 = math.log(2)
@@ -41,29 +42,6 @@ class TrainResult:
 
 def _say_default(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
-
-
-class StopFlag:
-    """SIGINT/SIGTERM ask training to stop after the current step; a second SIGINT abandons it at once."""
-
-    def __init__(self):
-        self.reason: str | None = None
-        self._old = {}
-
-    def __enter__(self):
-        if threading.current_thread() is threading.main_thread():
-            for sig in (signal.SIGINT, signal.SIGTERM):
-                self._old[sig] = signal.signal(sig, self._handle)
-        return self
-
-    def _handle(self, signum, frame):
-        if self.reason is not None and signum == signal.SIGINT:
-            raise KeyboardInterrupt
-        self.reason = signal.Signals(signum).name
-
-    def __exit__(self, *exc):
-        for sig, handler in self._old.items():
-            signal.signal(sig, handler)
 
 
 def _memory_bytes() -> int:
@@ -120,20 +98,48 @@ class Trainer:
         self.model.optimizer.build(self.model.trainable_variables)
 
     def restore(self) -> None:
-        """Load the newest readable checkpoint (falling back to older ones), weights and optimizer state."""
-        for path, state in self.run.checkpoints():
+        """Load the newest usable checkpoint (falling back past damaged states and unreadable models), weights and
+        optimizer state."""
+        usable, damaged = self.run.scan_checkpoints()
+        newest = usable[0][0].with_suffix(".json").name if usable else ""
+        problems = [f"{path.name} is damaged: {why}" for path, why in damaged if path.name > newest]
+        for problem in problems:
+            self.say(f"checkpoint {problem}; trying an older one")
+        for path, state in usable:
             try:
                 self.model.load_weights(path)
             except Exception as e:  # a damaged file can fail in h5py, zipfile or Keras itself
-                self.say(f"checkpoint {path.name} is unreadable ({e.__class__.__name__}); trying an older one")
+                problems.append(f"{path.name} is unreadable ({e.__class__.__name__})")
+                self.say(f"checkpoint {problems[-1]}; trying an older one")
                 continue
             self.state.update({k: state[k] for k in self.state if k in state})
             restore_seed_states(self.model, state.get("seed_states"))
             self.say(f"resuming from {path.name}: epoch {state['epoch'] + 1}, step {state['step']} "
                      f"(global step {state['global_step']})")
+            self.resize_epoch((state.get("config") or {}).get("steps_per_epoch"))
             return
-        if self.run.checkpoints():
-            raise UserError(f"no checkpoint in '{self.run.path}' could be read; start a new run with -o")
+        if problems:
+            shown = "; ".join(problems[:2]) + (f"; and {len(problems) - 2} more" if len(problems) > 2 else "")
+            raise UserError(f"no checkpoint in '{self.run.path}' can be used ({shown}); start a new run with -o "
+                            "NEW_DIR")
+
+    def resize_epoch(self, saved_steps_per_epoch) -> None:
+        """A resumed epoch ends at the new --steps-per-epoch: one that already ran as many steps ends now (validated,
+        with its metrics row), a shorter one runs on to the new length; later epochs have the new length. The
+        learning-rate schedule then spans the steps the whole run will have taken."""
+        st = self.state
+        old = (saved_steps_per_epoch if isinstance(saved_steps_per_epoch, int) and saved_steps_per_epoch > 0
+               else steps_in_epoch(len(self.data.train), self.cfg.seq_len, self.cfg.batch_size))
+        if st["step"] and old != self.steps and st["step"] >= self.steps:
+            self.say(f"epoch {st['epoch'] + 1} already ran {st['step']} steps, at least the new --steps-per-epoch "
+                     f"{self.steps}: it ends now; later epochs have {self.steps} steps")
+        elif st["step"] and old != self.steps:
+            self.say(f"epoch {st['epoch'] + 1} continues to {self.steps} steps (was {old}); later epochs have "
+                     f"{self.steps} steps")
+        total = st["global_step"] + max(self.steps - st["step"], 0) + (self.cfg.epochs - st["epoch"] - 1) * self.steps
+        changed = total != self.cfg.epochs * self.steps  # some epochs had another length
+        if changed and st["epoch"] < self.cfg.epochs and self.cfg.lr_schedule != "constant":
+            self.model.optimizer.learning_rate = learning_rate(self.plan.scaled(self.cfg), total)
 
     # --- checkpoints ----------------------------------------------------------------------------------
     def save_checkpoint(self, best: bool = False, status: str = "running") -> None:
@@ -142,6 +148,10 @@ class Trainer:
         gstep = self.state["global_step"]
         path = self.run.checkpoint_path(gstep)
         try:
+            if not self.run.ckpt_dir.is_dir():  # deleted while training: save into a new one, and say so
+                self.run.ckpt_dir.mkdir()
+                self.say(f"checkpoints/ of '{self.run.path}' had disappeared (the checkpoints in it are lost); made "
+                         "it again")
             with atomic.atomic_path(path) as tmp, self.plan.local():
                 self.model.save(tmp)
             state = {"format": "lstmgen-checkpoint", "lstmgen_version": __version__, "time": now_iso(),
@@ -150,6 +160,9 @@ class Trainer:
             self.run.commit_checkpoint(gstep, state, keep=self.cfg.keep_checkpoints, best=best)
             self.run.write_metrics(self.state["history"])
         except OSError as e:
+            if not path.with_suffix(".json").exists():  # its state was not committed: leave no half behind
+                with contextlib.suppress(OSError):
+                    path.unlink()
             raise UserError(f"could not save a checkpoint in '{self.run.path}': {e.strerror or e}; free space or fix "
                             "permissions, then resume (earlier checkpoints are intact)") from None
 
@@ -187,29 +200,27 @@ class Trainer:
         budget = cfg.max_minutes * 60 or math.inf
         mark = time.monotonic()  # wall time is accounted from here: steps, validation, saves and reports
         while st["epoch"] < cfg.epochs:
-            if st["step"] >= self.steps:
-                st["epoch"], st["step"] = st["epoch"] + 1, 0
-                continue
-            batches.set_epoch(st["epoch"], st["step"])
-            monitor = TrainMonitor(self, stop, budget, batches.start_step)
-            epoch_start = time.monotonic()
-            fit_logs = self.model.fit(backend.fit_input(batches), epochs=1, verbose=0, shuffle=False,
-                                      callbacks=[monitor])
-            if monitor.stopped:
+            epoch_start, base_elapsed, fit_loss = time.monotonic(), st["epoch_elapsed"], float("nan")
+            if st["step"] < self.steps:  # else: an epoch resumed with a shorter length, closed at once
+                batches.set_epoch(st["epoch"], st["step"])
+                monitor = TrainMonitor(self, stop, budget, batches.start_step)
+                fit_logs = self.model.fit(backend.fit_input(batches), epochs=1, verbose=0, shuffle=False,
+                                          callbacks=[monitor])
                 monitor.close()
-                st["wall_seconds"] += time.monotonic() - mark
-                reason = "time budget reached" if monitor.stopped == "budget" else "interrupted"
-                self.save_checkpoint(status=reason)
-                self.log_interrupted()
-                return reason
+                if monitor.stopped:
+                    st["wall_seconds"] += time.monotonic() - mark
+                    reason = "time budget reached" if monitor.stopped == "budget" else "interrupted"
+                    self.save_checkpoint(status=reason)
+                    self.log_interrupted()
+                    return reason
+                fit_loss = float(fit_logs.history["loss"][-1])
             val_loss = self.validate()
-            monitor.close()
             now = time.monotonic()
             st["wall_seconds"] += now - mark  # includes the previous epoch's checkpoint save and report
             mark = now
-            epoch_seconds = monitor.base[2] + now - epoch_start  # earlier parts of a resumed epoch included
-            loss = (st["epoch_loss_sum"] / st["epoch_loss_steps"] if st["epoch_loss_steps"]
-                    else float(fit_logs.history["loss"][-1]))
+            epoch_seconds = base_elapsed + now - epoch_start  # earlier parts of a resumed epoch included
+            loss = st["epoch_loss_sum"] / st["epoch_loss_steps"] if st["epoch_loss_steps"] else fit_loss
+            epoch_steps = st["step"]
             st["epoch"], st["step"] = st["epoch"] + 1, 0
             st["epoch_loss_sum"], st["epoch_loss_steps"], st["epoch_elapsed"] = 0.0, 0, 0.0
             score = val_loss if val_loss is not None else loss
@@ -225,7 +236,7 @@ class Trainer:
             self.save_checkpoint(best=best, status="interrupted" if stop.reason else "running")
             val_text = (f"val_loss {val_loss:.4f} val_bpc {val_loss / LN2:.4f}" if val_loss is not None
                         else "val_loss nan val_bpc nan")
-            self.log(f"epoch {st['epoch']}/{cfg.epochs} end steps {self.steps}/{self.steps} "
+            self.log(f"epoch {st['epoch']}/{cfg.epochs} end steps {epoch_steps}/{epoch_steps} "
                      f"time {epoch_seconds:.2f}s loss {loss:.4f} {val_text}")
             if not self.quiet:
                 shown = (f"val {val_loss:.4f} nats ({val_loss / LN2:.3f} bits/char)" if val_loss is not None
@@ -234,10 +245,11 @@ class Trainer:
                          + ("  *best" if best else ""))
             if self.report is not None:
                 self.report.epoch_end(self.model, st["history"])
-            if stop.reason is not None:  # the signal came during the epoch's last step
+            decision = stop.agree(budget_spent=st["wall_seconds"] >= budget, now=True)  # the same on every process
+            if decision == "signal":  # the signal came during the epoch's last step, its validation or save
                 self.log_interrupted()
                 return "interrupted"
-            if st["wall_seconds"] >= budget:
+            if decision == "budget":
                 self.log(f"finished epochs={st['epoch']} best_val_loss={st['best_val_loss']:.4f} (time budget)")
                 return "time budget reached"
         self.log(f"finished epochs={st['epoch']} best_val_loss={st['best_val_loss']:.4f}")
@@ -342,6 +354,21 @@ def _train_opened(source: str, run: RunDir, cfg: Config, data: Prepared, resumed
     if origin and not quiet:
         say(f"branched from '{source}' at global step {origin['global_step']} (it stays unchanged); "
             f"continuing in '{run.path}'")
+    failed = None
+    if resumed and job.is_chief:  # before anything is written: no restart from 0, no epoch trained in vain
+        try:
+            runhealth.check_checkpoints_present(run)
+            runhealth.check_writable(run)
+        except UserError as e:
+            failed = e
+    if not job.all_ok(failed is None):
+        raise failed or UserError("process 0 cannot resume the run (see its error); fix that and restart all")
+    with runhealth.writes(run):
+        return _resume_and_train(run, cfg, data, resumed, job, say, quiet)
+
+
+def _resume_and_train(run: RunDir, cfg: Config, data: Prepared, resumed: bool, job: distribute.Job, say,
+                      quiet: bool) -> TrainResult:
     removed = run.clean_temps() if job.is_chief else []
     if removed:
         say(f"removed {len(removed)} unfinished temporary file(s) left by an interrupted save")
@@ -415,7 +442,7 @@ def _train_in_scope(run: RunDir, cfg: Config, data: Prepared, resumed: bool, say
             f"batch {cfg.batch_size} × {cfg.seq_len}, {backend.describe()}, precision {trainer.policy}, "
             f"XLA {trainer.jit}, {trainer.threads}, steps_per_execution {cfg.steps_per_execution}")
     trainer.report = EpochReport(run, cfg, data, say, quiet) if plan.is_chief else None
-    with StopFlag() as stop:  # the run's lock is held by train() since _open_run
+    with StopFlag(plan.job) as stop:  # the run's lock is held by train() since _open_run
         try:
             status = trainer.fit(stop)
         finally:
