@@ -91,7 +91,7 @@ RANGES = {
     "seq_len": (1, 1_000_000), "batch_size": (1, 1_000_000), "val_fraction": (0.0, 1.0),
     "epochs": EPOCHS, "steps_per_epoch": (0, 10**9), "learning_rate": (0.0, 100.0),
     "min_learning_rate": (0.0, 100.0), "warmup_steps": (0, 10**9), "clipnorm": (0.0, 1e9),
-    "max_minutes": (0.0, 1e8), "seed": SEED, "steps_per_execution": (1, 10_000), "threads": (0, 4096),
+    "max_minutes": (0.0, 1e8), "seed": SEED, "steps_per_execution": (1, 10_000), "threads": (0, 1024),
     "val_batch_size": (1, 1_000_000), "checkpoint_minutes": (0.0, 1e8), "checkpoint_steps": (0, 10**9),
     "keep_checkpoints": (1, 1000), "log_every_steps": (1, 10**9), "sample_every_epochs": (0, 1_000_000),
     "sample_length": (1, 100_000), "num_processes": (0, 4096), "process_id": (-1, 4095),
