@@ -67,7 +67,8 @@ with muted_stderr():
     except (ImportError, ValueError) as _e:  # e.g. a backend named in ~/.keras/keras.json that cannot be imported
         from lstmgen.errors import UserError
 
-        raise UserError(f"cannot start Keras ({str(_e)[:120]}); set KERAS_BACKEND to tensorflow, jax or torch") from None
+        raise UserError(f"cannot start Keras ({str(_e)[:120]}); set KERAS_BACKEND to tensorflow, jax or "
+                        "torch") from None
 check_backend_choice(keras.backend.backend())
 if keras.backend.backend() == "tensorflow":
     import_tensorflow()

@@ -125,7 +125,8 @@ def check_encoding(encoding: str | None) -> str | None:
     try:
         return codecs.lookup(encoding).name if encoding else None
     except LookupError:
-        raise UserError(f"unknown encoding {encoding!r}; use a Python codec name such as utf-8, cp1252, latin-1") from None
+        raise UserError(f"unknown encoding {encoding!r}; use a Python codec name such as utf-8, cp1252, "
+                        "latin-1") from None
 
 
 def decode_bytes(data: bytes, label: str, encoding: str | None = None) -> tuple[str, str]:

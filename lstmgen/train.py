@@ -67,7 +67,8 @@ class StopFlag:
 
 def parameter_count(cfg: Config, vocab_size: int) -> int:
     """Weights of build_model: embedding, each LSTM layer's kernel, recurrent kernel and bias, the logits layer."""
-    lstm = sum(4 * cfg.units * ((cfg.embedding_dim if i == 0 else cfg.units) + cfg.units + 1) for i in range(cfg.layers))
+    lstm = sum(4 * cfg.units * ((cfg.embedding_dim if i == 0 else cfg.units) + cfg.units + 1)
+               for i in range(cfg.layers))
     return vocab_size * cfg.embedding_dim + lstm + (cfg.units + 1) * vocab_size
 
 

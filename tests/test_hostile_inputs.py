@@ -269,7 +269,8 @@ def test_config_file_that_is_a_device_or_fifo(tmp_path, corpus, special):
 @pytest.mark.parametrize("backend", ["nope", "numpy"])
 def test_keras_backend_that_is_not_one(tmp_path, tiny_run, backend):
     env = {"KERAS_BACKEND": backend}
-    for args in (["train", "builtin:reber", "--config", "smoke", "-o", str(tmp_path / "r")], ["generate", str(tiny_run)],
+    for args in (["train", "builtin:reber", "--config", "smoke", "-o", str(tmp_path / "r")],
+                 ["generate", str(tiny_run)],
                  ["eval", str(tiny_run)], ["estimate", "builtin:reber"]):
         err = one_error(lstmgen(*args, env=env), r"KERAS_BACKEND='%s'.*tensorflow, jax or torch" % backend)
         assert "installed here: tensorflow" in err
