@@ -71,6 +71,11 @@ def say(message: str) -> None:
     click.echo(message, err=True)
 
 
+def one_line(message: str) -> str:
+    """An error is one line on stderr even when a file name or value in it holds a line break."""
+    return " ".join(message.splitlines())
+
+
 class Lstmgen(click.Group):
     """A click group whose errors are one line on stderr, never a traceback."""
 
@@ -80,17 +85,17 @@ class Lstmgen(click.Group):
         try:
             super().main(args, prog_name or "lstmgen", standalone_mode=False, **extra)
         except UserError as e:
-            click.echo(f"lstmgen: error: {e.format_message()}", err=True)
+            click.echo(f"lstmgen: error: {one_line(e.format_message())}", err=True)
             sys.exit(e.exit_code)
         except click.UsageError as e:
             where = e.ctx.command_path if e.ctx else "lstmgen"
-            click.echo(f"lstmgen: error: {e.format_message()} (see '{where} --help')", err=True)
+            click.echo(f"lstmgen: error: {one_line(e.format_message())} (see '{where} --help')", err=True)
             sys.exit(2)
         except click.exceptions.Abort:
             click.echo("lstmgen: aborted", err=True)
             sys.exit(130)
         except click.ClickException as e:
-            click.echo(f"lstmgen: error: {e.format_message()}", err=True)
+            click.echo(f"lstmgen: error: {one_line(e.format_message())}", err=True)
             sys.exit(e.exit_code)
         except KeyboardInterrupt:
             click.echo("lstmgen: interrupted", err=True)
@@ -142,8 +147,9 @@ def cli():
 def prepare(sources, out_dir, encoding, lowercase, val_fraction, force):
     """Turn text into ids, a vocabulary and metadata (no TensorFlow).
 
-    SOURCES are text files, directories, '-' (stdin), http(s) URLs or builtin:NAME (builtin:reber,
-    builtin:pydocs). The ids are a memory-mappable stream; the last --val-fraction is the validation split.
+    SOURCES are text files, directories, '-' (stdin, up to 1 GB), http(s) URLs or builtin:NAME (builtin:reber,
+    builtin:pydocs); devices, named pipes and sockets are refused (skipped inside a directory). The ids are a
+    memory-mappable stream; the last --val-fraction is the validation split.
 
     \b
     Examples:
@@ -151,7 +157,9 @@ def prepare(sources, out_dir, encoding, lowercase, val_fraction, force):
       cat notes.txt | lstmgen prepare - -o prepared/notes
     """
     from lstmgen.corpus import prepare as run_prepare
+    from lstmgen.sources import check_encoding
 
+    check_encoding(encoding)  # before any input is read
     t0 = time.monotonic()
     prepared = run_prepare(list(sources), out_dir, encoding=encoding, lowercase=lowercase, val_fraction=val_fraction,
                            force=force)
@@ -362,7 +370,10 @@ def estimate(source, log_file, started, now_, follow, what_if, config_file, as_j
         if unused:
             raise click.UsageError(f"{', '.join(unused)} only apply without --log")
         from lstmgen.eta import estimate_log_command
+        from lstmgen.limits import EPOCHS, check_range
 
+        if "epochs" in overrides:
+            check_range("--epochs", overrides["epochs"], *EPOCHS)
         sys.exit(estimate_log_command(log_file, started, now_, overrides.get("epochs"), follow, as_json))
     if source is None:
         raise click.UsageError("give SOURCE (a corpus to train on) or --log FILE (a training log)")

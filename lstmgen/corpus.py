@@ -179,6 +179,9 @@ def _write_prepared(text: str, info: dict, out: Path, *, lowercase: bool, val_fr
     if info["skipped"]:
         shown = ", ".join(Path(s).name for s in info["skipped"][:5]) + (", …" if len(info["skipped"]) > 5 else "")
         prepared.notes.append(f"skipped {len(info['skipped'])} binary file(s): {shown}")
+    if info["special"]:
+        shown = ", ".join(Path(s).name for s in info["special"][:5]) + (", …" if len(info["special"]) > 5 else "")
+        prepared.notes.append(f"skipped {len(info['special'])} special file(s) (FIFO, device or socket): {shown}")
     return prepared
 
 

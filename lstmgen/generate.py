@@ -13,10 +13,12 @@ import numpy as np
 from lstmgen import ui
 from lstmgen.devicestep import for_engine, pick_engine
 from lstmgen.errors import UserError
+from lstmgen.hardware import memory_bytes
+from lstmgen.limits import GENERATED_CHARS, LENGTH, NUM_SAMPLES, SEED, check_range
 from lstmgen.rundata import run_vocab
 from lstmgen.rundir import RunDir
 from lstmgen.runmodel import ModelChoice, pick_model
-from lstmgen.sample import Sampling, StepModel, generate_text
+from lstmgen.sample import Sampling, StepModel, check_generation, generate_text
 from lstmgen.vocab import Vocab
 
 
@@ -83,6 +85,18 @@ class Streamer:
             self.last = now
 
 
+def check_generate_options(length: int, num_samples: int, seed: int | None, length_name: str = "--length",
+                           samples_name: str = "--num-samples", min_samples: int = 1) -> None:
+    """The ranges of generate's (and eval --generate's) numbers, checked before any model is loaded."""
+    check_range(length_name, length, *LENGTH)
+    check_range(samples_name, num_samples, min_samples, NUM_SAMPLES[1])
+    if num_samples * length > GENERATED_CHARS:
+        raise UserError(f"{samples_name} × {length_name} = {num_samples:,} × {length:,} characters; at most "
+                        f"{GENERATED_CHARS:,} are generated at once; lower one of them")
+    if seed is not None:
+        check_range("--seed", seed, *SEED)
+
+
 def generate(target: str | None = None, *, which: str = "best", prime: str = "", length: int = 500,
              num_samples: int = 1, sampling: Sampling | None = None, seed: int | None = None,
              out: TextIO | None = None, warn: Callable[[str], None] = lambda m: print(m, file=sys.stderr),
@@ -95,13 +109,11 @@ def generate(target: str | None = None, *, which: str = "best", prime: str = "",
     given; a missing best.keras falls back as `runmodel.pick_model` says), that prime and the engine used.
     """
     sampling = (sampling or Sampling()).check()
-    if length < 0:
-        raise UserError(f"--length must be 0 or more, got {length}")
-    if num_samples < 1:
-        raise UserError(f"--num-samples must be at least 1, got {num_samples}")
+    check_generate_options(length, num_samples, seed)
     t0 = time.monotonic()
     step_model, vocab, choice = load(target, which, warn)
     path = choice.path
+    check_generation(step_model, num_samples, length, memory_bytes())
     engine = pick_engine(engine)
     step_model = for_engine(step_model, engine)
     ui.detail(f"loaded {path} in {time.monotonic() - t0:.1f}s; generation engine {engine}")

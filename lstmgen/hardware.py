@@ -43,6 +43,14 @@ def cpu_count() -> int:
     return os.cpu_count() or 1
 
 
+def memory_bytes() -> int:
+    """Physical memory in bytes (0 where unknown)."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return 0
+
+
 def cpu_info() -> dict:
     model, flags = _read_cpuinfo()
     return {"model": model, "cores": cpu_count(), "features": {name: flag in flags for flag, name in FEATURES.items()}}

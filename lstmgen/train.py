@@ -20,6 +20,7 @@ from lstmgen.rundata import run_data
 from lstmgen.dataset import TrainBatches, ValBatches, steps_in_epoch
 from lstmgen.epoch_report import EpochReport
 from lstmgen.errors import UserError
+from lstmgen.hardware import memory_bytes
 from lstmgen.model import (build_model, compile_model, learning_rate, model_shape, restore_seed_states,
                            seed_states)
 from lstmgen.progress import TrainMonitor, ValidationBar
@@ -44,24 +45,31 @@ def _say_default(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
 
 
-def _memory_bytes() -> int:
-    try:
-        import os
-
-        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    except (ValueError, OSError, AttributeError):
-        return 0
+def parameter_count(cfg: Config, vocab_size: int) -> int:
+    """Weights of build_model: embedding, each LSTM layer's kernel, recurrent kernel and bias, the logits layer."""
+    lstm = sum(4 * cfg.units * ((cfg.embedding_dim if i == 0 else cfg.units) + cfg.units + 1)
+               for i in range(cfg.layers))
+    return vocab_size * cfg.embedding_dim + lstm + (cfg.units + 1) * vocab_size
 
 
 def check_fits(cfg: Config, vocab_size: int) -> None:
-    """Refuse settings whose activations cannot fit in memory (logits + gates, forward and backward)."""
+    """Refuse settings whose weights (with gradients and Adam's two moments) or activations (logits + gates, forward
+    and backward; the validation batch forward only) cannot fit in memory."""
+    total = memory_bytes()
+    if not total:
+        return
+    weights = 16 * parameter_count(cfg, vocab_size)
+    if weights > 0.8 * total:
+        raise UserError(f"the model has {parameter_count(cfg, vocab_size):,} parameters: with gradients and optimizer "
+                        f"state about {weights / 2**30:.1f} GiB, more than this machine's {total / 2**30:.1f} GiB; "
+                        "lower --units, --layers or --embedding-dim")
     per_position = 4 * (3 * vocab_size + cfg.layers * 12 * cfg.units + cfg.embedding_dim)
-    need = cfg.batch_size * cfg.seq_len * per_position
-    total = _memory_bytes()
-    if total and need > 0.8 * total:
-        raise UserError(f"batch_size × seq_len = {cfg.batch_size} × {cfg.seq_len} needs about {need / 2**30:.1f} GiB "
-                        f"of activations, more than this machine's {total / 2**30:.1f} GiB; lower --batch-size or "
-                        "--seq-len")
+    for name, batch, share in (("batch_size", cfg.batch_size, 1.0), ("val_batch_size", cfg.val_batch_size, 0.5)):
+        need = batch * cfg.seq_len * per_position * share
+        if weights + need > 0.8 * total:
+            raise UserError(f"{name} × seq_len = {batch} × {cfg.seq_len} needs about {need / 2**30:.1f} GiB of "
+                            f"activations, more than this machine's {total / 2**30:.1f} GiB; lower "
+                            f"--{name.replace('_', '-')} or --seq-len")
 
 
 def check_trainable(cfg: Config, data: Prepared) -> int:
