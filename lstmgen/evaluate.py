@@ -102,11 +102,13 @@ def read_samples(path: str, vocab: Vocab) -> list[str]:
     return [text]
 
 
-def generate_samples(model, vocab: Vocab, n: int, length: int, temperature: float, seed: int | None) -> list[str]:
+def generate_samples(model_path: Path, vocab: Vocab, n: int, length: int, temperature: float,
+                     seed: int | None) -> list[str]:
     from lstmgen.epoch_report import sample_prime
-    from lstmgen.sample import Sampling, StepModel, generate_text
+    from lstmgen.sample import Sampling, generate_text
+    from lstmgen.weights import read_step_model
 
-    step_model = StepModel.from_keras(model)
+    step_model = read_step_model(model_path)  # h5py only: `eval --no-loss` never imports TensorFlow
     with ui.bar(total=length, desc="generating", unit="char") as bar:
         return generate_text(step_model, vocab.decode, sample_prime(vocab), length, n,
                              Sampling(temperature=temperature).check(), seed, on_step=lambda ids: bar.update(1))
@@ -168,7 +170,7 @@ def evaluate(target: str, texts: list[str], *, which: str = "best", samples_file
            "checkpoint": {k: state.get(k) for k in ("epoch", "global_step", "best_val_loss")} if state else None}
     data = None
     model = None
-    if loss or generate:
+    if loss:
         from lstmgen.generate import load_keras_model
 
         t0 = time.monotonic()
@@ -196,7 +198,7 @@ def evaluate(target: str, texts: list[str], *, which: str = "best", samples_file
     if samples_file:
         sample_texts = read_samples(samples_file, vocab)
     elif generate:
-        sample_texts = generate_samples(model, vocab, generate, length, temperature, seed)
+        sample_texts = generate_samples(model_path, vocab, generate, length, temperature, seed)
         out["generated"] = {"samples": generate, "length": length, "temperature": temperature, "seed": seed}
     if sample_texts is not None:
         data = data or run_corpus(run, cfg)
