@@ -19,7 +19,10 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import os
+import sys
 import threading
+import traceback
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -184,6 +187,7 @@ class Engine:
         self._stop = False
         self._thread: threading.Thread | None = None
         self.steps = 0
+        self.error: str | None = None  # what stopped the stepping thread, if it failed
 
     @classmethod
     def load(cls, targets: Iterable[str | Path | None], which: str = "best", warn=lambda m: None,
@@ -267,6 +271,26 @@ class Engine:
 
     # --- the stepping thread -----------------------------------------------------------------------------------
     def _run(self) -> None:
+        try:
+            self._loop()
+        except Exception as e:  # a bug must not leave readers waiting forever: end every stream, say so once
+            self.error = f"{type(e).__name__}: {e}"
+            if os.environ.get("LSTMGEN_DEBUG"):
+                traceback.print_exc()
+            print(f"lstmgen: internal error in the generation engine: {self.error} (its streams were ended; "
+                  "LSTMGEN_DEBUG=1 shows the traceback)", file=sys.stderr, flush=True)
+            with self._cv:
+                left = self._pending + [s for b in self._batches.values() for s in b.streams]
+                self._pending = []
+                for b in self._batches.values():
+                    b.streams, b.state = [], b.model.step_model.zero_state(0)
+                self._thread = None  # the next submit starts a fresh thread
+            for s in left:
+                with s._lock:
+                    s.done = s.cancelled = True
+            self._wake(left)
+
+    def _loop(self) -> None:
         with threadpool_limits(limits=self.blas_threads, user_api="blas"):
             while True:
                 with self._cv:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import signal
+import socket
 
 import click
 
@@ -22,6 +23,22 @@ def is_local(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+def check_bind(host: str, port: int) -> None:
+    """Bind the address once ourselves (as uvicorn will, SO_REUSEADDR on) so a busy port is one clear line."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except socket.gaierror as e:
+        raise UserError(f"--host {host} is not an address or name this machine can resolve ({e.strerror})") from None
+    family, _, _, _, address = infos[0]
+    with socket.socket(family, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind(address)
+        except OSError as e:
+            raise UserError(f"cannot listen on {host}:{port}: {e.strerror}; pick another --port (or stop what "
+                            "uses it)") from None
 
 
 def import_stack():
@@ -71,6 +88,7 @@ def serve(targets, host, port, token, insecure, which, max_length, max_samples, 
     if not is_local(host) and not token and not insecure:
         raise UserError(f"--host {host} would let anyone on the network use this server; give --token TOKEN "
                         "(clients send 'Authorization: Bearer TOKEN'), or --insecure to serve without one")
+    check_bind(host, port)
     from lstmgen.serve import app
 
     limits = Limits(max_length=max_length, max_samples=max_samples, max_streams=max_streams, max_body=max_body)
@@ -84,8 +102,8 @@ def serve(targets, host, port, token, insecure, which, max_length, max_samples, 
     signal.signal(signal.SIGTERM, lambda *_: None)
     ui.say(f"serving {names} at http://{host if ':' not in host else f'[{host}]'}:{port}/ "
            f"(Ctrl-C or SIGTERM stops after running requests finish)")
-    server.run()
-    if not server.started:
-        raise UserError(f"could not listen on {host}:{port} (in use, or not an address of this machine); "
-                        "pick another --port or --host")
+    try:
+        server.run()
+    except SystemExit:  # uvicorn's start-up failed (it logged why)
+        raise UserError(f"could not serve on {host}:{port}; see the line above") from None
     ui.say(f"stopped; served {web.state.server.served} requests")

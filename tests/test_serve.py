@@ -242,3 +242,32 @@ def test_serve_without_the_web_stack_is_one_line(tiny_run):
 def test_a_public_address_needs_a_token(tiny_run):
     fails(["serve", str(tiny_run), "--host", "0.0.0.0"], r"--host 0.0.0.0 would let anyone on the network use this "
                                                          r"server; give --token TOKEN .* or --insecure")
+
+
+def test_serve_a_missing_run_is_one_line(tmp_path):
+    fails(["serve", str(tmp_path / "nope")], r"model or run directory '.*nope' does not exist")
+
+
+def test_serve_on_a_busy_port_is_one_line(tiny_run):
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        port = s.getsockname()[1]
+        fails(["serve", str(tiny_run), "--port", str(port)], rf"cannot listen on 127.0.0.1:{port}: Address already in "
+                                                               r"use; pick another --port")
+
+
+def test_a_failing_step_ends_every_stream_instead_of_hanging(tiny_run, monkeypatch):
+    with Engine.load([tiny_run]) as e:
+        model = next(iter(e.models.values())).step_model
+        monkeypatch.setattr(model, "step", lambda ids, state: 1 / 0)
+        streams = e.submit(length=50, num_samples=2)
+        assert ["".join(s) for s in streams] == ["", ""]  # ended, not waiting forever
+        deadline = time.monotonic() + 5
+        while e._thread is not None and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert e.error == "ZeroDivisionError: division by zero" and e.active() == 0
+        monkeypatch.undo()
+        assert len("".join(e.stream(length=30))) == 30  # the next request starts a fresh thread
