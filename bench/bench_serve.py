@@ -46,6 +46,16 @@ def rss_mb(pid: int) -> float:
     return float("nan")
 
 
+def cpu_seconds(pid: int | None = None) -> float:
+    """User + system CPU time of a process (this one by default): fair on a shared machine, unlike wall time."""
+    if pid is None:
+        t = os.times()
+        return t.user + t.system
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -67,15 +77,17 @@ def in_process(run: str, length: int, streams: int) -> dict:
 
     with Engine.load([run]) as engine:
         engine.submit(length=20, num_samples=streams)  # warm-up
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), cpu_seconds()
         texts = ["".join(s) for s in engine.submit(prime="The ", length=length, num_samples=streams, seed=1)]
         engine_rate = sum(map(len, texts)) / (time.perf_counter() - t0)
+        engine_per_cpu = sum(map(len, texts)) / (cpu_seconds() - c0)
     step_model, vocab, _ = load(run, warn=lambda m: None)
     prime = vocab.encode("The ", unknown="map")
     t0 = time.perf_counter()
     for _ in generate_ids(step_model, prime, length, streams, Sampling(), 1):
         pass
-    return {"engine_chars_per_s": engine_rate, "numpy_loop_chars_per_s": streams * length / (time.perf_counter() - t0)}
+    return {"engine_chars_per_s": engine_rate, "engine_chars_per_cpu_s": engine_per_cpu,
+            "numpy_loop_chars_per_s": streams * length / (time.perf_counter() - t0)}
 
 
 async def one_request(client, url: str, length: int) -> tuple[bool, float | None, int]:
@@ -103,7 +115,7 @@ async def one_request(client, url: str, length: int) -> tuple[bool, float | None
     return done and chars == length, first, chars
 
 
-async def phase(base: str, clients: int, requests: int, seconds: float, length: int) -> dict:
+async def phase(base: str, clients: int, requests: int, seconds: float, length: int, pid: int) -> dict:
     import httpx
 
     url = f"{base}/v1/generate"
@@ -117,19 +129,21 @@ async def phase(base: str, clients: int, requests: int, seconds: float, length: 
                     return
                 results.append(await one_request(client, url, length))
 
-        t0 = time.perf_counter()
+        t0, c0, mine = time.perf_counter(), cpu_seconds(pid), cpu_seconds()
         await asyncio.gather(*(worker() for _ in range(clients)))
-        wall = time.perf_counter() - t0
+        wall, cpu, mine = time.perf_counter() - t0, cpu_seconds(pid) - c0, cpu_seconds() - mine
     ttfc = [f * 1000 for ok, f, _ in results if f is not None]
     return {"clients": clients, "requests": len(results), "failed": sum(not ok for ok, _, _ in results),
             "chars": sum(c for _, _, c in results), "seconds": wall,
-            "chars_per_s": sum(c for _, _, c in results) / wall,
+            "chars_per_s": sum(c for _, _, c in results) / wall, "server_cpu_s": cpu,
+            "load_generator_cpu_s": mine,
+            "chars_per_server_cpu_s": sum(c for _, _, c in results) / max(cpu, 1e-9),
             "ttfc_ms_p50": percentile(ttfc, 50), "ttfc_ms_p99": percentile(ttfc, 99)}
 
 
 async def soak(base: str, pid: int, seconds: float, length: int) -> dict:
     samples = [(0.0, rss_mb(pid))]
-    task = asyncio.create_task(phase(base, 8, 10**9, seconds, length))
+    task = asyncio.create_task(phase(base, 8, 10**9, seconds, length, pid))
     t0 = time.perf_counter()
     while not task.done():
         await asyncio.sleep(min(5.0, max(seconds / 10, 0.5)))
@@ -178,33 +192,42 @@ def main() -> None:
             from bench_generate_cli import make_run
 
             run = str(make_run(Path(tmp), quick=False))
-        reference = in_process(run, a.length, 64)
+        before = in_process(run, a.length, 64)
         port = free_port()
         proc = start_server(run, port)
         base = f"http://127.0.0.1:{port}"
         try:
-            phases = [asyncio.run(phase(base, int(c), a.requests, a.phase_seconds, a.length))
+            phases = [asyncio.run(phase(base, int(c), a.requests, a.phase_seconds, a.length, proc.pid))
                       for c in a.clients.split(",")]
+            after = in_process(run, a.length, 64)  # measured on both sides of the load: the machine may change
             soaked = asyncio.run(soak(base, proc.pid, a.soak_seconds, a.length))
         finally:
             proc.terminate()
             code = proc.wait(60)
+    reference = {k: (before[k] + after[k]) / 2 for k in before}
+    reference.update(before=before, after=after)
     by = {p["clients"]: p for p in phases}
     report = {"run": a.run or "2 × 256, trained 2 steps for the bench", "length": a.length, "quick": a.quick,
               "in_process_64": reference, "phases": phases, "soak": soaked, "server_exit_code_on_sigterm": code}
     if 64 in by:
         report["ratio_64_clients_vs_in_process_engine"] = by[64]["chars_per_s"] / reference["engine_chars_per_s"]
         report["ratio_64_clients_vs_numpy_loop"] = by[64]["chars_per_s"] / reference["numpy_loop_chars_per_s"]
-    print(f"in-process, 64 streams × {a.length}: engine {reference['engine_chars_per_s']:,.0f} chars/s, plain NumPy "
-          f"loop {reference['numpy_loop_chars_per_s']:,.0f} chars/s")
-    print(f"{'clients':>7} {'requests':>8} {'failed':>6} {'chars/s':>10} {'ttfc p50':>9} {'ttfc p99':>9}")
+        report["ratio_64_clients_per_cpu_vs_engine"] = by[64]["chars_per_server_cpu_s"] / \
+            reference["engine_chars_per_cpu_s"]
+    print(f"in-process, 64 streams × {a.length} (mean of before/after the load): engine "
+          f"{reference['engine_chars_per_s']:,.0f} chars/s ({before['engine_chars_per_s']:,.0f} / "
+          f"{after['engine_chars_per_s']:,.0f}), {reference['engine_chars_per_cpu_s']:,.0f} chars per CPU-second; "
+          f"plain NumPy loop {reference['numpy_loop_chars_per_s']:,.0f} chars/s")
+    print(f"{'clients':>7} {'requests':>8} {'failed':>6} {'chars/s':>10} {'ttfc p50':>9} {'ttfc p99':>9} "
+          f"{'server chars/CPU-s':>19} {'client CPU':>10}")
     for p in phases:
         fmt = lambda v: "-" if v is None else f"{v:.0f} ms"  # noqa: E731
         print(f"{p['clients']:>7} {p['requests']:>8} {p['failed']:>6} {p['chars_per_s']:>10,.0f} "
-              f"{fmt(p['ttfc_ms_p50']):>9} {fmt(p['ttfc_ms_p99']):>9}")
+              f"{fmt(p['ttfc_ms_p50']):>9} {fmt(p['ttfc_ms_p99']):>9} {p['chars_per_server_cpu_s']:>19,.0f} {p['load_generator_cpu_s'] / p['seconds']:>9.0%}")
     if 64 in by:
-        print(f"64 clients / in-process engine: {report['ratio_64_clients_vs_in_process_engine']:.2f}×;  / plain "
-              f"NumPy loop: {report['ratio_64_clients_vs_numpy_loop']:.2f}×")
+        print(f"64 clients / in-process engine: {report['ratio_64_clients_vs_in_process_engine']:.2f}× in chars/s, "
+              f"{report['ratio_64_clients_per_cpu_vs_engine']:.2f}× in chars per CPU-second;  / plain NumPy loop: "
+              f"{report['ratio_64_clients_vs_numpy_loop']:.2f}×")
     print(f"soak {a.soak_seconds:.0f} s, 8 clients: {soaked['requests']} requests, {soaked['failed']} failed; server "
           f"RSS {soaked['rss_mb_start']:.0f} → {soaked['rss_mb_end']:.0f} MB (max {soaked['rss_mb_max']:.0f}); "
           f"exit code after SIGTERM {code}")

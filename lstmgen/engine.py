@@ -316,8 +316,11 @@ class Engine:
         loops = defaultdict(list)
         for s in streams:
             s._sync.set()
-            if s._loop is not None:
-                loops[s._loop].append(s._async)
+            event = s._async
+            # an event already set needs no call into its loop: a reader that is busy or pausing between sends
+            # costs nothing per step (a reader clears its event before taking text, so no wake-up is lost)
+            if s._loop is not None and not event.is_set():
+                loops[s._loop].append(event)
         for loop, events in loops.items():
             try:
                 loop.call_soon_threadsafe(_set_all, events)

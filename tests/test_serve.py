@@ -219,12 +219,13 @@ def test_client_disconnect_mid_stream_stops_the_stream_at_once(web, engine):
 
 def test_python_api_streams_in_process(tiny_run):
     from lstmgen.generate import generate
+    from lstmgen.sample import Sampling
 
     with Engine.load([tiny_run]) as e:
         chunks = list(e.stream(prime="Pack ", length=150, seed=11, temperature=0.7))
         texts = ["".join(s) for s in e.submit(length=40, num_samples=2, seed=1)]
     assert "Pack " + "".join(chunks) == generate(str(tiny_run), prime="Pack ", length=150, seed=11,
-                                                  sampling=__import__("lstmgen.sample").sample.Sampling(0.7),
+                                                  sampling=Sampling(temperature=0.7),
                                                   engine="numpy")[0]
     assert [len(t) for t in texts] == [40, 40]
 
