@@ -1,7 +1,8 @@
 """Load on `lstmgen serve` over 127.0.0.1: aggregate chars/s with 1, 8 and 64 clients, time to first character,
 failures, and the server's memory over a soak; against the in-process 64-stream rate measured in the same run.
 
-The server is a real `lstmgen serve` process on a free port of 127.0.0.1. Each client sends streaming requests
+The server is a real `lstmgen serve` process on a free port of 127.0.0.1. Each client (a thread with its own
+kept-alive connection, stdlib http.client) sends streaming requests
 (`"stream": true`, 500 characters each) one after another; every phase is bounded by a request count
 (--requests, per client) and a time (--phase-seconds), whichever comes first. Time to first character is from
 sending the request to the first message carrying text. A request fails when its status is not 200, its
@@ -21,7 +22,7 @@ Targets (issue 14, 2-core machine): 64 clients ≥ 40,000 chars/s and ≥ 0.6 ×
 from __future__ import annotations
 
 import argparse
-import asyncio
+import http.client
 import json
 import os
 import socket
@@ -29,6 +30,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -90,66 +92,73 @@ def in_process(run: str, length: int, streams: int) -> dict:
             "numpy_loop_chars_per_s": streams * length / (time.perf_counter() - t0)}
 
 
-async def one_request(client, url: str, length: int) -> tuple[bool, float | None, int]:
+def one_request(conn: http.client.HTTPConnection, length: int) -> tuple[bool, float | None, int]:
+    """One streaming request on a kept-alive connection: (complete, seconds to first character, characters)."""
     t0 = time.perf_counter()
     first, chars, done = None, 0, False
     try:
-        async with client.stream("POST", url, json={"prime": "The ", "length": length, "stream": True}) as r:
-            if r.status_code != 200:
-                await r.aread()
-                return False, None, 0
-            buffer = ""
-            async for piece in r.aiter_text():
-                buffer += piece
-                *blocks, buffer = buffer.split("\n\n")
-                for block in blocks:
-                    if block.startswith("event: done"):
-                        done = True
-                    elif block.startswith("data: "):
-                        n = len(json.loads(block[6:])["text"])
-                        if n and first is None:
-                            first = time.perf_counter() - t0
-                        chars += n
-    except Exception:  # a broken connection is a failed request
+        conn.request("POST", "/v1/generate", body=json.dumps({"prime": "The ", "length": length, "stream": True}),
+                     headers={"content-type": "application/json"})
+        r = conn.getresponse()
+        if r.status != 200:
+            r.read()
+            return False, None, 0
+        for line in iter(r.readline, b""):
+            if line.startswith(b"event: done"):
+                done = True
+            elif line.startswith(b"data: {\"sample\""):
+                n = len(json.loads(line[6:])["text"])
+                if n and first is None:
+                    first = time.perf_counter() - t0
+                chars += n
+    except (OSError, http.client.HTTPException, ValueError):  # a broken connection is a failed request
+        conn.close()
         return False, first, chars
     return done and chars == length, first, chars
 
 
-async def phase(base: str, clients: int, requests: int, seconds: float, length: int, pid: int) -> dict:
-    import httpx
+def phase(port: int, clients: int, requests: int, seconds: float, length: int, pid: int) -> dict:
+    """`clients` threads, each with its own kept-alive connection, sending requests one after another.
 
-    url = f"{base}/v1/generate"
-    results = []
+    Blocking sockets in threads, not an asyncio client: on 2 cores an asyncio HTTP client's own event loop, busy
+    with 64 streams, delayed sending new requests by ~0.5-1 s and so inflated the time to first character."""
+    results, lock = [], threading.Lock()
     deadline = time.perf_counter() + seconds
-    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
-    async with httpx.AsyncClient(timeout=120, limits=limits) as client:
-        async def worker():
-            for _ in range(requests):
-                if time.perf_counter() > deadline:
-                    return
-                results.append(await one_request(client, url, length))
 
-        t0, c0, mine = time.perf_counter(), cpu_seconds(pid), cpu_seconds()
-        await asyncio.gather(*(worker() for _ in range(clients)))
-        wall, cpu, mine = time.perf_counter() - t0, cpu_seconds(pid) - c0, cpu_seconds() - mine
+    def worker():
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+        for _ in range(requests):
+            if time.perf_counter() > deadline:
+                break
+            r = one_request(conn, length)
+            with lock:
+                results.append(r)
+        conn.close()
+
+    threads = [threading.Thread(target=worker, daemon=True) for _ in range(clients)]
+    t0, c0, mine = time.perf_counter(), cpu_seconds(pid), cpu_seconds()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    wall, cpu, mine = time.perf_counter() - t0, cpu_seconds(pid) - c0, cpu_seconds() - mine
     ttfc = [f * 1000 for ok, f, _ in results if f is not None]
+    chars = sum(c for _, _, c in results)
     return {"clients": clients, "requests": len(results), "failed": sum(not ok for ok, _, _ in results),
-            "chars": sum(c for _, _, c in results), "seconds": wall,
-            "chars_per_s": sum(c for _, _, c in results) / wall, "server_cpu_s": cpu,
-            "load_generator_cpu_s": mine,
-            "chars_per_server_cpu_s": sum(c for _, _, c in results) / max(cpu, 1e-9),
+            "chars": chars, "seconds": wall, "chars_per_s": chars / wall, "server_cpu_s": cpu,
+            "load_generator_cpu_s": mine, "chars_per_server_cpu_s": chars / max(cpu, 1e-9),
             "ttfc_ms_p50": percentile(ttfc, 50), "ttfc_ms_p99": percentile(ttfc, 99)}
 
 
-async def soak(base: str, pid: int, seconds: float, length: int) -> dict:
-    samples = [(0.0, rss_mb(pid))]
-    task = asyncio.create_task(phase(base, 8, 10**9, seconds, length, pid))
+def soak(port: int, pid: int, seconds: float, length: int) -> dict:
+    samples, box = [(0.0, rss_mb(pid))], {}
+    runner = threading.Thread(target=lambda: box.update(r=phase(port, 8, 10**9, seconds, length, pid)))
     t0 = time.perf_counter()
-    while not task.done():
-        await asyncio.sleep(min(5.0, max(seconds / 10, 0.5)))
+    runner.start()
+    while runner.is_alive():
+        runner.join(min(5.0, max(seconds / 10, 0.5)))
         samples.append((time.perf_counter() - t0, rss_mb(pid)))
-    result = await task
-    return {**result, "rss_mb_start": samples[0][1], "rss_mb_end": samples[-1][1],
+    return {**box["r"], "rss_mb_start": samples[0][1], "rss_mb_end": samples[-1][1],
             "rss_mb_max": max(m for _, m in samples), "rss_samples": samples}
 
 
@@ -195,12 +204,11 @@ def main() -> None:
         before = in_process(run, a.length, 64)
         port = free_port()
         proc = start_server(run, port)
-        base = f"http://127.0.0.1:{port}"
         try:
-            phases = [asyncio.run(phase(base, int(c), a.requests, a.phase_seconds, a.length, proc.pid))
+            phases = [phase(port, int(c), a.requests, a.phase_seconds, a.length, proc.pid)
                       for c in a.clients.split(",")]
             after = in_process(run, a.length, 64)  # measured on both sides of the load: the machine may change
-            soaked = asyncio.run(soak(base, proc.pid, a.soak_seconds, a.length))
+            soaked = soak(port, proc.pid, a.soak_seconds, a.length)
         finally:
             proc.terminate()
             code = proc.wait(60)

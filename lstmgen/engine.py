@@ -32,7 +32,7 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from lstmgen.errors import UserError
-from lstmgen.sample import Sampling, StepModel, probabilities
+from lstmgen.sample import SINGLE_THREAD_BELOW, Sampling, StepModel, probabilities
 
 
 class Busy(Exception):
@@ -169,6 +169,26 @@ class _Batch:
         return [streams[k] for k in ready]
 
 
+class _Blas:
+    """BLAS threads for a batch, as `sample.generate_ids` picks them: one below SINGLE_THREAD_BELOW streams (more only
+    add hand-off latency there), the library's default above; or a fixed count. Changed only when the choice does."""
+
+    def __init__(self, fixed: int | None):
+        self.fixed, self.limiter, self.single = fixed, None, None
+
+    def fit(self, streams: int | None) -> None:
+        """Set the limit for a batch of `streams` (None: put the original limits back)."""
+        single = None if streams is None else (True if self.fixed else streams < SINGLE_THREAD_BELOW)
+        if single == self.single:
+            return
+        if self.limiter is not None:
+            self.limiter.restore_original_limits()
+            self.limiter = None
+        if single:
+            self.limiter = threadpool_limits(limits=self.fixed or 1, user_api="blas")
+        self.single = single
+
+
 def _key(s: Sampling) -> tuple:
     return (s.temperature, s.top_k, s.top_p, s.greedy)
 
@@ -176,7 +196,7 @@ def _key(s: Sampling) -> tuple:
 class Engine:
     """The models, the stepping thread and the stream cap. Thread-safe; usable from sync and async code."""
 
-    def __init__(self, models: Iterable[Model], max_streams: int = 128, blas_threads: int | None = 1):
+    def __init__(self, models: Iterable[Model], max_streams: int = 128, blas_threads: int | None = None):
         self.models = {m.name: m for m in models}
         if not self.models:
             raise UserError("no model to serve; pass a run directory or a .keras file")
@@ -291,7 +311,8 @@ class Engine:
             self._wake(left)
 
     def _loop(self) -> None:
-        with threadpool_limits(limits=self.blas_threads, user_api="blas"):
+        blas = _Blas(self.blas_threads)
+        try:
             while True:
                 with self._cv:
                     while not self._stop and not self._pending and not any(
@@ -307,9 +328,12 @@ class Engine:
                 for name, batch in self._batches.items():
                     batch.admit(by_model.get(name, []))
                     if batch.streams:
+                        blas.fit(len(batch.streams))
                         woken += batch.step()
                 self.steps += 1
                 self._wake(woken)
+        finally:
+            blas.fit(None)
 
     @staticmethod
     def _wake(streams: list[Stream]) -> None:
