@@ -194,7 +194,10 @@ def _key(s: Sampling) -> tuple:
 
 
 class Engine:
-    """The models, the stepping thread and the stream cap. Thread-safe; usable from sync and async code."""
+    """The models, the stepping thread and the stream cap. Thread-safe; usable from sync and async code.
+
+    `blas_threads`: None picks per batch as `lstmgen generate` does (one BLAS thread below 16 streams); a number
+    fixes it. The limit is the process's (threadpoolctl), set while the thread steps and put back when it stops."""
 
     def __init__(self, models: Iterable[Model], max_streams: int = 128, blas_threads: int | None = None):
         self.models = {m.name: m for m in models}

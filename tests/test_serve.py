@@ -272,3 +272,15 @@ def test_a_failing_step_ends_every_stream_instead_of_hanging(tiny_run, monkeypat
         assert e.error == "ZeroDivisionError: division by zero" and e.active() == 0
         monkeypatch.undo()
         assert len("".join(e.stream(length=30))) == 30  # the next request starts a fresh thread
+
+
+def test_serving_never_imports_tensorflow(tiny_run):
+    code = ("import sys, asyncio, httpx\nfrom lstmgen.serve import app\nweb = app([sys.argv[1]])\n"
+            "async def go():\n"
+            "    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=web), base_url='http://t') as c:\n"
+            "        return (await c.post('/v1/generate', json={'length': 20})).status_code\n"
+            "print(asyncio.run(go()), sorted({m.split('.')[0] for m in sys.modules} & {'tensorflow', 'keras', 'jax'}))\n"
+            "web.state.engine.stop()\n")
+    proc = subprocess.run([sys.executable, "-c", code, str(tiny_run)], capture_output=True, text=True,
+                          env=dict(os.environ, PYTHONPATH=str(ROOT)), timeout=60)
+    assert proc.stdout.split() == ["200", "[]"], proc.stderr
