@@ -26,7 +26,6 @@ import http.client
 import json
 import os
 import socket
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -192,7 +191,7 @@ def main() -> None:
     ap.add_argument("--out", default=None, help="JSON results (default bench/results/serve[_quick].json)")
     a = ap.parse_args()
     if a.quick:
-        a.requests, a.phase_seconds, a.soak_seconds = 2, 10.0, 10.0
+        a.requests, a.phase_seconds, a.soak_seconds = 2, 10.0, min(a.soak_seconds, 10.0)
     out = Path(a.out or HERE / "results" / f"serve{'_quick' if a.quick else ''}.json")
     with tempfile.TemporaryDirectory(prefix="bench-serve-") as tmp:
         if a.run:
