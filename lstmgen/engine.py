@@ -211,11 +211,13 @@ class Engine:
     def _wake(streams: list[Stream]) -> None:
         loops = defaultdict(list)
         for s in streams:
-            s._sync.set()
+            if s._loop is None:
+                s._sync.set()
+                continue
             event = s._async
             # an event already set needs no call into its loop: a reader that is busy or pausing between sends
             # costs nothing per step (a reader clears its event before taking text, so no wake-up is lost)
-            if s._loop is not None and not event.is_set():
+            if not event.is_set():
                 loops[s._loop].append(event)
         for loop, events in loops.items():
             try:

@@ -22,10 +22,12 @@ if TYPE_CHECKING:
 
 
 class Stream:
-    """One sample being generated. Iterate it (sync or async) for text chunks; `cancel()` stops it at once."""
+    """One sample being generated; `cancel()` stops it at once. A stream made outside an event loop is iterated
+    (`for chunk in stream`), one made inside an event loop is read there (`async for chunk in stream.chunks()`)."""
 
     def __init__(self, model: "Model", prime_ids: np.ndarray, length: int, sampling: Sampling, seed, index: int = 0):
         self.model, self.sampling, self.index = model, sampling, index
+        self.key = _key(sampling)  # streams with equal keys are sampled as one block
         self.rng = np.random.default_rng(seed)
         self.inputs = [int(i) for i in prime_ids] or [int(self.rng.integers(model.step_model.vocab_size))]
         self.remaining = length
@@ -104,7 +106,7 @@ class Batch:
         ready = [k for k, s in enumerate(streams) if not s.inputs and not s.cancelled]
         groups = defaultdict(list)
         for k in ready:
-            groups[_key(streams[k].sampling)].append(k)
+            groups[streams[k].key].append(k)
         chars = self.model.vocab.chars
         for rows in groups.values():
             sampling = streams[rows[0]].sampling
