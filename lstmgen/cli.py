@@ -391,3 +391,8 @@ def estimate(source, log_file, started, now_, follow, what_if, config_file, as_j
 def main(argv=None) -> None:
     """Console-script entry point."""
     cli.main(args=argv, prog_name="lstmgen")
+
+
+from lstmgen.serve_cli import serve  # noqa: E402  (its own module: it needs the names above)
+
+cli.add_command(serve)

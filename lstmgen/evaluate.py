@@ -119,12 +119,14 @@ def read_samples(path: str, vocab: Vocab) -> list[str]:
     return [text]
 
 
-def generate_samples(model, vocab: Vocab, n: int, length: int, temperature: float, seed: int | None) -> list[str]:
+def generate_samples(model_path: Path, vocab: Vocab, n: int, length: int, temperature: float,
+                     seed: int | None) -> list[str]:
     from lstmgen.epoch_report import sample_prime
     from lstmgen.hardware import memory_bytes
-    from lstmgen.sample import StepModel, generate_text
+    from lstmgen.sample import generate_text
+    from lstmgen.weights import read_step_model
 
-    step_model = StepModel.from_keras(model)
+    step_model = read_step_model(model_path)  # h5py only: `eval --no-loss` never imports TensorFlow
     check_generation(step_model, n, length, memory_bytes())
     with ui.bar(total=length, desc="generating", unit="char") as bar:
         return generate_text(step_model, vocab.decode, sample_prime(vocab), length, n,
@@ -191,7 +193,7 @@ def evaluate(target: str, texts: list[str], *, which: str = "best", samples_file
 
         text, text_info = read_sources(list(texts))
     sample_texts = read_samples(samples_file, vocab) if samples_file else None
-    if loss or generate:
+    if loss:
         from lstmgen.generate import load_keras_model
 
         t0 = time.monotonic()
@@ -221,7 +223,7 @@ def evaluate(target: str, texts: list[str], *, which: str = "best", samples_file
         ui.detail(f"evaluated {result['predictions']:,} predictions in {time.monotonic() - t0:.1f}s")
         out["loss"] = {"text": described, "chars": n_chars, "unknown": unknown, **result}
     if generate:
-        sample_texts = generate_samples(model, vocab, generate, length, temperature, seed)
+        sample_texts = generate_samples(model_path, vocab, generate, length, temperature, seed)
         out["generated"] = {"samples": generate, "length": length, "temperature": temperature, "seed": seed}
     if sample_texts is not None:
         data = data or run_corpus(run, cfg)

@@ -1,4 +1,8 @@
-"""`lstmgen generate`: load a trained run safely, prime it, and stream samples."""
+"""`lstmgen generate`: load a trained run safely, prime it, and stream samples.
+
+The weights are read from the `.keras` file with h5py (`lstmgen.weights`); Keras is imported only by the keras
+engine, and `load_keras_model` is for the commands that need the Keras model itself (`eval`'s loss).
+"""
 
 from __future__ import annotations
 
@@ -20,6 +24,7 @@ from lstmgen.rundir import RunDir
 from lstmgen.runmodel import ModelChoice, pick_model
 from lstmgen.sample import Sampling, StepModel, check_generation, generate_text
 from lstmgen.vocab import Vocab
+from lstmgen.weights import read_step_model
 
 
 def load_keras_model(path: Path):
@@ -48,11 +53,7 @@ def load(target: str | None, which: str = "best", warn: Callable[[str], None] = 
     if choice.note:
         warn(choice.note)
     vocab = run_vocab(run, info, warn)
-    model = load_keras_model(path)
-    try:
-        step_model = StepModel.from_keras(model)
-    except (ValueError, AttributeError):
-        raise UserError(f"'{path}' is not an lstmgen model (expected embedding → LSTM → logits layers)") from None
+    step_model = read_step_model(path)  # the weights only, read with h5py: no TensorFlow
     if step_model.vocab_size != vocab.size:
         raise UserError(f"model '{path}' has {step_model.vocab_size} outputs but the run's vocab.json has "
                         f"{vocab.size} characters; the run directory is inconsistent")
