@@ -156,6 +156,8 @@ class RunDir:
                 continue
             try:
                 state = json.loads(p.read_text(encoding="utf-8"))
+            except FileNotFoundError:  # pruned by the run's trainer since it was listed: gone, not damaged
+                continue
             except (OSError, ValueError) as e:
                 damaged.append((p, f"unreadable ({e.__class__.__name__})"))
                 continue

@@ -175,8 +175,12 @@ def checkpoint_rows(run: RunDir) -> list[dict]:
         rows, vanished = [], False
         usable, damaged = run.scan_checkpoints()
         for path, why in damaged:  # listed, not used: resume falls back past them
+            st = _stat(path.with_suffix(".keras"))
+            if st is None:
+                vanished = True
+                continue
             rows.append({"file": str(path.relative_to(run.path)), "global_step": int(path.name[5:14]),
-                         "damaged": why})
+                         "size_bytes": st.st_size, "damaged": why})
         for model, state in usable:
             st = _stat(model)
             if st is None:

@@ -73,7 +73,8 @@ class RunLock:
             try:
                 fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
             except OSError as e:
-                raise UserError(f"cannot lock {self.what} ('{self.path}'): {e.strerror}; fix its permissions") from None
+                raise UserError(f"cannot write to run directory '{self.path.parent}' (creating its {self.path.name}: "
+                                f"{e.strerror}); make it writable, then run this again") from None
             try:
                 _flock_exclusive(fd)
             except BlockingIOError:
