@@ -40,8 +40,36 @@ def import_tensorflow():
     return tf
 
 
+BACKENDS = ("tensorflow", "jax", "torch")  # what lstmgen trains and samples with
+
+
+def check_backend_choice(name: str | None) -> None:
+    """Refuse a KERAS_BACKEND that is not one of BACKENDS or is not installed, saying which are."""
+    import importlib.util
+
+    from lstmgen.errors import UserError
+
+    if name is None:
+        return
+    installed = [b for b in BACKENDS if importlib.util.find_spec(b) is not None]
+    have = f"installed here: {', '.join(installed)}" if installed else "none is installed here"
+    if name not in BACKENDS:
+        raise UserError(f"KERAS_BACKEND={name!r} is not a backend lstmgen can use; set it to tensorflow, jax or torch "
+                        f"({have}), or unset it")
+    if name not in installed:
+        raise UserError(f"KERAS_BACKEND={name} but {name} is not installed ({have}); install it or choose another")
+
+
+check_backend_choice(os.environ.get("KERAS_BACKEND") or None)  # Keras ignores an empty one too
 with muted_stderr():
-    import keras
+    try:
+        import keras
+    except (ImportError, ValueError) as _e:  # e.g. a backend named in ~/.keras/keras.json that cannot be imported
+        from lstmgen.errors import UserError
+
+        raise UserError(f"cannot start Keras ({str(_e)[:120]}); set KERAS_BACKEND to tensorflow, jax or "
+                        "torch") from None
+check_backend_choice(keras.backend.backend())
 if keras.backend.backend() == "tensorflow":
     import_tensorflow()
 NAME = keras.backend.backend()

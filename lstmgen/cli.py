@@ -71,6 +71,11 @@ def say(message: str) -> None:
     click.echo(message, err=True)
 
 
+def one_line(message: str) -> str:
+    """An error is one line on stderr even when a file name or value in it holds a line break."""
+    return " ".join(message.splitlines())
+
+
 class Lstmgen(click.Group):
     """A click group whose errors are one line on stderr, never a traceback."""
 
@@ -80,17 +85,17 @@ class Lstmgen(click.Group):
         try:
             super().main(args, prog_name or "lstmgen", standalone_mode=False, **extra)
         except UserError as e:
-            click.echo(f"lstmgen: error: {e.format_message()}", err=True)
+            click.echo(f"lstmgen: error: {one_line(e.format_message())}", err=True)
             sys.exit(e.exit_code)
         except click.UsageError as e:
             where = e.ctx.command_path if e.ctx else "lstmgen"
-            click.echo(f"lstmgen: error: {e.format_message()} (see '{where} --help')", err=True)
+            click.echo(f"lstmgen: error: {one_line(e.format_message())} (see '{where} --help')", err=True)
             sys.exit(2)
         except click.exceptions.Abort:
             click.echo("lstmgen: aborted", err=True)
             sys.exit(130)
         except click.ClickException as e:
-            click.echo(f"lstmgen: error: {e.format_message()}", err=True)
+            click.echo(f"lstmgen: error: {one_line(e.format_message())}", err=True)
             sys.exit(e.exit_code)
         except KeyboardInterrupt:
             click.echo("lstmgen: interrupted", err=True)
@@ -135,12 +140,16 @@ def cli():
 @click.option("--lowercase", is_flag=True, help="lowercase the text")
 @click.option("--val-fraction", type=float, default=0.1, show_default=True,
               help="last fraction of the text held out for validation")
+@click.option("--force", is_flag=True,
+              help="replace what -o DIR holds: another corpus's preparation, or ids.bin, vocab.json or meta.json "
+                   "that lstmgen did not write")
 @output_options
-def prepare(sources, out_dir, encoding, lowercase, val_fraction):
+def prepare(sources, out_dir, encoding, lowercase, val_fraction, force):
     """Turn text into ids, a vocabulary and metadata (no TensorFlow).
 
-    SOURCES are text files, directories, '-' (stdin), http(s) URLs or builtin:NAME (builtin:reber,
-    builtin:pydocs). The ids are a memory-mappable stream; the last --val-fraction is the validation split.
+    SOURCES are text files, directories, '-' (stdin, up to 1 GB), http(s) URLs or builtin:NAME (builtin:reber,
+    builtin:pydocs); devices, named pipes and sockets are refused (skipped inside a directory). The ids are a
+    memory-mappable stream; the last --val-fraction is the validation split.
 
     \b
     Examples:
@@ -148,9 +157,12 @@ def prepare(sources, out_dir, encoding, lowercase, val_fraction):
       cat notes.txt | lstmgen prepare - -o prepared/notes
     """
     from lstmgen.corpus import prepare as run_prepare
+    from lstmgen.sources import check_encoding
 
+    check_encoding(encoding)  # before any input is read
     t0 = time.monotonic()
-    prepared = run_prepare(list(sources), out_dir, encoding=encoding, lowercase=lowercase, val_fraction=val_fraction)
+    prepared = run_prepare(list(sources), out_dir, encoding=encoding, lowercase=lowercase, val_fraction=val_fraction,
+                           force=force)
     ui.detail(f"prepared in {time.monotonic() - t0:.2f}s (sha256 {prepared.meta['sha256'][:12]}…)")
     if not ui.SETTINGS.quiet:
         click.echo(prepared.summary())
@@ -160,20 +172,22 @@ def prepare(sources, out_dir, encoding, lowercase, val_fraction):
 @click.argument("source", type=click.Path())
 @click.option("-c", "--config", "config_file", help="YAML config file or preset name (smoke, cpu, demo, gpu)")
 @click.option("-o", "--output", "out_dir", type=click.Path(file_okay=False),
-              help="run directory [default: runs/NAME-TIMESTAMP]")
+              help="run directory: a new or empty folder, or a run to continue [default: runs/NAME-TIMESTAMP]")
 @config_options
 @output_options
 def train(source, config_file, out_dir, **kwargs):
     """Train a model on SOURCE, or continue the run SOURCE.
 
-    SOURCE is a prepared directory, a run directory (continue it), or anything `prepare` accepts
-    (raw text is prepared implicitly and cached). Every config key is also an option. After each epoch
-    the run directory gets a checkpoint, metrics.csv, loss.png, TensorBoard logs and a short sample.
+    SOURCE is a prepared directory, a run directory (continue it; with -o NEW, continue a copy of it in
+    NEW and leave it unchanged), or anything `prepare` accepts (raw text is prepared implicitly and
+    cached). Every config key is also an option. After each epoch the run directory gets a checkpoint,
+    metrics.csv, loss.png, TensorBoard logs and a short sample. One process at a time trains a run.
 
     \b
     Examples:
       lstmgen train builtin:pydocs --config demo -o runs/demo
-      lstmgen train runs/demo --epochs 6          # continue to 6 epochs
+      lstmgen train runs/demo --epochs 6                  # continue to 6 epochs
+      lstmgen train runs/demo -o runs/demo-b --epochs 9   # continue a copy
     """
     from lstmgen.train import train as run_train
 
@@ -356,7 +370,10 @@ def estimate(source, log_file, started, now_, follow, what_if, config_file, as_j
         if unused:
             raise click.UsageError(f"{', '.join(unused)} only apply without --log")
         from lstmgen.eta import estimate_log_command
+        from lstmgen.limits import EPOCHS, check_range
 
+        if "epochs" in overrides:
+            check_range("--epochs", overrides["epochs"], *EPOCHS)
         sys.exit(estimate_log_command(log_file, started, now_, overrides.get("epochs"), follow, as_json))
     if source is None:
         raise click.UsageError("give SOURCE (a corpus to train on) or --log FILE (a training log)")
@@ -374,3 +391,8 @@ def estimate(source, log_file, started, now_, follow, what_if, config_file, as_j
 def main(argv=None) -> None:
     """Console-script entry point."""
     cli.main(args=argv, prog_name="lstmgen")
+
+
+from lstmgen.serve_cli import serve  # noqa: E402  (its own module: it needs the names above)
+
+cli.add_command(serve)

@@ -11,6 +11,8 @@ from pathlib import Path
 import yaml
 
 from lstmgen.errors import UserError
+from lstmgen.limits import EPOCHS, SEED, TEMPERATURE, check_range
+from lstmgen.yamlfile import load_yaml_file
 
 CONFIG_DIR = Path(__file__).resolve().parent / "configs"
 
@@ -84,10 +86,19 @@ CHOICES = {
     "distribute": ("off", "auto", "mirrored", "data_parallel"),
     "lr_scaling": ("none", "linear", "sqrt"),
 }
-POSITIVE = {"embedding_dim", "layers", "units", "seq_len", "batch_size", "epochs", "steps_per_execution",
-            "val_batch_size", "log_every_steps", "keep_checkpoints", "sample_length"}
-NON_NEGATIVE = {"threads", "steps_per_epoch", "warmup_steps", "max_minutes", "seed", "min_learning_rate", "clipnorm",
-                "checkpoint_minutes", "checkpoint_steps", "sample_every_epochs", "num_processes"}
+# The values each numeric key accepts, inclusive: (lowest, highest). Upper bounds keep every size, count and step
+# number within what the code and memory can handle; check_fits (train.py) also checks the weights and activations.
+RANGES = {
+    "embedding_dim": (1, 65_536), "layers": (1, 64), "units": (1, 65_536), "dropout": (0.0, 1.0),
+    "seq_len": (1, 1_000_000), "batch_size": (1, 1_000_000), "val_fraction": (0.0, 1.0),
+    "epochs": EPOCHS, "steps_per_epoch": (0, 10**9), "learning_rate": (0.0, 100.0),
+    "min_learning_rate": (0.0, 100.0), "warmup_steps": (0, 10**9), "clipnorm": (0.0, 1e9),
+    "max_minutes": (0.0, 1e8), "seed": SEED, "steps_per_execution": (1, 10_000), "threads": (0, 1024),
+    "val_batch_size": (1, 1_000_000), "checkpoint_minutes": (0.0, 1e8), "checkpoint_steps": (0, 10**9),
+    "keep_checkpoints": (1, 1000), "log_every_steps": (1, 10**9), "sample_every_epochs": (0, 1_000_000),
+    "sample_length": (1, 100_000), "num_processes": (0, 4096), "process_id": (-1, 4095),
+}
+OPEN_ENDS = {"dropout": "[)", "val_fraction": "[)", "learning_rate": "(]"}  # the rest include both ends
 FIELD_TYPES = {f.name: f.type for f in fields(Config)}
 HELP = {
     "embedding_dim": "size of the character embedding",
@@ -152,73 +163,64 @@ def coerce(key: str, value, source: str = "config"):
     if key not in FIELD_TYPES:
         close = difflib.get_close_matches(key, FIELD_TYPES, n=1)
         hint = f" (did you mean '{close[0]}'?)" if close else ""
-        raise UserError(f"unknown {source} key '{key}'{hint}; valid keys: {', '.join(FIELD_TYPES)}")
+        shown = repr(key)[1:-1] if len(key) <= 40 else repr(key)[1:40] + "…"  # no line break from a hostile key
+        raise UserError(f"unknown {source} key '{shown}'{hint}; valid keys: {', '.join(FIELD_TYPES)}")
     t = _pytype(FIELD_TYPES[key])
-    bad = UserError(f"{source} key '{key}' must be {_type_name(t)}, got {value!r}")
+    shown = repr(value) if len(repr(value)) <= 40 else repr(value)[:40] + "…"
+    bad = UserError(f"{source} key '{key}' must be {_type_name(t)}, got {shown}")
     if t is bool:
         if isinstance(value, bool):
             return value
         if isinstance(value, str) and value.lower() in ("true", "yes", "on", "1", "false", "no", "off", "0"):
             return value.lower() in ("true", "yes", "on", "1")
         raise bad
-    if t is int:
-        if isinstance(value, bool):
-            raise bad
-        if isinstance(value, float) and value.is_integer():
+    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+        raise bad
+    if t is int:  # an integer, an integer-valued float (12.0) or its text; never a rounded 12.7
+        if isinstance(value, float):
+            if not value.is_integer():
+                raise bad
             return int(value)
         try:
             return int(value)
-        except (TypeError, ValueError):
+        except ValueError:
             raise bad from None
     if t is float:
-        if isinstance(value, bool):
-            raise bad
         try:
             out = float(value)
-        except (TypeError, ValueError):
+        except (ValueError, OverflowError):
             raise bad from None
         if not math.isfinite(out):
             raise bad
         return out
-    if not isinstance(value, (str, int, float)) or isinstance(value, bool):
-        raise bad
     return str(value)
 
 
 def validate(cfg: Config) -> Config:
-    for key in POSITIVE:
-        if getattr(cfg, key) <= 0:
-            raise UserError(f"config key '{key}' must be positive, got {getattr(cfg, key)}")
-    for key in NON_NEGATIVE:
-        if getattr(cfg, key) < 0:
-            raise UserError(f"config key '{key}' must not be negative, got {getattr(cfg, key)}")
+    for key, (lo, hi) in RANGES.items():
+        check_range(f"config key '{key}' (--{key.replace('_', '-')})", getattr(cfg, key), lo, hi,
+                    OPEN_ENDS.get(key, "[]"))
     for key, allowed in CHOICES.items():
         if getattr(cfg, key) not in allowed:
             raise UserError(f"config key '{key}' must be one of {', '.join(allowed)}, got {getattr(cfg, key)!r}")
-    if not 0.0 <= cfg.dropout < 1.0:
-        raise UserError(f"dropout must be in [0, 1), got {cfg.dropout}")
-    if not 0.0 <= cfg.val_fraction < 1.0:
-        raise UserError(f"val_fraction must be in [0, 1), got {cfg.val_fraction}")
-    if not cfg.learning_rate > 0:
-        raise UserError(f"learning_rate must be positive, got {cfg.learning_rate}")
-    if cfg.process_id < -1:
-        raise UserError(f"process_id must be -1 (from the environment) or a rank ≥ 0, got {cfg.process_id}")
+    for key in ("devices", "coordinator"):
+        if len(getattr(cfg, key)) > 1000:
+            raise UserError(f"config key '{key}' is {len(getattr(cfg, key)):,} characters long, at most 1,000 "
+                            "are allowed")
     parse_temperatures(cfg.sample_temperatures)
     return cfg
 
 
 def parse_temperatures(text: str) -> list[float]:
-    """'0.5,1.0' → [0.5, 1.0]; each must be a finite number above 0 (at least one, at most eight)."""
-    fix = "give comma-separated numbers above 0, e.g. --sample-temperatures 0.5,1.0"
+    """'0.5,1.0' → [0.5, 1.0]; each in limits.TEMPERATURE (at least one, at most eight)."""
+    fix = "give comma-separated numbers, e.g. --sample-temperatures 0.5,1.0"
     out = []
     for part in str(text).split(","):
         try:
             t = float(part)
         except ValueError:
             raise UserError(f"sample_temperatures: {part.strip()!r} is not a number; {fix}") from None
-        if not (math.isfinite(t) and t > 0):
-            raise UserError(f"sample_temperatures: {part.strip()} is not above 0; {fix}")
-        out.append(t)
+        out.append(check_range("sample_temperatures: each temperature", t, *TEMPERATURE, fix=fix))
     if len(out) > 8:
         raise UserError(f"sample_temperatures: {len(out)} temperatures, at most 8 are allowed; {fix}")
     return out
@@ -237,14 +239,7 @@ def read_yaml(path_or_name: str) -> dict:
         raise UserError(f"config file '{path_or_name}' not found; give a path or one of: {', '.join(preset_names())}")
     if path.is_dir():
         raise UserError(f"config '{path_or_name}' is a directory; give a YAML file")
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        where = f" at line {mark.line + 1}" if mark is not None else ""
-        raise UserError(f"config file '{path}' is not valid YAML{where}; fix the syntax") from None
-    except (OSError, UnicodeDecodeError) as e:
-        raise UserError(f"cannot read config file '{path}': {e}") from None
+    data = load_yaml_file(path)
     if data is None:
         return {}
     if not isinstance(data, dict):

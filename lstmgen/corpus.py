@@ -6,7 +6,6 @@ ids.bin is the whole corpus as one little-endian uint8/uint16 id stream (trainin
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import math
@@ -19,7 +18,7 @@ from typing import Sequence
 import numpy as np
 
 from . import FORMAT_VERSION, __version__
-from .atomic import TMP_MARK, clean_stale_temps, fsync_dir, write_bytes, write_json
+from .atomic import TMP_MARK, clean_stale_temps, write_bytes, write_json
 from .errors import UserError
 from .sources import PREPARED_FORMAT, cache_subdir, fetch, is_prepared_dir, read_fetched, read_sources
 from .vocab import Vocab, dtype_for_size, text_codes
@@ -97,8 +96,15 @@ def _check_val_fraction(val_fraction: float) -> float:
     return f
 
 
-def _prepare_out_dir(out: Path) -> None:
-    """Create `out`, or check that it holds nothing but lstmgen prepared files (never clobber user files)."""
+def _differs(old: dict, new: dict) -> bool:
+    """True if `old` is a complete preparation of other data (or split) than `new`: replacing it breaks its runs."""
+    keys = ("sha256", "n_train", "n_val", "vocab_size", "dtype")
+    return "sha256" in old and any(old.get(k) != new.get(k) for k in keys)
+
+
+def _prepare_out_dir(out: Path, meta: dict, force: bool = False) -> None:
+    """Create `out`, or check that it holds nothing but lstmgen prepared files (never clobber user files), and not
+    another corpus's preparation unless `force`."""
     if out.exists() and not out.is_dir():
         raise UserError(f"output {out} exists and is not a directory; choose another -o DIR")
     if out.is_dir():
@@ -109,18 +115,37 @@ def _prepare_out_dir(out: Path) -> None:
                 f"output directory {out} already holds files that lstmgen did not write ({shown}); "
                 "choose another -o DIR or empty it"
             )
+        old = _read_meta(out)
+        present = [name for name in FILES if (out / name).exists()]  # with no meta.json of lstmgen's
+        if not force and old is None and present:
+            raise UserError(f"output directory {out} holds {', '.join(present)}, not written by lstmgen (no meta.json "
+                            "of its own); choose another -o DIR, or pass --force to replace them")
+        if not force and old is not None and _differs(old, meta):
+            sources = ", ".join(map(str, old.get("sources") or []))
+            raise UserError(f"output directory {out} already holds another prepared corpus ({sources[:60]}, "
+                            f"{old.get('n_chars', 0):,} characters, val fraction {old.get('val_fraction')}); runs "
+                            "trained on it need it as it is: choose another -o DIR, or pass --force to replace it")
     try:
         out.mkdir(parents=True, exist_ok=True)
         clean_stale_temps(out)
-        # Un-commit an older preparation first, so a crash midway never pairs new ids with old metadata.
-        with contextlib.suppress(FileNotFoundError):
-            (out / "meta.json").unlink()
-            fsync_dir(out)
+        # Un-commit an older preparation first, so a crash midway never pairs new ids with old metadata; the
+        # incomplete meta.json still says the folder is lstmgen's, so the next prepare may finish it.
+        write_json(out / "meta.json", {"format": PREPARED_FORMAT, "version": FORMAT_VERSION, "state": "incomplete"})
     except OSError as e:
         raise UserError(f"cannot write to {out} ({e.strerror or e}); choose a writable -o DIR") from None
 
 
-def _write_prepared(text: str, info: dict, out: Path, *, lowercase: bool, val_fraction: float) -> Prepared:
+def _read_meta(out: Path) -> dict | None:
+    """meta.json of an lstmgen prepared directory (complete or not), else None."""
+    try:
+        meta = json.loads((out / "meta.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return meta if isinstance(meta, dict) and meta.get("format") == PREPARED_FORMAT else None
+
+
+def _write_prepared(text: str, info: dict, out: Path, *, lowercase: bool, val_fraction: float,
+                    force: bool = False) -> Prepared:
     vocab, ids = encode_corpus(text)
     n = int(ids.size)
     n_val = min(int(round(n * val_fraction)), n - 1)
@@ -141,7 +166,7 @@ def _write_prepared(text: str, info: dict, out: Path, *, lowercase: bool, val_fr
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "lstmgen_version": __version__,
     }
-    _prepare_out_dir(out)
+    _prepare_out_dir(out, meta, force)
     try:
         write_bytes(out / "ids.bin", data)
         vocab.save(out / "vocab.json")
@@ -154,22 +179,26 @@ def _write_prepared(text: str, info: dict, out: Path, *, lowercase: bool, val_fr
     if info["skipped"]:
         shown = ", ".join(Path(s).name for s in info["skipped"][:5]) + (", …" if len(info["skipped"]) > 5 else "")
         prepared.notes.append(f"skipped {len(info['skipped'])} binary file(s): {shown}")
+    if info["special"]:
+        shown = ", ".join(Path(s).name for s in info["special"][:5]) + (", …" if len(info["special"]) > 5 else "")
+        prepared.notes.append(f"skipped {len(info['special'])} special file(s) (FIFO, device or socket): {shown}")
     return prepared
 
 
-def _prepare_fetched(fetched, out_dir, *, encoding, lowercase, val_fraction) -> Prepared:
+def _prepare_fetched(fetched, out_dir, *, encoding, lowercase, val_fraction, force=False) -> Prepared:
     text, info = read_fetched(fetched, encoding)
     if lowercase:
         text = text.lower()
     out = Path(out_dir) if out_dir is not None else Path.cwd() / "prepared" / info["name"]
-    return _write_prepared(text, info, out, lowercase=lowercase, val_fraction=val_fraction)
+    return _write_prepared(text, info, out, lowercase=lowercase, val_fraction=val_fraction, force=force)
 
 
 def prepare(sources: Sequence[str], out_dir: str | os.PathLike | None = None, *, encoding: str | None = None,
-            lowercase: bool = False, val_fraction: float = 0.1) -> Prepared:
+            lowercase: bool = False, val_fraction: float = 0.1, force: bool = False) -> Prepared:
     """Read SOURCEs, build the vocabulary and id stream, write a prepared directory and return it loaded.
 
-    out_dir defaults to ./prepared/<name>, name taken from the first source.
+    out_dir defaults to ./prepared/<name>, name taken from the first source. A folder holding another corpus's
+    preparation (or ids.bin/vocab.json lstmgen did not write) is refused unless `force`.
     """
     val_fraction = _check_val_fraction(val_fraction)
     if isinstance(sources, str):
@@ -177,7 +206,8 @@ def prepare(sources: Sequence[str], out_dir: str | os.PathLike | None = None, *,
     if not sources:
         raise UserError("no SOURCE given; pass a text file, a directory, '-', an http(s) URL or builtin:NAME")
     fetched = [fetch(s) for s in sources]
-    return _prepare_fetched(fetched, out_dir, encoding=encoding, lowercase=lowercase, val_fraction=val_fraction)
+    return _prepare_fetched(fetched, out_dir, encoding=encoding, lowercase=lowercase, val_fraction=val_fraction,
+                            force=force)
 
 
 def _open(path: Path, meta: dict, vocab: Vocab) -> Prepared:
@@ -271,5 +301,4 @@ def prepared_for_training(source: str, cache_dir: str | os.PathLike | None = Non
             return load_prepared(out)
         except UserError:
             pass  # a damaged cache entry is simply rebuilt
-    return _prepare_fetched(fetched, out, **opts)
-
+    return _prepare_fetched(fetched, out, force=True, **opts)  # the cache entry is lstmgen's, keyed by its data

@@ -6,6 +6,7 @@ non-overlapping windows that start there, both derived from (seed, epoch) so any
 
 from __future__ import annotations
 
+import bisect
 import math
 
 import keras
@@ -20,6 +21,12 @@ def epoch_order(n_ids: int, seq_len: int, batch_size: int, seed: int, epoch: int
     starts = offset + seq_len * rng.permutation(n_windows)
     usable = (n_windows // batch_size) * batch_size
     return starts[:usable].astype(np.int64)
+
+
+def pass_rows(n_ids: int, seq_len: int, batch_size: int, seed: int, epoch: int) -> int:
+    """len(epoch_order(...)) without the permutation: only the offset is drawn."""
+    offset = int(np.random.default_rng([seed, epoch]).integers(seq_len)) if n_ids - 1 >= 2 * seq_len else 0
+    return (n_ids - 1 - offset) // seq_len // batch_size * batch_size
 
 
 def steps_in_epoch(n_ids: int, seq_len: int, batch_size: int) -> int:
@@ -47,25 +54,40 @@ class TrainBatches(keras.utils.PyDataset):
         self.set_epoch(0)
 
     def set_epoch(self, epoch: int, start_step: int = 0) -> None:
-        order = epoch_order(len(self.ids), self.seq_len, self.batch_size, self.seed, epoch)
-        if len(order) < self.steps * self.batch_size:  # steps_per_epoch larger than one pass: keep going
-            extra = [order]
-            k = 1
-            while sum(map(len, extra)) < self.steps * self.batch_size:
-                extra.append(epoch_order(len(self.ids), self.seq_len, self.batch_size, self.seed,
-                                         epoch + 100_003 * k))
-                k += 1
-            order = np.concatenate(extra)
-        self.order = order[: self.steps * self.batch_size]
-        self.start_step = start_step
+        """Start `epoch` at `start_step`. A steps_per_epoch longer than one pass over the windows continues with
+        further passes (pass k ordered as epoch + 100_003·k), cut lazily: nothing here is O(steps)."""
+        self.epoch, self.start_step = epoch, start_step
+        self._bounds = [0]  # the first row of each pass sized so far, then the end of the last one
+        self._pass = (0, epoch_order(len(self.ids), self.seq_len, self.batch_size, self.seed, epoch))
+
+    @property
+    def order(self) -> np.ndarray:
+        """The window starts of the pass in use."""
+        return self._pass[1]
+
+    def _pass_epoch(self, k: int) -> int:
+        return self.epoch + 100_003 * k
+
+    def _rows(self, step: int) -> np.ndarray:
+        """Window starts of batch `step` of the epoch; batches never straddle passes (whole batches each)."""
+        row = step * self.batch_size
+        while self._bounds[-1] <= row:
+            size = pass_rows(len(self.ids), self.seq_len, self.batch_size, self.seed,
+                             self._pass_epoch(len(self._bounds) - 1))
+            if size == 0:
+                raise ValueError("fewer windows than one batch")  # check_trainable refuses this earlier
+            self._bounds.append(self._bounds[-1] + size)
+        k = bisect.bisect_right(self._bounds, row) - 1
+        if self._pass[0] != k:
+            self._pass = (k, epoch_order(len(self.ids), self.seq_len, self.batch_size, self.seed, self._pass_epoch(k)))
+        first = row - self._bounds[k]
+        return self._pass[1][first:first + self.batch_size]
 
     def __len__(self) -> int:
         return self.steps - self.start_step
 
     def __getitem__(self, index: int):
-        i = self.start_step + index
-        return gather(self.ids, shard_rows(self.order[i * self.batch_size:(i + 1) * self.batch_size], self.shard),
-                      self.seq_len)
+        return gather(self.ids, shard_rows(self._rows(self.start_step + index), self.shard), self.seq_len)
 
 
 class ValBatches(keras.utils.PyDataset):

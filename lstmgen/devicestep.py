@@ -86,6 +86,10 @@ def pick_engine(setting: str) -> str:
         raise UserError(f"--engine must be one of {', '.join(ENGINES)}, got {setting!r}")
     if setting != "auto":
         return setting
+    from lstmgen.hardware import gpu_device_present
+
+    if not gpu_device_present():  # no GPU device node: NumPy, without importing the backend (seconds)
+        return "numpy"
     from lstmgen.backend import has_gpu
 
     return "keras" if has_gpu() else "numpy"

@@ -44,6 +44,15 @@ class Job:
 
         return bool(multihost_utils.broadcast_one_to_all(np.int32(1 if ok else 0)))
 
+    def gather(self, values: list[int]) -> list[list[int]]:
+        """Every process's `values` (same length on all), in process order: one small all-gather, so every process
+        must call it at the same point."""
+        if self.processes == 1:
+            return [list(values)]
+        from jax.experimental import multihost_utils
+
+        return np.asarray(multihost_utils.process_allgather(np.asarray(values, np.int32))).tolist()
+
 
 def _from_env(key: str, value, unset):
     if value != unset:

@@ -3,28 +3,33 @@
 from __future__ import annotations
 
 import json
-import os
 import sys
 import time
 from datetime import datetime
 from pathlib import Path
 
 from lstmgen.errors import UserError
+from lstmgen.inputs import check_regular, read_stream
+from lstmgen.limits import LOG_STDIN_BYTES
 from lstmgen.eta import Estimate, estimate, format_report
 from lstmgen.logparse import parse_log, thin, looks_binary
 
 MAX_READ = 64 * 1024 * 1024  # bigger logs: only the tail is read
 _SYNC_SCAN = 1024 * 1024  # how far past the cut to look for the start of the next progress update
 _REFOLD = 64  # events re-thinned with each appended chunk
+_MAX_LINE = 1 << 20  # bytes kept of an unfinished line
+_SPECIAL_FIX = "pass a log file, or '-' to read a pipe from standard input"
 
 
 def read_log(path: str) -> tuple[bytes, float | None, str]:
     """(bytes, modification time or None for stdin, display name). Problems → UserError."""
     if path == "-":
-        return sys.stdin.buffer.read(), None, "<stdin>"
+        return read_stream(sys.stdin.buffer, LOG_STDIN_BYTES, "estimate --log - (standard input)",
+                           "pass the log file's path instead (a big file is read from its end) or pipe its tail, "
+                           "e.g. tail -c 32M train.log | lstmgen estimate --log -"), None, "<stdin>"
     p = Path(path)
     try:
-        st = p.stat()
+        st = check_regular(p, path, _SPECIAL_FIX)
         if p.is_dir():
             hint = f", e.g. {p / 'train.log'}" if (p / "train.log").is_file() else ""
             raise UserError(f"{path} is a directory; pass the log file inside it{hint}")
@@ -82,7 +87,7 @@ class _Incremental:
             done = data[:cut]
             self.events = self.events[:-_REFOLD] + thin(self.events[-_REFOLD:] + parse_log(done, self.line))
             self.line += done.count(b"\n")
-        self.pending = data[cut:]
+        self.pending = data[cut:][-_MAX_LINE:]  # a longer line is no progress line: keep its end only
         return self.events + parse_log(self.pending, self.line) if self.pending else self.events
 
 
@@ -110,7 +115,7 @@ def follow(log: str, started, now, epochs, as_json: bool, out, *, poll_s: float 
     try:
         while True:
             try:
-                st = os.stat(path)
+                st = check_regular(path, log, _SPECIAL_FIX)
             except FileNotFoundError:
                 if not waiting:
                     out.write(f"waiting for {log} to appear…\n")
@@ -152,6 +157,8 @@ def _follow_stdin(started, now, epochs, as_json: bool, out, poll_s: float) -> in
     try:
         while True:
             chunk = read(65536)
+            if chunk and not inc.line and not inc.events and chunk.strip() and looks_binary(chunk):
+                check_text(chunk, "<stdin>")
             events = inc.feed(chunk) if chunk else events
             if chunk and time.monotonic() - last < poll_s:
                 continue

@@ -3,6 +3,7 @@ training corpus, and for Reber-trained models the share of valid strings."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -16,9 +17,12 @@ from lstmgen import reber, ui
 from lstmgen.corpus import Prepared
 from lstmgen.rundata import run_data, run_vocab
 from lstmgen.errors import UserError
+from lstmgen.generate import check_generate_options
+from lstmgen.limits import LENGTH, NGRAM, SAMPLES_BYTES, check_range
 from lstmgen.novelty import CorpusIndex, novelty, pool
 from lstmgen.rundir import RunDir
 from lstmgen.runmodel import pick_model
+from lstmgen.sample import Sampling, check_generation
 from lstmgen.vocab import Vocab
 
 LN2 = math.log(2)
@@ -33,14 +37,27 @@ def run_corpus(run: RunDir, cfg: dict) -> Prepared:
                     fix="pass TEXT files to evaluate on, or restore the source")
 
 
-def which_checkpoint(model: Path, run: RunDir) -> dict | None:
-    """The checkpoint state of the model file (best.keras and latest.keras are links to a checkpoint)."""
-    for path, state in run.checkpoints():
+def _stat(path: Path) -> os.stat_result | None:
+    try:
+        return os.stat(path)
+    except OSError:
+        return None
+
+
+def which_checkpoint(model: Path, run: RunDir, loaded: os.stat_result | None = None) -> dict | None:
+    """The checkpoint state of the model file (best.keras and latest.keras are links to a checkpoint).
+
+    `loaded`: the file as it was loaded (the link may have moved on since). While the run trains, a checkpoint can
+    be committed or pruned between looking at the link and listing: that is looked at again, twice at most."""
+    for _ in range(3):
         try:
-            if os.path.samefile(path, model):
-                return state
+            target = loaded or os.stat(model)
         except OSError:
-            continue
+            return None
+        for path, state in run.checkpoints():
+            with contextlib.suppress(OSError):
+                if os.path.samestat(os.stat(path), target):
+                    return state
     return None
 
 
@@ -88,7 +105,7 @@ def read_samples(path: str, vocab: Vocab) -> list[str]:
     """Samples from a file: `generate --json` output, `generate --num-samples N` output, or one plain text."""
     from lstmgen.sources import read_sources
 
-    text, _ = read_sources([path])
+    text, _ = read_sources([path], bound=(SAMPLES_BYTES, "--samples", "evaluate fewer or shorter samples"))
     try:
         obj = json.loads(text)
     except ValueError:
@@ -102,11 +119,15 @@ def read_samples(path: str, vocab: Vocab) -> list[str]:
     return [text]
 
 
-def generate_samples(model, vocab: Vocab, n: int, length: int, temperature: float, seed: int | None) -> list[str]:
+def generate_samples(model_path: Path, vocab: Vocab, n: int, length: int, temperature: float,
+                     seed: int | None) -> list[str]:
     from lstmgen.epoch_report import sample_prime
-    from lstmgen.sample import Sampling, StepModel, generate_text
+    from lstmgen.hardware import memory_bytes
+    from lstmgen.sample import generate_text
+    from lstmgen.weights import read_step_model
 
-    step_model = StepModel.from_keras(model)
+    step_model = read_step_model(model_path)  # h5py only: `eval --no-loss` never imports TensorFlow
+    check_generation(step_model, n, length, memory_bytes())
     with ui.bar(total=length, desc="generating", unit="char") as bar:
         return generate_text(step_model, vocab.decode, sample_prime(vocab), length, n,
                              Sampling(temperature=temperature).check(), seed, on_step=lambda ids: bar.update(1))
@@ -147,8 +168,10 @@ def reber_report(samples: list[str], generated: bool) -> dict:
 def evaluate(target: str, texts: list[str], *, which: str = "best", samples_file: str | None = None,
              generate: int = 0, length: int = 500, temperature: float = 0.8, seed: int | None = None,
              ngram: int = 20, loss: bool = True) -> dict:
-    if generate < 0 or length < 1 or ngram < 1:
-        raise UserError("--generate must be 0 or more, --length and --ngram at least 1")
+    check_generate_options(length, generate, seed, samples_name="--generate", min_samples=0)
+    check_range("--length", length, 1, LENGTH[1])
+    check_range("--ngram", ngram, *NGRAM)
+    Sampling(temperature=temperature).check()
     if samples_file and generate:
         raise UserError("give --samples FILE or --generate N, not both")
     if texts and not loss:
@@ -163,24 +186,31 @@ def evaluate(target: str, texts: list[str], *, which: str = "best", samples_file
         ui.say(choice.note)
     cfg = run.saved_config()
     vocab = run_vocab(run_path, info, ui.say)
-    state = which_checkpoint(model_path, run)
-    out = {"model": str(model_path), "which": choice.which, "run": str(run_path),
-           "checkpoint": {k: state.get(k) for k in ("epoch", "global_step", "best_val_loss")} if state else None}
     data = None
-    model = None
-    if loss or generate:
+    model = loaded = None
+    if loss and texts:  # inputs are read (and refused) before the model is loaded
+        from lstmgen.sources import read_sources
+
+        text, text_info = read_sources(list(texts))
+    sample_texts = read_samples(samples_file, vocab) if samples_file else None
+    if loss:
         from lstmgen.generate import load_keras_model
 
         t0 = time.monotonic()
-        model = load_keras_model(model_path)
+        for _ in range(2):  # best.keras replaced by a trainer while it was loaded: load it again
+            loaded = _stat(model_path)
+            model = load_keras_model(model_path)
+            now = _stat(model_path)
+            if loaded is None or now is None or os.path.samestat(loaded, now):
+                break
         ui.detail(f"loaded {model_path} in {time.monotonic() - t0:.1f}s")
+    state = which_checkpoint(model_path, run, loaded)
+    out = {"model": str(model_path), "which": choice.which, "run": str(run_path),
+           "checkpoint": {k: state.get(k) for k in ("epoch", "global_step", "best_val_loss")} if state else None}
     if loss:
         if texts:
-            from lstmgen.sources import read_sources
-
-            text, info = read_sources(list(texts))
             ids, unknown = text_to_ids(text, vocab, bool(cfg["lowercase"]))
-            described, n_chars = ", ".join(info["sources"]), len(text)
+            described, n_chars = ", ".join(text_info["sources"]), len(text)
         else:
             data = run_corpus(run, cfg)
             if len(data.val) < 2:
@@ -192,11 +222,8 @@ def evaluate(target: str, texts: list[str], *, which: str = "best", samples_file
         result = loss_on(model, ids, int(cfg["seq_len"]), int(cfg["val_batch_size"]))
         ui.detail(f"evaluated {result['predictions']:,} predictions in {time.monotonic() - t0:.1f}s")
         out["loss"] = {"text": described, "chars": n_chars, "unknown": unknown, **result}
-    sample_texts = None
-    if samples_file:
-        sample_texts = read_samples(samples_file, vocab)
-    elif generate:
-        sample_texts = generate_samples(model, vocab, generate, length, temperature, seed)
+    if generate:
+        sample_texts = generate_samples(model_path, vocab, generate, length, temperature, seed)
         out["generated"] = {"samples": generate, "length": length, "temperature": temperature, "seed": seed}
     if sample_texts is not None:
         data = data or run_corpus(run, cfg)

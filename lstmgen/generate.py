@@ -1,4 +1,8 @@
-"""`lstmgen generate`: load a trained run safely, prime it, and stream samples."""
+"""`lstmgen generate`: load a trained run safely, prime it, and stream samples.
+
+The weights are read from the `.keras` file with h5py (`lstmgen.weights`); Keras is imported only by the keras
+engine, and `load_keras_model` is for the commands that need the Keras model itself (`eval`'s loss).
+"""
 
 from __future__ import annotations
 
@@ -13,17 +17,23 @@ import numpy as np
 from lstmgen import ui
 from lstmgen.devicestep import for_engine, pick_engine
 from lstmgen.errors import UserError
+from lstmgen.hardware import memory_bytes
+from lstmgen.limits import GENERATED_CHARS, LENGTH, NUM_SAMPLES, SEED, check_range
 from lstmgen.rundata import run_vocab
 from lstmgen.rundir import RunDir
 from lstmgen.runmodel import ModelChoice, pick_model
-from lstmgen.sample import Sampling, StepModel, generate_text
+from lstmgen.sample import Sampling, StepModel, check_generation, generate_text
 from lstmgen.vocab import Vocab
+from lstmgen.weights import read_step_model
 
 
 def load_keras_model(path: Path):
     """Load a .keras file with safe_mode (no code from the file is executed); any damage → UserError."""
     from lstmgen.backend import keras
 
+    if not Path(path).exists():  # listed a moment ago: pruned by the run's trainer since
+        raise UserError(f"model '{path}' no longer exists (a training run keeps only its last checkpoints); "
+                        "use the run directory's best or latest model")
     if not zipfile.is_zipfile(path):
         raise UserError(f"'{path}' is not a Keras model file (truncated or corrupt); use an intact checkpoint "
                         "from the run's checkpoints/ directory")
@@ -43,11 +53,7 @@ def load(target: str | None, which: str = "best", warn: Callable[[str], None] = 
     if choice.note:
         warn(choice.note)
     vocab = run_vocab(run, info, warn)
-    model = load_keras_model(path)
-    try:
-        step_model = StepModel.from_keras(model)
-    except (ValueError, AttributeError):
-        raise UserError(f"'{path}' is not an lstmgen model (expected embedding → LSTM → logits layers)") from None
+    step_model = read_step_model(path)  # the weights only, read with h5py: no TensorFlow
     if step_model.vocab_size != vocab.size:
         raise UserError(f"model '{path}' has {step_model.vocab_size} outputs but the run's vocab.json has "
                         f"{vocab.size} characters; the run directory is inconsistent")
@@ -80,6 +86,18 @@ class Streamer:
             self.last = now
 
 
+def check_generate_options(length: int, num_samples: int, seed: int | None, length_name: str = "--length",
+                           samples_name: str = "--num-samples", min_samples: int = 1) -> None:
+    """The ranges of generate's (and eval --generate's) numbers, checked before any model is loaded."""
+    check_range(length_name, length, *LENGTH)
+    check_range(samples_name, num_samples, min_samples, NUM_SAMPLES[1])
+    if num_samples * length > GENERATED_CHARS:
+        raise UserError(f"{samples_name} × {length_name} = {num_samples:,} × {length:,} characters; at most "
+                        f"{GENERATED_CHARS:,} are generated at once; lower one of them")
+    if seed is not None:
+        check_range("--seed", seed, *SEED)
+
+
 def generate(target: str | None = None, *, which: str = "best", prime: str = "", length: int = 500,
              num_samples: int = 1, sampling: Sampling | None = None, seed: int | None = None,
              out: TextIO | None = None, warn: Callable[[str], None] = lambda m: print(m, file=sys.stderr),
@@ -92,13 +110,11 @@ def generate(target: str | None = None, *, which: str = "best", prime: str = "",
     given; a missing best.keras falls back as `runmodel.pick_model` says), that prime and the engine used.
     """
     sampling = (sampling or Sampling()).check()
-    if length < 0:
-        raise UserError(f"--length must be 0 or more, got {length}")
-    if num_samples < 1:
-        raise UserError(f"--num-samples must be at least 1, got {num_samples}")
+    check_generate_options(length, num_samples, seed)
     t0 = time.monotonic()
     step_model, vocab, choice = load(target, which, warn)
     path = choice.path
+    check_generation(step_model, num_samples, length, memory_bytes())
     engine = pick_engine(engine)
     step_model = for_engine(step_model, engine)
     ui.detail(f"loaded {path} in {time.monotonic() - t0:.1f}s; generation engine {engine}")

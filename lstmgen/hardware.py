@@ -43,6 +43,14 @@ def cpu_count() -> int:
     return os.cpu_count() or 1
 
 
+def memory_bytes() -> int:
+    """Physical memory in bytes (0 where unknown)."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return 0
+
+
 def cpu_info() -> dict:
     model, flags = _read_cpuinfo()
     return {"model": model, "cores": cpu_count(), "features": {name: flag in flags for flag, name in FEATURES.items()}}
@@ -129,3 +137,15 @@ def format_machine(info: dict) -> str:
             f"features  {feats}\n"
             f"GPUs      {gpu_text}\n"
             f"backend   Keras on {info['backend']}")
+
+
+def gpu_device_present() -> bool:
+    """Whether this machine could have a GPU for the backend: an NVIDIA, ROCm or WSL device node, and CUDA not
+    hidden by CUDA_VISIBLE_DEVICES. Cheap (no backend import); False means the backend would find none either."""
+    if os.environ.get("CUDA_VISIBLE_DEVICES", None) in ("", "-1"):
+        return False
+    try:
+        names = os.listdir("/dev")
+    except OSError:
+        return True  # cannot tell: let the backend decide
+    return any(re.fullmatch(r"nvidia\d+|kfd|dxg", n) for n in names)

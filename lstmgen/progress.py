@@ -37,8 +37,11 @@ class TrainMonitor(keras.callbacks.Callback):
     def on_train_batch_end(self, batch, logs=None):
         now = time.monotonic()
         st, cfg = self.trainer.state, self.trainer.cfg
-        done = self.start_step + batch + 1
+        # With steps_per_execution k, Keras calls this once per k steps with `batch` = the last step the execution
+        # would reach; the epoch's last execution runs only the steps left, so the count is capped at the epoch end.
+        done = min(self.start_step + batch + 1, self.trainer.steps)
         advanced = done - st["step"]
+        before = st["global_step"]
         st["step"] = done
         st["global_step"] += advanced
         st["train_seconds"] += now - self.last_step_time
@@ -52,20 +55,21 @@ class TrainMonitor(keras.callbacks.Callback):
         if self.bar.n % 10 == 0 or done == self.trainer.steps:
             rate = self.bar.format_dict.get("rate") or 0
             self.bar.set_postfix(loss=f"{loss:.4f}", chars_s=f"{rate * self.chars_per_step:,.0f}", refresh=False)
-        if done % cfg.log_every_steps == 0:
+        if crossed(done - advanced, done, cfg.log_every_steps):
             self.trainer.log(f"epoch {st['epoch'] + 1}/{cfg.epochs} step {done}/{self.trainer.steps} "
                              f"loss {loss:.4f} elapsed {st['epoch_elapsed']:.2f}s")
             if self.trainer.report is not None:
                 self.trainer.report.step(st["global_step"], loss)
-        if self.stop.reason is not None and done < self.trainer.steps:
-            self.stopped = "signal"  # on the last step the epoch ends normally (validation, checkpoint) first
-        elif st["wall_seconds"] + (now - self.epoch_t0) >= self.budget and done < self.trainer.steps:
-            self.stopped = "budget"
+        # the same decision on every process of a job (one tiny collective there); on the last step the epoch ends
+        # normally (validation, checkpoint) first
+        decision = self.stop.agree(budget_spent=st["wall_seconds"] + (now - self.epoch_t0) >= self.budget)
+        if decision and done < self.trainer.steps:
+            self.stopped = decision
         if self.stopped:
             self.model.stop_training = True
             return
         due_time = cfg.checkpoint_minutes and now - self.last_ckpt >= cfg.checkpoint_minutes * 60
-        due_steps = cfg.checkpoint_steps and st["global_step"] % cfg.checkpoint_steps == 0
+        due_steps = cfg.checkpoint_steps and crossed(before, st["global_step"], cfg.checkpoint_steps)
         if (due_time or due_steps) and done < self.trainer.steps:
             assert self.model is not None  # on JAX, reading self.model re-attaches the weights (jax_state_sync)
             self.trainer.save_checkpoint()
@@ -74,6 +78,12 @@ class TrainMonitor(keras.callbacks.Callback):
 
     def close(self):
         self.bar.close()
+
+
+def crossed(before: int, after: int, every: int) -> bool:
+    """True if a multiple of `every` lies in (before, after]: with steps_per_execution > 1 the step counter advances
+    several steps at a time and may jump over the multiple itself."""
+    return after // every > before // every
 
 
 class ValidationBar(keras.callbacks.Callback):

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from lstmgen.config import Config
 from lstmgen.errors import UserError
-from lstmgen.rundir import DEFAULT_RUNS, RunDir, is_run_dir, read_mapping
+from lstmgen.rundir import DEFAULT_RUNS, RunDir, is_run_dir, read_mapping, refuse_foreign_run_json
 from lstmgen.vocab import Vocab
 
 LN2 = math.log(2)
@@ -160,32 +160,58 @@ def format_runs(rows: list[dict], root) -> str:
 
 
 # --- info -------------------------------------------------------------------------------------------------------
+def _stat(path: Path) -> os.stat_result | None:
+    try:
+        return path.stat()
+    except OSError:
+        return None
+
+
+def checkpoint_rows(run: RunDir) -> list[dict]:
+    """The run's checkpoints for `info`, newest first. A trainer may prune one between listing and reading it:
+    the listing is then taken once more, and a checkpoint gone again is left out."""
+    links = {name: run.path / f"{name}.keras" for name in ("latest", "best")}
+    for attempt in range(2):
+        rows, vanished = [], False
+        usable, damaged = run.scan_checkpoints()
+        for path, why in damaged:  # listed, not used: resume falls back past them
+            rows.append({"file": str(path.relative_to(run.path)), "global_step": int(path.name[5:14]),
+                         "damaged": why})
+        for model, state in usable:
+            st = _stat(model)
+            if st is None:
+                vanished = True
+                continue
+            row = next((h for h in reversed(state.get("history") or [])
+                        if h.get("global_step") == state.get("global_step")), None)
+            marks = [n for n, link in links.items() if (ls := _stat(link)) is not None and os.path.samestat(ls, st)]
+            rows.append({
+                "file": str(model.relative_to(run.path)), "global_step": state.get("global_step"),
+                "epoch": state.get("epoch"), "step": state.get("step"), "status": state.get("status"),
+                "val_loss": row.get("val_loss") if row else None, "loss": row.get("loss") if row else None,
+                "time": state.get("time"), "size_bytes": st.st_size, "is": marks})
+        if not vanished:
+            break
+    return rows
+
+
 def run_info(path: str | os.PathLike) -> dict:
     """Everything `lstmgen info` shows, as a JSON-ready dict."""
     run = RunDir(path)
     if not Path(path).is_dir():
         raise UserError(f"run directory '{path}' does not exist; list runs with 'lstmgen runs'")
     if not is_run_dir(path):
+        refuse_foreign_run_json(path)
         raise UserError(f"'{path}' is not an lstmgen run directory (no run.json); list runs with 'lstmgen runs'")
     summary = summarize(path)
     vocab = Vocab.load(run.path / "vocab.json")
     cfg = run.saved_config()
-    links = {name: run.path / f"{name}.keras" for name in ("latest", "best")}
-    checkpoints = []
-    for model, state in run.checkpoints():
-        row = next((h for h in reversed(state.get("history") or []) if h.get("global_step") == state.get("global_step")),
-                   None)
-        marks = [n for n, link in links.items() if link.exists() and os.path.samefile(link, model)]
-        checkpoints.append({
-            "file": str(model.relative_to(run.path)), "global_step": state.get("global_step"),
-            "epoch": state.get("epoch"), "step": state.get("step"), "status": state.get("status"),
-            "val_loss": row.get("val_loss") if row else None, "loss": row.get("loss") if row else None,
-            "time": state.get("time"), "size_bytes": model.stat().st_size, "is": marks})
+    checkpoints = checkpoint_rows(run)
     return {
         **summary, "run": read_mapping(run.path / "run.json", "run file"), "config": cfg,
         "parameters": parameter_count(cfg, vocab.size),
         "vocab": {"size": vocab.size, "chars": vocab.chars, "printable": printable_vocab(vocab.chars)},
-        "checkpoints": checkpoints,
+        "checkpoints": sorted(checkpoints, key=lambda c: c["global_step"], reverse=True),
         "files": {name: (run.path / name).exists() for name in ("metrics.csv", "train.log", "loss.png", "samples.txt",
                                                                  "tensorboard")},
     }
@@ -202,6 +228,8 @@ def format_info(d: dict) -> str:
         f"source       {run.get('source')}",
         f"prepared     {run.get('prepared')}  (sha256 {str(run.get('data_sha256'))[:12]}…)",
         f"created      {run.get('created')}",
+        *([f"branched     from {b.get('run')} at global step {b.get('global_step', 0):,}"]
+          if isinstance(b := run.get("branched_from"), dict) else []),
         f"model        embedding {c['embedding_dim']} → {c['layers']} × LSTM {c['units']} → dense "
         f"{d['vocab']['size']}: {d['parameters']:,} parameters",
         f"vocabulary   {d['vocab']['size']} characters: {d['vocab']['printable']}",
@@ -210,6 +238,9 @@ def format_info(d: dict) -> str:
         "checkpoints  newest first" if d["checkpoints"] else "checkpoints  none yet",
     ]
     for ck in d["checkpoints"]:
+        if ck.get("damaged"):
+            lines.append(f"  {ck['file']}  damaged, not used: {ck['damaged']}")
+            continue
         val = f"val {ck['val_loss']:.4f}" if ck["val_loss"] is not None else "mid-epoch" if ck["step"] else "-"
         lines.append(f"  {ck['file']}  epoch {ck['epoch']}, step {ck['global_step']:,}  {val}  "
                      f"{human_size(ck['size_bytes'])}  {ck['time']}" + (f"  ({', '.join(ck['is'])})" if ck["is"] else ""))

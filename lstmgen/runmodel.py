@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lstmgen.errors import UserError
-from lstmgen.rundir import DEFAULT_RUNS, RunDir, is_run_dir
+from lstmgen.rundir import DEFAULT_RUNS, RunDir, is_run_dir, refuse_foreign_run_json
 
 
 @dataclass
@@ -38,6 +38,7 @@ def pick_model(target: str | os.PathLike | None, which: str = "best") -> ModelCh
     path = Path(target)
     if path.is_dir():
         if not is_run_dir(path):
+            refuse_foreign_run_json(path)
             raise UserError(f"'{path}' is not an lstmgen run directory (no run.json)")
         return _in_run(path, which)
     if not path.exists():

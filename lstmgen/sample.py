@@ -6,7 +6,6 @@ new character costs one step, never a re-run over a window.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Callable, Iterator
 
@@ -14,6 +13,7 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from lstmgen.errors import UserError
+from lstmgen.limits import TEMPERATURE, TOP_K, check_range
 
 # Below this many streams a step is a few tiny matrix products: BLAS threads only add hand-off latency and
 # make the rate swing 10× when another process is busy (bench/bench_spine.py), so one thread is used.
@@ -28,13 +28,9 @@ class Sampling:
     greedy: bool = False
 
     def check(self) -> "Sampling":
-        t = self.temperature
-        if not isinstance(t, (int, float)) or math.isnan(t) or math.isinf(t) or t <= 0:
-            raise UserError(f"--temperature must be a finite number above 0, got {t}; use --greedy for argmax")
-        if not (0 < self.top_p <= 1) or math.isnan(self.top_p):
-            raise UserError(f"--top-p must be in (0, 1], got {self.top_p}")
-        if self.top_k < 0:
-            raise UserError(f"--top-k must be 0 (off) or positive, got {self.top_k}")
+        check_range("--temperature", self.temperature, *TEMPERATURE, fix="use --greedy for argmax")
+        check_range("--top-p", self.top_p, 0.0, 1.0, "(]", fix="1 turns it off")
+        check_range("--top-k", self.top_k, *TOP_K, fix="0 turns it off")
         return self
 
 
@@ -134,6 +130,15 @@ class StepModel:
             logits, state = self.step(ids[:, t], state)
             out.append(logits)
         return np.stack(out, axis=1)
+
+
+def check_generation(step_model: StepModel, n: int, length: int, memory: int) -> None:
+    """Refuse a batch of `n` streams × `length` characters whose arrays would not fit in half of `memory` bytes:
+    the ids kept until the end, the float64 sampling arrays (a few per vocabulary entry) and the LSTM state."""
+    need = n * (8 * length + 48 * step_model.vocab_size + 48 * sum(step_model.units))
+    if memory and need > memory / 2:
+        raise UserError(f"{n} samples × {length:,} characters need about {need / 2**30:.1f} GiB, more than half of "
+                        f"this machine's {memory / 2**30:.1f} GiB; lower --num-samples or --length")
 
 
 def generate_ids(step_model: StepModel, prime_ids: np.ndarray, length: int, n: int, sampling: Sampling,

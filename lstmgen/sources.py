@@ -17,6 +17,8 @@ import numpy as np
 from . import __version__, ui
 from .atomic import atomic_path
 from .errors import UserError
+from .inputs import is_special, read_regular, read_stream
+from .limits import STDIN_BYTES
 
 PREPARED_FORMAT = "lstmgen-prepared"
 BUILTIN_PREFIX = "builtin:"
@@ -118,13 +120,19 @@ def _binary_error(label: str) -> UserError:
     )
 
 
+def check_encoding(encoding: str | None) -> str | None:
+    """The codec's canonical name; an unknown one is a UserError."""
+    try:
+        return codecs.lookup(encoding).name if encoding else None
+    except LookupError:
+        raise UserError(f"unknown encoding {encoding!r}; use a Python codec name such as utf-8, cp1252, "
+                        "latin-1") from None
+
+
 def decode_bytes(data: bytes, label: str, encoding: str | None = None) -> tuple[str, str]:
     """Decode `data` to text with newlines normalised to \\n; returns (text, encoding used)."""
     if encoding:
-        try:
-            enc = codecs.lookup(encoding).name
-        except LookupError:
-            raise UserError(f"unknown encoding {encoding!r}; use a Python codec name such as utf-8, cp1252, latin-1")
+        enc = check_encoding(encoding)
         if not enc.startswith(("utf-16", "utf-32")) and looks_binary(data):
             raise _binary_error(label)
         try:
@@ -185,20 +193,19 @@ class Fetched:
     name: str  # default output-directory name
     pieces: list[Piece] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
+    special: list[str] = field(default_factory=list)  # FIFOs, devices, sockets in a directory: skipped
 
 
 def _safe_name(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("._") or "corpus"
 
 
-def _read_file(path: Path) -> bytes:
-    try:
-        return path.read_bytes()
-    except OSError as e:
-        raise UserError(f"cannot read {path} ({e.strerror or e}); check the path and its permissions") from None
+def _read_file(path: Path, bound: tuple[int, str, str] | None = None) -> bytes:
+    """A regular file's bytes; a device, FIFO or socket is refused before it is opened (it would never end)."""
+    return read_regular(path, str(path), "pass a text file, a directory of them or '-' for stdin", bound)
 
 
-def _fetch_dir(d: Path) -> Fetched:
+def _fetch_dir(d: Path, bound: tuple[int, str, str] | None = None) -> Fetched:
     files: list[Path] = []
     for root, dirs, names in os.walk(d):
         dirs[:] = [x for x in dirs if not x.startswith(".") and x != "__pycache__"
@@ -209,7 +216,10 @@ def _fetch_dir(d: Path) -> Fetched:
     with ui.bar(total=len(files), desc=f"reading {d.name or d}", unit="file") as bar:
         for f in files:
             bar.update(1)
-            data = _read_file(f)
+            if is_special(f):
+                fetched.special.append(str(f))
+                continue
+            data = _read_file(f, bound)
             if not data.strip():
                 continue
             if looks_binary(data) and not data.startswith(tuple(b for b, _ in _BOMS)):
@@ -218,8 +228,8 @@ def _fetch_dir(d: Path) -> Fetched:
             fetched.pieces.append(Piece(str(f), data=data))
     if not fetched.pieces:
         raise UserError(
-            f"directory {d} contains no text files ({len(fetched.skipped)} binary file(s) skipped; hidden files "
-            "and directories are ignored); point to a directory holding text files"
+            f"directory {d} contains no text files ({len(fetched.skipped)} binary and {len(fetched.special)} special "
+            "file(s) skipped; hidden files and directories are ignored); point to a directory holding text files"
         )
     return fetched
 
@@ -260,8 +270,10 @@ def _url_name(url: str) -> str:
     return _safe_name(base or parts.hostname or "download")
 
 
-def fetch(source: str) -> Fetched:
-    """Expand one SOURCE argument into its raw pieces (reads files, stdin, downloads, builds builtins)."""
+def fetch(source: str, bound: tuple[int, str, str] | None = None) -> Fetched:
+    """Expand one SOURCE argument into its raw pieces (reads files, stdin, downloads, builds builtins).
+
+    bound=(limit, what, fix) caps each file and stdin; stdin is capped at limits.STDIN_BYTES anyway."""
     if source == "-":
         stdin = getattr(sys.stdin, "buffer", None)
         if stdin is None or (hasattr(stdin, "isatty") and stdin.isatty()):
@@ -269,7 +281,9 @@ def fetch(source: str) -> Fetched:
                 "SOURCE '-' reads stdin, but nothing is piped in; use e.g. `cat book.txt | lstmgen prepare -`"
             )
         try:
-            return Fetched("-", "stdin", [Piece("<stdin>", data=stdin.read())])
+            data = read_stream(stdin, *(bound or (STDIN_BYTES, "'-' (standard input)",
+                                                  "save the text to a file and pass its path")))
+            return Fetched("-", "stdin", [Piece("<stdin>", data=data)])
         except OSError as e:
             raise UserError(f"cannot read stdin ({e}); pass a file path instead") from None
     if source.startswith(BUILTIN_PREFIX):
@@ -283,12 +297,12 @@ def fetch(source: str) -> Fetched:
     if is_prepared_dir(path):
         raise UserError(f"{source} is already a prepared directory; pass it to `lstmgen train` instead of preparing it")
     if path.is_dir():
-        return _fetch_dir(path)
+        return _fetch_dir(path, bound)
     if not path.exists():
         raise UserError(
             f"{source}: no such file or directory; pass a text file, a directory, '-', an http(s) URL or builtin:NAME"
         )
-    return Fetched(str(path.resolve()), _safe_name(path.stem), [Piece(str(path), data=_read_file(path))])
+    return Fetched(str(path.resolve()), _safe_name(path.stem), [Piece(str(path), data=_read_file(path, bound))])
 
 
 def read_fetched(fetched: Sequence[Fetched], encoding: str | None = None) -> tuple[str, dict]:
@@ -318,15 +332,17 @@ def read_fetched(fetched: Sequence[Fetched], encoding: str | None = None) -> tup
         "encodings": encodings,
         "encoding": ",".join(dict.fromkeys(encodings)),
         "skipped": [s for f in fetched for s in f.skipped],
+        "special": [s for f in fetched for s in f.special],
         "name": fetched[0].name,
     }
     return text, info
 
 
-def read_sources(sources: Sequence[str], encoding: str | None = None) -> tuple[str, dict]:
+def read_sources(sources: Sequence[str], encoding: str | None = None,
+                 bound: tuple[int, str, str] | None = None) -> tuple[str, dict]:
     """Read and decode SOURCE arguments in order; returns (text, info) where info records sources and encodings."""
     if isinstance(sources, str):
         sources = [sources]
     if not sources:
         raise UserError("no SOURCE given; pass a text file, a directory, '-', an http(s) URL or builtin:NAME")
-    return read_fetched([fetch(s) for s in sources], encoding)
+    return read_fetched([fetch(s, bound) for s in sources], encoding)

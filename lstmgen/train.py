@@ -5,9 +5,7 @@ from __future__ import annotations
 import contextlib
 import math
 import random
-import signal
 import sys
-import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,16 +13,20 @@ from typing import Callable
 
 from lstmgen import __version__, atomic
 from lstmgen.backend import keras
-from lstmgen import backend, distribute, fused
+from lstmgen import backend, distribute, fused, runhealth
 from lstmgen.config import DATA_KEYS, SHAPE_KEYS, Config, dump_yaml, make_config
 from lstmgen.corpus import Prepared, prepared_for_training
 from lstmgen.rundata import run_data
 from lstmgen.dataset import TrainBatches, ValBatches, steps_in_epoch
 from lstmgen.epoch_report import EpochReport
 from lstmgen.errors import UserError
-from lstmgen.model import build_model, compile_model, model_shape, restore_seed_states, seed_states
+from lstmgen.hardware import memory_bytes
+from lstmgen.model import (build_model, compile_model, learning_rate, model_shape, restore_seed_states,
+                           seed_states)
 from lstmgen.progress import TrainMonitor, ValidationBar
-from lstmgen.rundir import DEFAULT_RUNS, RunDir, is_run_dir, now_iso
+from lstmgen.branch import same_path, start_branch
+from lstmgen.rundir import DEFAULT_RUNS, RunDir, is_run_dir, now_iso, refuse_foreign_run_json
+from lstmgen.stopping import StopFlag
 from lstmgen.vocab import Vocab
 
 LN2 = math.log(2)
@@ -43,47 +45,31 @@ def _say_default(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
 
 
-class StopFlag:
-    """SIGINT/SIGTERM ask training to stop after the current step; a second SIGINT abandons it at once."""
-
-    def __init__(self):
-        self.reason: str | None = None
-        self._old = {}
-
-    def __enter__(self):
-        if threading.current_thread() is threading.main_thread():
-            for sig in (signal.SIGINT, signal.SIGTERM):
-                self._old[sig] = signal.signal(sig, self._handle)
-        return self
-
-    def _handle(self, signum, frame):
-        if self.reason is not None and signum == signal.SIGINT:
-            raise KeyboardInterrupt
-        self.reason = signal.Signals(signum).name
-
-    def __exit__(self, *exc):
-        for sig, handler in self._old.items():
-            signal.signal(sig, handler)
-
-
-def _memory_bytes() -> int:
-    try:
-        import os
-
-        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    except (ValueError, OSError, AttributeError):
-        return 0
+def parameter_count(cfg: Config, vocab_size: int) -> int:
+    """Weights of build_model: embedding, each LSTM layer's kernel, recurrent kernel and bias, the logits layer."""
+    lstm = sum(4 * cfg.units * ((cfg.embedding_dim if i == 0 else cfg.units) + cfg.units + 1)
+               for i in range(cfg.layers))
+    return vocab_size * cfg.embedding_dim + lstm + (cfg.units + 1) * vocab_size
 
 
 def check_fits(cfg: Config, vocab_size: int) -> None:
-    """Refuse settings whose activations cannot fit in memory (logits + gates, forward and backward)."""
+    """Refuse settings whose weights (with gradients and Adam's two moments) or activations (logits + gates, forward
+    and backward; the validation batch forward only) cannot fit in memory."""
+    total = memory_bytes()
+    if not total:
+        return
+    weights = 16 * parameter_count(cfg, vocab_size)
+    if weights > 0.8 * total:
+        raise UserError(f"the model has {parameter_count(cfg, vocab_size):,} parameters: with gradients and optimizer "
+                        f"state about {weights / 2**30:.1f} GiB, more than this machine's {total / 2**30:.1f} GiB; "
+                        "lower --units, --layers or --embedding-dim")
     per_position = 4 * (3 * vocab_size + cfg.layers * 12 * cfg.units + cfg.embedding_dim)
-    need = cfg.batch_size * cfg.seq_len * per_position
-    total = _memory_bytes()
-    if total and need > 0.8 * total:
-        raise UserError(f"batch_size × seq_len = {cfg.batch_size} × {cfg.seq_len} needs about {need / 2**30:.1f} GiB "
-                        f"of activations, more than this machine's {total / 2**30:.1f} GiB; lower --batch-size or "
-                        "--seq-len")
+    for name, batch, share in (("batch_size", cfg.batch_size, 1.0), ("val_batch_size", cfg.val_batch_size, 0.5)):
+        need = batch * cfg.seq_len * per_position * share
+        if weights + need > 0.8 * total:
+            raise UserError(f"{name} × seq_len = {batch} × {cfg.seq_len} needs about {need / 2**30:.1f} GiB of "
+                            f"activations, more than this machine's {total / 2**30:.1f} GiB; lower "
+                            f"--{name.replace('_', '-')} or --seq-len")
 
 
 def check_trainable(cfg: Config, data: Prepared) -> int:
@@ -121,20 +107,48 @@ class Trainer:
         self.model.optimizer.build(self.model.trainable_variables)
 
     def restore(self) -> None:
-        """Load the newest readable checkpoint (falling back to older ones), weights and optimizer state."""
-        for path, state in self.run.checkpoints():
+        """Load the newest usable checkpoint (falling back past damaged states and unreadable models), weights and
+        optimizer state."""
+        usable, damaged = self.run.scan_checkpoints()
+        newest = usable[0][0].with_suffix(".json").name if usable else ""
+        problems = [f"{path.name} is damaged: {why}" for path, why in damaged if path.name > newest]
+        for problem in problems:
+            self.say(f"checkpoint {problem}; trying an older one")
+        for path, state in usable:
             try:
                 self.model.load_weights(path)
             except Exception as e:  # a damaged file can fail in h5py, zipfile or Keras itself
-                self.say(f"checkpoint {path.name} is unreadable ({e.__class__.__name__}); trying an older one")
+                problems.append(f"{path.name} is unreadable ({e.__class__.__name__})")
+                self.say(f"checkpoint {problems[-1]}; trying an older one")
                 continue
             self.state.update({k: state[k] for k in self.state if k in state})
             restore_seed_states(self.model, state.get("seed_states"))
             self.say(f"resuming from {path.name}: epoch {state['epoch'] + 1}, step {state['step']} "
                      f"(global step {state['global_step']})")
+            self.resize_epoch((state.get("config") or {}).get("steps_per_epoch"))
             return
-        if self.run.checkpoints():
-            raise UserError(f"no checkpoint in '{self.run.path}' could be read; start a new run with -o")
+        if problems:
+            shown = "; ".join(problems[:2]) + (f"; and {len(problems) - 2} more" if len(problems) > 2 else "")
+            raise UserError(f"no checkpoint in '{self.run.path}' can be used ({shown}); start a new run with -o "
+                            "NEW_DIR")
+
+    def resize_epoch(self, saved_steps_per_epoch) -> None:
+        """A resumed epoch ends at the new --steps-per-epoch: one that already ran as many steps ends now (validated,
+        with its metrics row), a shorter one runs on to the new length; later epochs have the new length. The
+        learning-rate schedule then spans the steps the whole run will have taken."""
+        st = self.state
+        old = (saved_steps_per_epoch if isinstance(saved_steps_per_epoch, int) and saved_steps_per_epoch > 0
+               else steps_in_epoch(len(self.data.train), self.cfg.seq_len, self.cfg.batch_size))
+        if st["step"] and old != self.steps and st["step"] >= self.steps:
+            self.say(f"epoch {st['epoch'] + 1} already ran {st['step']} steps, at least the new --steps-per-epoch "
+                     f"{self.steps}: it ends now; later epochs have {self.steps} steps")
+        elif st["step"] and old != self.steps:
+            self.say(f"epoch {st['epoch'] + 1} continues to {self.steps} steps (was {old}); later epochs have "
+                     f"{self.steps} steps")
+        total = st["global_step"] + max(self.steps - st["step"], 0) + (self.cfg.epochs - st["epoch"] - 1) * self.steps
+        changed = total != self.cfg.epochs * self.steps  # some epochs had another length
+        if changed and st["epoch"] < self.cfg.epochs and self.cfg.lr_schedule != "constant":
+            self.model.optimizer.learning_rate = learning_rate(self.plan.scaled(self.cfg), total)
 
     # --- checkpoints ----------------------------------------------------------------------------------
     def save_checkpoint(self, best: bool = False, status: str = "running") -> None:
@@ -143,6 +157,10 @@ class Trainer:
         gstep = self.state["global_step"]
         path = self.run.checkpoint_path(gstep)
         try:
+            if not self.run.ckpt_dir.is_dir():  # deleted while training: save into a new one, and say so
+                self.run.ckpt_dir.mkdir()
+                self.say(f"checkpoints/ of '{self.run.path}' had disappeared (the checkpoints in it are lost); made "
+                         "it again")
             with atomic.atomic_path(path) as tmp, self.plan.local():
                 self.model.save(tmp)
             state = {"format": "lstmgen-checkpoint", "lstmgen_version": __version__, "time": now_iso(),
@@ -151,6 +169,9 @@ class Trainer:
             self.run.commit_checkpoint(gstep, state, keep=self.cfg.keep_checkpoints, best=best)
             self.run.write_metrics(self.state["history"])
         except OSError as e:
+            if not path.with_suffix(".json").exists():  # its state was not committed: leave no half behind
+                with contextlib.suppress(OSError):
+                    path.unlink()
             raise UserError(f"could not save a checkpoint in '{self.run.path}': {e.strerror or e}; free space or fix "
                             "permissions, then resume (earlier checkpoints are intact)") from None
 
@@ -188,29 +209,27 @@ class Trainer:
         budget = cfg.max_minutes * 60 or math.inf
         mark = time.monotonic()  # wall time is accounted from here: steps, validation, saves and reports
         while st["epoch"] < cfg.epochs:
-            if st["step"] >= self.steps:
-                st["epoch"], st["step"] = st["epoch"] + 1, 0
-                continue
-            batches.set_epoch(st["epoch"], st["step"])
-            monitor = TrainMonitor(self, stop, budget, batches.start_step)
-            epoch_start = time.monotonic()
-            fit_logs = self.model.fit(backend.fit_input(batches), epochs=1, verbose=0, shuffle=False,
-                                      callbacks=[monitor])
-            if monitor.stopped:
+            epoch_start, base_elapsed, fit_loss = time.monotonic(), st["epoch_elapsed"], float("nan")
+            if st["step"] < self.steps:  # else: an epoch resumed with a shorter length, closed at once
+                batches.set_epoch(st["epoch"], st["step"])
+                monitor = TrainMonitor(self, stop, budget, batches.start_step)
+                fit_logs = self.model.fit(backend.fit_input(batches), epochs=1, verbose=0, shuffle=False,
+                                          callbacks=[monitor])
                 monitor.close()
-                st["wall_seconds"] += time.monotonic() - mark
-                reason = "time budget reached" if monitor.stopped == "budget" else "interrupted"
-                self.save_checkpoint(status=reason)
-                self.log_interrupted()
-                return reason
+                if monitor.stopped:
+                    st["wall_seconds"] += time.monotonic() - mark
+                    reason = "time budget reached" if monitor.stopped == "budget" else "interrupted"
+                    self.save_checkpoint(status=reason)
+                    self.log_interrupted()
+                    return reason
+                fit_loss = float(fit_logs.history["loss"][-1])
             val_loss = self.validate()
-            monitor.close()
             now = time.monotonic()
             st["wall_seconds"] += now - mark  # includes the previous epoch's checkpoint save and report
             mark = now
-            epoch_seconds = monitor.base[2] + now - epoch_start  # earlier parts of a resumed epoch included
-            loss = (st["epoch_loss_sum"] / st["epoch_loss_steps"] if st["epoch_loss_steps"]
-                    else float(fit_logs.history["loss"][-1]))
+            epoch_seconds = base_elapsed + now - epoch_start  # earlier parts of a resumed epoch included
+            loss = st["epoch_loss_sum"] / st["epoch_loss_steps"] if st["epoch_loss_steps"] else fit_loss
+            epoch_steps = st["step"]
             st["epoch"], st["step"] = st["epoch"] + 1, 0
             st["epoch_loss_sum"], st["epoch_loss_steps"], st["epoch_elapsed"] = 0.0, 0, 0.0
             score = val_loss if val_loss is not None else loss
@@ -226,7 +245,7 @@ class Trainer:
             self.save_checkpoint(best=best, status="interrupted" if stop.reason else "running")
             val_text = (f"val_loss {val_loss:.4f} val_bpc {val_loss / LN2:.4f}" if val_loss is not None
                         else "val_loss nan val_bpc nan")
-            self.log(f"epoch {st['epoch']}/{cfg.epochs} end steps {self.steps}/{self.steps} "
+            self.log(f"epoch {st['epoch']}/{cfg.epochs} end steps {epoch_steps}/{epoch_steps} "
                      f"time {epoch_seconds:.2f}s loss {loss:.4f} {val_text}")
             if not self.quiet:
                 shown = (f"val {val_loss:.4f} nats ({val_loss / LN2:.3f} bits/char)" if val_loss is not None
@@ -235,10 +254,11 @@ class Trainer:
                          + ("  *best" if best else ""))
             if self.report is not None:
                 self.report.epoch_end(self.model, st["history"])
-            if stop.reason is not None:  # the signal came during the epoch's last step
+            decision = stop.agree(budget_spent=st["wall_seconds"] >= budget, now=True)  # the same on every process
+            if decision == "signal":  # the signal came during the epoch's last step, its validation or save
                 self.log_interrupted()
                 return "interrupted"
-            if st["wall_seconds"] >= budget:
+            if decision == "budget":
                 self.log(f"finished epochs={st['epoch']} best_val_loss={st['best_val_loss']:.4f} (time budget)")
                 return "time budget reached"
         self.log(f"finished epochs={st['epoch']} best_val_loss={st['best_val_loss']:.4f}")
@@ -270,9 +290,18 @@ def _check_saved_config(run: RunDir, saved: dict) -> None:
                         "values back in config.yaml, or start a new run with -o NEW_DIR")
 
 
-def _open_run(source: str, config_file, overrides: dict, out_dir) -> tuple[RunDir, Config, Prepared, bool]:
-    """Decide between a new run and continuing one; returns (run, config, data, resumed)."""
-    target = source if is_run_dir(source) else out_dir if out_dir and is_run_dir(out_dir) else None
+def _open_run(source: str, config_file, overrides: dict, out_dir, chief: bool = True
+              ) -> tuple[RunDir, Config, Prepared, bool]:
+    """Decide between a new run, continuing one and branching one (RUN -o NEW); returns (run, config, data,
+    resumed). The chief takes the run's lock before anything is written to it; the caller releases it."""
+    refuse_foreign_run_json(source)  # a damaged run is not a folder of text to train on
+    source_run, out_run = is_run_dir(source), bool(out_dir) and is_run_dir(out_dir)
+    branch = source_run and bool(out_dir) and not same_path(source, out_dir)
+    if branch and not chief:  # process 0 made the branch: continue it
+        branch, source_run = False, False
+    if branch:
+        RunDir(out_dir).check_new()  # refuse before any work
+    target = source if source_run else out_dir if out_run else None
     if target is not None:
         run = RunDir(target)
         info = run.info()
@@ -289,20 +318,29 @@ def _open_run(source: str, config_file, overrides: dict, out_dir) -> tuple[RunDi
                 raise UserError(f"'{run.path}' was trained on other data; choose a new run directory with -o")
         else:
             data = run_data(run.path, info, val_fraction=cfg.val_fraction, lowercase=cfg.lowercase)
+        if branch:  # run is only read; the new one is made, and locked, by start_branch
+            run = RunDir(out_dir)
+            start_branch(RunDir(target), run, info, dump_yaml(cfg), lock=chief)
+        elif chief:
+            run.acquire_lock()  # before train() writes anything to the run
         return run, cfg, data, True
+    path = Path(out_dir) if out_dir else _new_run_path(source)
+    RunDir(path).check_new()  # before preparing anything
     cfg = make_config(config_file, overrides)
     data = prepared_for_training(source, val_fraction=cfg.val_fraction, lowercase=cfg.lowercase)
     check_trainable(cfg, data)
-    path = Path(out_dir) if out_dir else _new_run_path(source)
-    if path.exists() and (not path.is_dir() or any(path.iterdir())) and not RunDir(path).aborted_creation():
-        raise UserError(f"'{path}' exists and is not an lstmgen run directory; choose another with -o")
     if cfg.seed == 0:
         cfg.seed = random.SystemRandom().randrange(1, 2**31 - 1)
     run = RunDir(path)
-    run.create({"source": _recorded_source(source), "prepared": str(data.path.resolve()), "data_sha256": data.meta.get("sha256"),
-                "vocab_size": data.vocab.size},
-               files={"config.yaml": dump_yaml(cfg),
-                      "vocab.json": atomic.json_text(data.vocab.to_json())})
+    run.claim(lock=chief)
+    try:
+        run.create({"source": _recorded_source(source), "prepared": str(data.path.resolve()),
+                    "data_sha256": data.meta.get("sha256"), "vocab_size": data.vocab.size},
+                   files={"config.yaml": dump_yaml(cfg),
+                          "vocab.json": atomic.json_text(data.vocab.to_json())})
+    except BaseException:
+        run.release_lock()
+        raise
     return run, cfg, data, False
 
 
@@ -310,8 +348,36 @@ def train(source: str, *, config_file: str | None = None, overrides: dict | None
           out_dir: str | None = None, quiet: bool = False, say: Callable[[str], None] = _say_default) -> TrainResult:
     """Train a new run on `source` (raw text, SOURCE spec or prepared dir), or continue the run at `source`."""
     run, cfg, data, resumed, job = _open_run_in_job(source, config_file, overrides or {}, out_dir)
+    try:  # the chief holds the run's lock from _open_run until training ends
+        return _train_opened(source, run, cfg, data, resumed, job, quiet, say)
+    finally:
+        run.release_lock()
+
+
+def _train_opened(source: str, run: RunDir, cfg: Config, data: Prepared, resumed: bool, job, quiet: bool,
+                  say: Callable[[str], None]) -> TrainResult:
     if not job.is_chief:
         quiet = True  # process 0 reports; the others only train
+    branched = resumed and is_run_dir(source) and not same_path(source, run.path)
+    origin = run.info().get("branched_from") if branched else None
+    if origin and not quiet:
+        say(f"branched from '{source}' at global step {origin['global_step']} (it stays unchanged); "
+            f"continuing in '{run.path}'")
+    failed = None
+    if resumed and job.is_chief:  # before anything is written: no restart from 0, no epoch trained in vain
+        try:
+            runhealth.check_checkpoints_present(run)
+            runhealth.check_writable(run)
+        except UserError as e:
+            failed = e
+    if not job.all_ok(failed is None):
+        raise failed or UserError("process 0 cannot resume the run (see its error); fix that and restart all")
+    with runhealth.writes(run):
+        return _resume_and_train(run, cfg, data, resumed, job, say, quiet)
+
+
+def _resume_and_train(run: RunDir, cfg: Config, data: Prepared, resumed: bool, job: distribute.Job, say,
+                      quiet: bool) -> TrainResult:
     removed = run.clean_temps() if job.is_chief else []
     if removed:
         say(f"removed {len(removed)} unfinished temporary file(s) left by an interrupted save")
@@ -350,7 +416,7 @@ def _open_run_in_job(source: str, config_file, overrides: dict, out_dir):
     if not job.all_ok(failed is None):
         raise failed or UserError("process 0 could not open the run (see its error); fix that and restart all")
     if not job.is_chief:
-        opened = _open_run(source, config_file, overrides, out_dir)
+        opened = _open_run(source, config_file, overrides, out_dir, chief=False)
         if not opened[3]:
             raise UserError(f"process {job.process_id} cannot see the run directory process 0 created; put -o on a "
                             "filesystem every host shares")
@@ -385,7 +451,7 @@ def _train_in_scope(run: RunDir, cfg: Config, data: Prepared, resumed: bool, say
             f"batch {cfg.batch_size} × {cfg.seq_len}, {backend.describe()}, precision {trainer.policy}, "
             f"XLA {trainer.jit}, {trainer.threads}, steps_per_execution {cfg.steps_per_execution}, {trainer.kernel}")
     trainer.report = EpochReport(run, cfg, data, say, quiet) if plan.is_chief else None
-    with StopFlag() as stop, run.lock() if plan.is_chief else contextlib.nullcontext():
+    with StopFlag(plan.job) as stop:  # the run's lock is held by train() since _open_run
         try:
             status = trainer.fit(stop)
         finally:

@@ -371,7 +371,7 @@ def test_refuses_to_clobber_user_files(tmp_path):
 def test_replaces_existing_prepared_dir(tmp_path):
     out = tmp_path / "p"
     prepare([write(tmp_path / "a.txt", "aaaa bbbb\n")], out)
-    p = prepare([write(tmp_path / "b.txt", "xyz\n")], out)
+    p = prepare([write(tmp_path / "b.txt", "xyz\n")], out, force=True)  # another corpus: only when asked
     assert load_prepared(out).vocab.chars == ["\n", "x", "y", "z"] == p.vocab.chars
     assert sorted(x.name for x in out.iterdir()) == ["ids.bin", "meta.json", "vocab.json"]
 
@@ -384,10 +384,11 @@ def test_interrupted_prepare_leaves_uncommitted_dir(tmp_path, monkeypatch):
     def crash(*a, **kw):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr("lstmgen.corpus.write_json", crash)
+    monkeypatch.setattr("lstmgen.corpus.write_bytes", crash)
     with pytest.raises(UserError, match="free space"):
-        prepare([write(tmp_path / "u.txt", "other text\n")], out)
-    assert not is_prepared_dir(out)  # old meta.json was removed before the new ids.bin went in
+        prepare([write(tmp_path / "u.txt", "other text\n")], out, force=True)
+    # the old meta.json was marked incomplete before the new ids.bin went in
+    assert json.loads((out / "meta.json").read_text())["state"] == "incomplete"
     with pytest.raises(UserError, match="lstmgen prepare"):
         load_prepared(out)
     monkeypatch.undo()

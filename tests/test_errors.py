@@ -113,8 +113,10 @@ def test_config_missing(tmp_path):
     fails(["train", "builtin:reber", "-c", str(tmp_path / "none.yaml")], "not found")
 
 
-@pytest.mark.parametrize("opt, value, match", [("--epochs", "0", "positive"), ("--learning-rate", "-1", "positive"),
-                                               ("--dropout", "1.5", "dropout"), ("--seq-len", "-5", "positive")])
+@pytest.mark.parametrize("opt, value, match", [("--epochs", "0", "epochs.* from 1 to"),
+                                               ("--learning-rate", "-1", r"learning-rate.* in \(0, 100\]"),
+                                               ("--dropout", "1.5", "dropout"),
+                                               ("--seq-len", "-5", "seq-len.* from 1")])
 def test_out_of_range_options(tmp_path, opt, value, match):
     fails(["train", "builtin:reber", opt, value, "-o", str(tmp_path / "r")], match)
 

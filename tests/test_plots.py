@@ -102,7 +102,8 @@ def test_samples_and_tensorboard_can_be_switched_off(corpus, tmp_path):
     assert samples.count("=== epoch") == 1 and "=== epoch 2/2" in samples and "--- temperature 0.7 ---" in samples
 
 
-@pytest.mark.parametrize("value, match", [("0.5,hot", "not a number"), ("0", "not above 0"), ("1,-2", "not above 0")])
+@pytest.mark.parametrize("value, match", [("0.5,hot", "not a number"), ("0", "in [0.001, 1000]"),
+                                          ("1,-2", "in [0.001, 1000]")])
 def test_bad_sample_temperatures(corpus, tmp_path, value, match):
     result = train(corpus, "-o", tmp_path / "r", "--sample-temperatures", value, expect=1)
     assert match in result.stderr and not (tmp_path / "r").exists()

@@ -108,7 +108,8 @@ def test_lambda_layers_are_never_executed(corpus, tmp_path):
     (run / "best.keras").unlink()
     evil.save(run / "best.keras")
     result = CliRunner().invoke(cli, ["generate", str(run), "--length", "5"])
-    assert result.exit_code == 1 and "cannot load model" in result.stderr
+    assert result.exit_code == 1 and "is not an lstmgen model" in result.stderr  # read as data; never loaded
+    assert "Lambda" in result.stderr
 
 
 def test_resume_continues_the_learning_rate_schedule(corpus, tmp_path):
@@ -183,9 +184,12 @@ def test_epoch_loss_and_time_span_a_mid_epoch_resume(corpus, tmp_path, monkeypat
 
 
 def test_run_killed_while_being_created_can_start_over(corpus, tmp_path):
+    from lstmgen.rundir import MARKER_NAME
+
     run = tmp_path / "run"
     (run / "checkpoints").mkdir(parents=True)
-    (run / "config.yaml").write_text("units: 16\n")  # what a kill before run.json leaves
+    (run / MARKER_NAME).write_text('{"format": "lstmgen-run", "version": 1}\n')  # what a kill before run.json
+    (run / "config.yaml").write_text("units: 16\n")  # leaves: lstmgen's marker (written first), its own files
     assert train(corpus, "-o", run, "--epochs", "1", "--steps-per-epoch", "2", *TINY).exit_code == 0
     assert (run / "run.json").is_file() and (run / "vocab.json").is_file()
 

@@ -11,6 +11,7 @@ from click.testing import CliRunner
 
 from lstmgen.cli import cli
 from lstmgen.config import make_config
+from lstmgen.rundir import RunDir
 from lstmgen.runinfo import parameter_count, printable_vocab
 
 COMMANDS = sorted(cli.commands)
@@ -57,7 +58,6 @@ def test_runs_lists_states_losses_and_sizes(tiny_run, tmp_path):
         state["config"]["epochs"] = 5
         p.write_text(json.dumps(state))
     running = _copy(tiny_run, root / "group" / "running")  # two levels deep
-    (running / ".lock").write_text(json.dumps({"pid": os.getpid(), "host": os.uname().nodename}))
     stale = _copy(tiny_run, root / "stale")
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()
@@ -67,7 +67,8 @@ def test_runs_lists_states_losses_and_sizes(tiny_run, tmp_path):
     shutil.copy(tiny_run / "run.json", empty / "run.json")
     (root / "not-a-run").mkdir()
 
-    states = _states(root)
+    with RunDir(running).lock():  # held (flock) as a trainer holds it; the stale run's pid no longer exists
+        states = _states(root)
     assert {k: v["state"] for k, v in states.items()} == {
         "finished": "finished", "interrupted": "interrupted", "running": "running", "stale": "finished",
         "empty": "empty"}
