@@ -189,7 +189,13 @@ def train(source, config_file, out_dir, **kwargs):
       lstmgen train runs/demo --epochs 6                  # continue to 6 epochs
       lstmgen train runs/demo -o runs/demo-b --epochs 9   # continue a copy
     """
+    from lstmgen.backendpick import pick_for_training
+
+    picked = pick_for_training()  # before Keras is imported
     from lstmgen.train import train as run_train
+
+    if picked and not ui.SETTINGS.quiet:
+        say(picked)
 
     overrides = pop_overrides(kwargs)
     quiet = ui.SETTINGS.quiet
@@ -379,6 +385,11 @@ def estimate(source, log_file, started, now_, follow, what_if, config_file, as_j
         raise click.UsageError("give SOURCE (a corpus to train on) or --log FILE (a training log)")
     if started or now_ or follow:
         raise click.UsageError("--started, --now and --follow only apply with --log")
+    from lstmgen.backendpick import pick_for_training
+
+    picked = pick_for_training()
+    if picked and not as_json:
+        ui.say(picked)
     from lstmgen.forecast import forecast, format_forecast, to_json
 
     result = forecast(source, config_file, overrides, what_if=what_if, say=lambda m: None if as_json else ui.say(m))

@@ -54,6 +54,7 @@ class Config:
     jit_compile: str = "auto"  # auto | on | off
     mixed_precision: str = "auto"  # auto | off | bf16
     steps_per_execution: int = 1
+    lstm_kernel: str = "auto"  # auto | fused | keras (lstmgen/fused.py)
     threads: int = 0  # 0: auto (TensorFlow on a CPU: CPUs - 1; otherwise the backend's default)
     val_batch_size: int = 256
     # checkpoints and logging
@@ -81,6 +82,7 @@ CHOICES = {
     "lr_schedule": ("cosine", "constant"),
     "jit_compile": ("auto", "on", "off"),
     "mixed_precision": ("auto", "off", "bf16"),
+    "lstm_kernel": ("auto", "fused", "keras"),
     "distribute": ("off", "auto", "mirrored", "data_parallel"),
     "lr_scaling": ("none", "linear", "sqrt"),
 }
@@ -120,6 +122,8 @@ HELP = {
     "mixed_precision": "auto, off or bf16 (mixed_bfloat16 compute, float32 weights); auto uses bf16 where the "
                        "CPU/GPU computes it natively",
     "steps_per_execution": "training steps per compiled call",
+    "lstm_kernel": "auto, fused or keras: fused runs each LSTM layer as one fused kernel where Keras does not "
+                   "(torch backend on a CPU: torch._VF.lstm, oneDNN); auto uses it where it exists",
     "threads": "CPU threads for the backend's math (TensorFlow intra-op pool, torch); 0: auto (TensorFlow on a "
                "CPU: one fewer than the CPUs, leaving one to feed batches; otherwise the backend's default)",
     "val_batch_size": "sequences per validation step",

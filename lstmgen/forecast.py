@@ -12,7 +12,7 @@ from typing import Callable
 
 import numpy as np
 
-from lstmgen import backend
+from lstmgen import backend, fused
 from lstmgen.backend import keras
 from lstmgen.config import Config, make_config
 from lstmgen.corpus import Prepared, prepared_for_training
@@ -46,6 +46,7 @@ def time_steps(cfg: Config, data: Prepared, min_seconds: float = 5.0) -> dict:
     backend.seed_everything(cfg.seed or 1, deterministic=False)
     policy = backend.set_precision(cfg.mixed_precision)
     jit = backend.resolve_jit(cfg.jit_compile, policy)
+    fused.install(cfg.lstm_kernel)
     model = build_model(cfg, data.vocab.size)
     compile_model(model, cfg, total_steps=1000, jit_compile=jit)
     warmup, budget_steps = 3, 1000

@@ -13,7 +13,7 @@ from typing import Callable
 
 from lstmgen import __version__, atomic
 from lstmgen.backend import keras
-from lstmgen import backend, distribute, runhealth
+from lstmgen import backend, distribute, fused, runhealth
 from lstmgen.config import DATA_KEYS, SHAPE_KEYS, Config, dump_yaml, make_config
 from lstmgen.corpus import Prepared, prepared_for_training
 from lstmgen.rundata import run_data
@@ -101,6 +101,7 @@ class Trainer:
         backend.seed_everything(cfg.seed)
         self.policy = backend.set_precision(cfg.mixed_precision)
         self.jit = backend.resolve_jit(cfg.jit_compile, self.policy)
+        self.kernel = fused.install(cfg.lstm_kernel)
         self.model = build_model(cfg, self.data.vocab.size)
         compile_model(self.model, self.plan.scaled(cfg), total_steps=cfg.epochs * self.steps, jit_compile=self.jit)
         self.model.optimizer.build(self.model.trainable_variables)
@@ -448,7 +449,7 @@ def _train_in_scope(run: RunDir, cfg: Config, data: Prepared, resumed: bool, say
         params = trainer.model.count_params()
         say(f"run {run.path}: {params:,} parameters, {trainer.steps} steps/epoch × {cfg.epochs} epochs, "
             f"batch {cfg.batch_size} × {cfg.seq_len}, {backend.describe()}, precision {trainer.policy}, "
-            f"XLA {trainer.jit}, {trainer.threads}, steps_per_execution {cfg.steps_per_execution}")
+            f"XLA {trainer.jit}, {trainer.threads}, steps_per_execution {cfg.steps_per_execution}, {trainer.kernel}")
     trainer.report = EpochReport(run, cfg, data, say, quiet) if plan.is_chief else None
     with StopFlag(plan.job) as stop:  # the run's lock is held by train() since _open_run
         try:

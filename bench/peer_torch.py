@@ -1,0 +1,139 @@
+"""lstmgen's training speed next to what a user would write instead: a plain PyTorch `nn.LSTM` loop, one run.
+
+The PyTorch side is the ~40-line loop from a tutorial: `nn.Embedding → nn.LSTM(num_layers, dropout) → Dropout →
+nn.Linear`, Adam with global-norm clipping, random windows of the corpus, float32 or bfloat16 autocast (oneDNN's
+fused LSTM on a CPU). The lstmgen side is the real CLI (`lstmgen train CORPUS --config cpu …`) in a fresh process on
+each Keras backend asked for; its rate is read from train.log in the second epoch (steady state, as
+bench/clirate.py does). Each measurement is a fresh process; sides alternate; medians of `--repeats`.
+
+Shapes (--shapes): `cpu` = the CPU default (Embedding 64 → 2 × LSTM 256 → Dense V, dropout 0.2, batch 32 × 64) on
+tinyshakespeare; `naive` = the notebook's model (1 × 128, embedding 50, batch 128 × 100) on War and Peace;
+`2x512` = 2 × 512 at batch 32 × 64 on tinyshakespeare.
+
+Target (issue 15): lstmgen ÷ PyTorch ≥ 1.0, best precision of each side.
+
+    python bench/peer_torch.py                                  # needs torch installed (pip install torch)
+    python bench/peer_torch.py --shapes cpu --steps 60 --repeats 1   # quick look
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+DATA = REPO.parent / "shared" / "data"
+sys.path.insert(0, str(HERE))
+
+from clirate import train_chars_per_s  # noqa: E402
+
+SHAPES = {  # name: (corpus, layers, units, embedding, dropout, batch, seq)
+    "cpu": ("tinyshakespeare.txt", 2, 256, 64, 0.2, 32, 64),
+    "naive": ("warandpeace.txt", 1, 128, 50, 0.0, 128, 100),
+    "2x512": ("tinyshakespeare.txt", 2, 512, 64, 0.2, 32, 64),
+}
+
+TORCH_LOOP = r'''
+import sys, time, json, numpy as np, torch, torch.nn as nn
+corpus, layers, units, emb, dropout, batch, seq, precision, steps, warmup = sys.argv[1:]
+layers, units, emb, batch, seq, steps, warmup = map(int, (layers, units, emb, batch, seq, steps, warmup))
+text = open(corpus, encoding="utf-8").read()
+chars = sorted(set(text)); lut = {c: i for i, c in enumerate(chars)}
+ids = torch.tensor([lut[c] for c in text], dtype=torch.long)
+V = len(chars)
+class CharLSTM(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.emb = nn.Embedding(V, emb)
+        self.lstm = nn.LSTM(emb, units, layers, dropout=float(dropout) if layers > 1 else 0.0, batch_first=True)
+        self.drop = nn.Dropout(float(dropout))
+        self.out = nn.Linear(units, V)
+    def forward(self, x):
+        h, _ = self.lstm(self.emb(x))
+        return self.out(self.drop(h))
+torch.manual_seed(1)
+model = CharLSTM()
+opt = torch.optim.Adam(model.parameters(), lr=4e-3)
+loss_fn = nn.CrossEntropyLoss()
+def step():
+    starts = torch.randint(0, len(ids) - seq - 1, (batch,))
+    w = ids[starts[:, None] + torch.arange(seq + 1)]
+    x, y = w[:, :-1], w[:, 1:]
+    with torch.autocast("cpu", dtype=torch.bfloat16, enabled=precision == "bf16"):
+        logits = model(x)
+    loss = loss_fn(logits.float().reshape(-1, V), y.reshape(-1))
+    opt.zero_grad(); loss.backward()
+    nn.utils.clip_grad_norm_(model.parameters(), 5.0); opt.step()
+    return loss
+for _ in range(warmup): step()
+t0 = time.perf_counter()
+for _ in range(steps): loss = step()
+float(loss)
+print(json.dumps({"chars_per_s": steps * batch * seq / (time.perf_counter() - t0)}))
+'''
+
+
+def torch_loop(shape: str, precision: str, steps: int, warmup: int) -> float:
+    corpus, layers, units, emb, dropout, batch, seq = SHAPES[shape]
+    out = subprocess.run([sys.executable, "-c", TORCH_LOOP, str(DATA / corpus), str(layers), str(units), str(emb),
+                          str(dropout), str(batch), str(seq), precision, str(steps), str(warmup)],
+                         check=True, capture_output=True, text=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])["chars_per_s"]
+
+
+def lstmgen_train(shape: str, backend: str, precision: str, steps: int, warmup: int) -> float:
+    corpus, layers, units, emb, dropout, batch, seq = SHAPES[shape]
+    options = ["--config", "cpu", "--layers", str(layers), "--units", str(units), "--embedding-dim", str(emb),
+               "--dropout", str(dropout), "--mixed-precision", "bf16" if precision == "bf16" else "off", "--seed", "1",
+               "--checkpoint-minutes", "0", "--no-tensorboard", "--val-fraction", "0.1"]
+    return train_chars_per_s(DATA / corpus, options, batch, seq, steps, warmup, env={"KERAS_BACKEND": backend})
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--shapes", nargs="+", default=list(SHAPES), choices=list(SHAPES))
+    p.add_argument("--backends", nargs="+", default=["torch", "tensorflow"])
+    p.add_argument("--precisions", nargs="+", default=["bf16", "f32"])
+    p.add_argument("--steps", type=int, default=150, help="timed steps per measurement")
+    p.add_argument("--warmup", type=int, default=20)
+    p.add_argument("--repeats", type=int, default=2)
+    p.add_argument("--out", default=str(HERE / "results" / "peer_torch.json"))
+    a = p.parse_args()
+    rows = []
+    for shape in a.shapes:
+        for precision in a.precisions:
+            res: dict[str, list[float]] = {"pytorch loop": []} | {f"lstmgen {b}": [] for b in a.backends}
+            for r in range(a.repeats):
+                res["pytorch loop"].append(torch_loop(shape, precision, a.steps, a.warmup))
+                for b in a.backends:
+                    res[f"lstmgen {b}"].append(lstmgen_train(shape, b, precision, a.steps, a.warmup))
+                print(f"{shape:<6} {precision:<5} repeat {r + 1}: "
+                      + "  ".join(f"{k} {v[-1]:,.0f}" for k, v in res.items()), flush=True)
+            rows.append({"shape": shape, "precision": precision, "chars_per_s": res,
+                         "median": {k: statistics.median(v) for k, v in res.items()}})
+    print(f"\n{'shape':<6} {'side':<20} " + " ".join(f"{pr:>10}" for pr in a.precisions) + "   best ÷ pytorch best")
+    for shape in a.shapes:
+        meds = {(r["precision"], k): v for r in rows if r["shape"] == shape for k, v in r["median"].items()}
+        sides = ["pytorch loop"] + [f"lstmgen {b}" for b in a.backends]
+        peer = max(meds[(pr, "pytorch loop")] for pr in a.precisions)
+        for side in sides:
+            best = max(meds[(pr, side)] for pr in a.precisions)
+            print(f"{shape:<6} {side:<20} " + " ".join(f"{meds[(pr, side)]:>10,.0f}" for pr in a.precisions)
+                  + f"   {best / peer:>5.2f}×")
+    from importlib.metadata import version
+
+    Path(a.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(a.out).write_text(json.dumps({"steps": a.steps, "warmup": a.warmup, "rows": rows, "cpu_count": os.cpu_count(),
+                                       "versions": {m: version(m) for m in ("torch", "keras", "tensorflow")}},
+                                      indent=2))
+    print(f"wrote {a.out}")
+
+
+if __name__ == "__main__":
+    main()
