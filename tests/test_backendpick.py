@@ -11,7 +11,8 @@ from lstmgen import backendpick
 
 @pytest.fixture
 def clean(monkeypatch, tmp_path):
-    monkeypatch.delenv("KERAS_BACKEND", raising=False)
+    monkeypatch.setenv("KERAS_BACKEND", "unset")  # so that undo restores the real value, also when pick sets it
+    monkeypatch.delenv("KERAS_BACKEND")
     monkeypatch.setenv("KERAS_HOME", str(tmp_path))
     monkeypatch.delitem(sys.modules, "keras", raising=False)  # as in a fresh `lstmgen train` process
     monkeypatch.setattr(backendpick, "_has_nvidia_gpu", lambda: False)
