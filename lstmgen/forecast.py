@@ -19,7 +19,7 @@ from lstmgen.corpus import Prepared, prepared_for_training
 from lstmgen.dataset import TrainBatches, ValBatches, steps_in_epoch
 from lstmgen.model import build_model, compile_model
 from lstmgen.timeparse import fmt_hms
-from lstmgen.train import check_trainable
+from lstmgen.runopen import check_trainable
 
 
 class _Clock(keras.callbacks.Callback):
