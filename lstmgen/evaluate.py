@@ -20,7 +20,7 @@ from lstmgen.errors import UserError
 from lstmgen.generate import check_generate_options
 from lstmgen.limits import LENGTH, NGRAM, SAMPLES_BYTES, check_range
 from lstmgen.novelty import CorpusIndex, novelty, pool
-from lstmgen.rundir import RunDir
+from lstmgen.rundir import RunDir, stat_or_none
 from lstmgen.runmodel import pick_model
 from lstmgen.sample import Sampling, check_generation
 from lstmgen.vocab import Vocab
@@ -36,12 +36,6 @@ def run_corpus(run: RunDir, cfg: dict) -> Prepared:
     return run_data(run.path, run.info(), val_fraction=cfg["val_fraction"], lowercase=cfg["lowercase"],
                     fix="pass TEXT files to evaluate on, or restore the source")
 
-
-def _stat(path: Path) -> os.stat_result | None:
-    try:
-        return os.stat(path)
-    except OSError:
-        return None
 
 
 def which_checkpoint(model: Path, run: RunDir, loaded: os.stat_result | None = None) -> dict | None:
@@ -198,9 +192,9 @@ def evaluate(target: str, texts: list[str], *, which: str = "best", samples_file
 
         t0 = time.monotonic()
         for _ in range(2):  # best.keras replaced by a trainer while it was loaded: load it again
-            loaded = _stat(model_path)
+            loaded = stat_or_none(model_path)
             model = load_keras_model(model_path)
-            now = _stat(model_path)
+            now = stat_or_none(model_path)
             if loaded is None or now is None or os.path.samestat(loaded, now):
                 break
         ui.detail(f"loaded {model_path} in {time.monotonic() - t0:.1f}s")

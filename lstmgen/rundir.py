@@ -60,6 +60,14 @@ def is_run_dir(path: str | os.PathLike) -> bool:
     return (path / "run.json").is_file() and (_has_format(path / "run.json") or _has_format(path / MARKER_NAME))
 
 
+def stat_or_none(path: str | os.PathLike) -> os.stat_result | None:
+    """os.stat of `path`, or None if it is gone (a trainer may prune a checkpoint at any moment)."""
+    try:
+        return os.stat(path)
+    except OSError:
+        return None
+
+
 def refuse_foreign_run_json(path: str | os.PathLike) -> None:
     """A folder whose run.json is damaged or not an lstmgen run's: raise the UserError that says which."""
     if (Path(path) / "run.json").is_file() and not is_run_dir(path):

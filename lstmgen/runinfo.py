@@ -11,7 +11,8 @@ from pathlib import Path
 
 from lstmgen.config import Config
 from lstmgen.errors import UserError
-from lstmgen.rundir import DEFAULT_RUNS, RunDir, is_run_dir, read_mapping, refuse_foreign_run_json
+from lstmgen.rundir import (DEFAULT_RUNS, RunDir, is_run_dir, read_mapping, refuse_foreign_run_json,
+                            stat_or_none)
 from lstmgen.vocab import Vocab
 
 LN2 = math.log(2)
@@ -160,12 +161,6 @@ def format_runs(rows: list[dict], root) -> str:
 
 
 # --- info -------------------------------------------------------------------------------------------------------
-def _stat(path: Path) -> os.stat_result | None:
-    try:
-        return path.stat()
-    except OSError:
-        return None
-
 
 def checkpoint_rows(run: RunDir) -> list[dict]:
     """The run's checkpoints for `info`, newest first. A trainer may prune one between listing and reading it:
@@ -175,20 +170,21 @@ def checkpoint_rows(run: RunDir) -> list[dict]:
         rows, vanished = [], False
         usable, damaged = run.scan_checkpoints()
         for path, why in damaged:  # listed, not used: resume falls back past them
-            st = _stat(path.with_suffix(".keras"))
+            st = stat_or_none(path.with_suffix(".keras"))
             if st is None:
                 vanished = True
                 continue
             rows.append({"file": str(path.relative_to(run.path)), "global_step": int(path.name[5:14]),
                          "size_bytes": st.st_size, "damaged": why})
         for model, state in usable:
-            st = _stat(model)
+            st = stat_or_none(model)
             if st is None:
                 vanished = True
                 continue
             row = next((h for h in reversed(state.get("history") or [])
                         if h.get("global_step") == state.get("global_step")), None)
-            marks = [n for n, link in links.items() if (ls := _stat(link)) is not None and os.path.samestat(ls, st)]
+            marks = [n for n, link in links.items()
+                     if (ls := stat_or_none(link)) is not None and os.path.samestat(ls, st)]
             rows.append({
                 "file": str(model.relative_to(run.path)), "global_step": state.get("global_step"),
                 "epoch": state.get("epoch"), "step": state.get("step"), "status": state.get("status"),
