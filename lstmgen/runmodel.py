@@ -82,7 +82,8 @@ def latest_run(root: Path = DEFAULT_RUNS) -> Path | None:
     found = {}
     for p in root.iterdir():
         if p.is_dir() and is_run_dir(p):
-            models = [m for m in (p / "latest.keras", *(m for m, _ in RunDir(p).checkpoints()[:1])) if m.is_file()]
-            if models:
-                found[p] = max(m.stat().st_mtime for m in models)
+            latest = p / "latest.keras"  # a hard link to the newest checkpoint; those are read only without it
+            newest = latest if latest.is_file() else next((m for m, _ in RunDir(p).checkpoints()[:1]), None)
+            if newest is not None:
+                found[p] = newest.stat().st_mtime
     return max(found, key=found.get, default=None)
