@@ -52,6 +52,8 @@ def config_options(func):
         help_text = HELP.get(f.name, "") + f" [default: {f.default}]"
         if t is bool:
             option = click.option(f"{name}/--no-{f.name.replace('_', '-')}", f.name, default=None, help=help_text)
+        elif f.name == "init_from":  # `--from` reads best; `--init-from` matches the config key
+            option = click.option("--from", "--init-from", "init_from", default=None, metavar="MODEL", help=help_text)
         elif f.name in CHOICES:
             option = click.option(name, f.name, type=click.Choice(CHOICES[f.name]), default=None, help=help_text)
         else:
@@ -188,6 +190,7 @@ def train(source, config_file, out_dir, **kwargs):
       lstmgen train builtin:pydocs --config demo -o runs/demo
       lstmgen train runs/demo --epochs 6                  # continue to 6 epochs
       lstmgen train runs/demo -o runs/demo-b --epochs 9   # continue a copy
+      lstmgen train letters.txt --from builtin:english    # fine-tune the built-in English model
     """
     from lstmgen.backendpick import pick_for_training
 

@@ -20,6 +20,11 @@ CONFIG_DIR = Path(__file__).resolve().parent / "configs"
 SHAPE_KEYS = ("embedding_dim", "layers", "units")
 # Keys that change the data a run was prepared from: also refused on a continued run.
 DATA_KEYS = ("val_fraction", "lowercase")
+# Keys that say how a run's weights started: fixed when the run is created.
+INIT_KEYS = ("init_from", "init_vocab", "freeze_layers")
+# What `train --from` changes from the from-scratch recipe unless the config file or an option says otherwise
+# (measured by bench/bench_finetune.py: a lower peak and a short warm-up keep the base's knowledge).
+FINETUNE_DEFAULTS = {"learning_rate": 1e-3, "warmup_steps": 10, "min_learning_rate": 1e-4, "epochs": 10}
 # Where this process sits in a multi-host job: per launch, never saved with the run.
 LAUNCH_KEYS = ("coordinator", "num_processes", "process_id")
 
@@ -35,6 +40,10 @@ class Config:
     layers: int = 2
     units: int = 256
     dropout: float = 0.2
+    # fine-tuning (lstmgen/basemodel.py, remap.py)
+    init_from: str = ""  # RUN_DIR, MODEL.keras or builtin:NAME; empty: random initialisation
+    init_vocab: str = "corpus"  # corpus | union (with the base's characters)
+    freeze_layers: int = 0  # keep the first N LSTM layers at the base's weights
     # data
     seq_len: int = 64
     batch_size: int = 32
@@ -83,13 +92,14 @@ CHOICES = {
     "jit_compile": ("auto", "on", "off"),
     "mixed_precision": ("auto", "off", "bf16"),
     "lstm_kernel": ("auto", "fused", "keras"),
+    "init_vocab": ("corpus", "union"),
     "distribute": ("off", "auto", "mirrored", "data_parallel"),
     "lr_scaling": ("none", "linear", "sqrt"),
 }
 # The values each numeric key accepts, inclusive: (lowest, highest). Upper bounds keep every size, count and step
 # number within what the code and memory can handle; check_fits (train.py) also checks the weights and activations.
 RANGES = {
-    "embedding_dim": (1, 65_536), "layers": (1, 64), "units": (1, 65_536), "dropout": (0.0, 1.0),
+    "embedding_dim": (1, 65_536), "layers": (1, 64), "units": (1, 65_536), "dropout": (0.0, 1.0), "freeze_layers": (0, 64),
     "seq_len": (1, 1_000_000), "batch_size": (1, 1_000_000), "val_fraction": (0.0, 1.0),
     "epochs": EPOCHS, "steps_per_epoch": (0, 10**9), "learning_rate": (0.0, 100.0),
     "min_learning_rate": (0.0, 100.0), "warmup_steps": (0, 10**9), "clipnorm": (0.0, 1e9),
@@ -105,6 +115,10 @@ HELP = {
     "layers": "number of stacked LSTM layers",
     "units": "LSTM units per layer",
     "dropout": "dropout on each LSTM layer's input and on the output, in [0, 1)",
+    "init_from": "fine-tune: start a new run from this model (RUN_DIR, MODEL.keras or builtin:NAME); its shape and "
+                 "weights carry over and the fine-tuning defaults apply (FINETUNE_DEFAULTS; each overridable)",
+    "init_vocab": "with --from: the run's characters are the corpus's own (corpus) or also the base's (union)",
+    "freeze_layers": "with --from: keep the first N LSTM layers fixed at the base's weights",
     "seq_len": "characters per training sequence (truncated BPTT length)",
     "batch_size": "sequences per training step",
     "val_fraction": "fraction of the corpus held out for validation (when preparing raw text)",

@@ -13,12 +13,21 @@ def build_model(cfg: Config, vocab_size: int, *, batch_size: int | None = None) 
     x = keras.layers.Embedding(vocab_size, cfg.embedding_dim, name="embedding")(inputs)
     for i in range(cfg.layers):
         # Input dropout keeps the cuDNN path on GPU (recurrent_dropout would disable it).
-        x = keras.layers.LSTM(cfg.units, return_sequences=True, dropout=cfg.dropout, name=f"lstm_{i}")(x)
+        x = keras.layers.LSTM(cfg.units, return_sequences=True, dropout=cfg.dropout, name=f"lstm_{i}",
+                              trainable=i >= cfg.freeze_layers)(x)
     if cfg.dropout:
         x = keras.layers.Dropout(cfg.dropout, name="output_dropout")(x)
     # Logits stay float32 under mixed precision so the softmax/loss is computed accurately.
     logits = keras.layers.Dense(vocab_size, dtype="float32", name="logits")(x)
     return keras.Model(inputs, logits, name="lstmgen")
+
+
+def set_weights(model: keras.Model, weights) -> None:
+    """Put an lstmgen.weights.Weights (Keras layout, e.g. a base model remapped to this vocabulary) into `model`."""
+    model.get_layer("embedding").set_weights([weights.embedding])
+    for layer, cell in zip(lstm_layers(model), weights.cells):
+        layer.set_weights(list(cell))
+    model.get_layer("logits").set_weights([weights.kernel, weights.bias])
 
 
 def learning_rate(cfg: Config, total_steps: int):

@@ -230,6 +230,9 @@ def format_info(d: dict) -> str:
         f"created      {run.get('created')}",
         *([f"branched     from {b.get('run')} at global step {b.get('global_step', 0):,}"]
           if isinstance(b := run.get("branched_from"), dict) else []),
+        *([f"fine-tuned   from {b.get('spec')}: {b.get('path')} (sha256 {str(b.get('sha256'))[:12]}…, trained on "
+           f"data sha256 {str(b.get('data_sha256'))[:12]}…, {b.get('source')}); vocabulary {b.get('vocab')}, "
+           f"{b.get('shared')} characters shared"] if isinstance(b := run.get("base"), dict) else []),
         f"model        embedding {c['embedding_dim']} → {c['layers']} × LSTM {c['units']} → dense "
         f"{d['vocab']['size']}: {d['parameters']:,} parameters",
         f"vocabulary   {d['vocab']['size']} characters: {d['vocab']['printable']}",

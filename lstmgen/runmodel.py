@@ -25,7 +25,7 @@ class ModelChoice:
 
 
 def pick_model(target: str | os.PathLike | None, which: str = "best") -> ModelChoice:
-    """Resolve RUN_DIR | MODEL.keras | None (the latest run under runs/) to a model file.
+    """Resolve RUN_DIR | MODEL.keras | builtin:NAME | None (the latest run under runs/) to a model file.
 
     >>> pick_model("runs/book").path           # doctest: +SKIP
     PosixPath('runs/book/best.keras')
@@ -35,6 +35,10 @@ def pick_model(target: str | os.PathLike | None, which: str = "best") -> ModelCh
         if target is None:
             raise UserError(f"no trained run found under '{DEFAULT_RUNS}/'; train one with 'lstmgen train CORPUS' "
                             "or pass a run directory")
+    if str(target).startswith("builtin:"):  # a model shipped with lstmgen: a run directory inside the package
+        from lstmgen.basemodel import builtin_model_dir
+
+        return _in_run(builtin_model_dir(str(target)[len("builtin:"):]), which)
     path = Path(target)
     if path.is_dir():
         if not is_run_dir(path):

@@ -7,15 +7,19 @@ import random
 import time
 from pathlib import Path
 
+import numpy as np
+
 from lstmgen import atomic, distribute
 from lstmgen.branch import same_path, start_branch
-from lstmgen.config import DATA_KEYS, SHAPE_KEYS, Config, dump_yaml, make_config
+from lstmgen.config import (DATA_KEYS, FINETUNE_DEFAULTS, INIT_KEYS, SHAPE_KEYS, Config, dump_yaml, make_config,
+                            read_yaml)
 from lstmgen.corpus import Prepared, prepared_for_training
 from lstmgen.dataset import steps_in_epoch
 from lstmgen.errors import UserError
 from lstmgen.hardware import memory_bytes
-from lstmgen.rundata import run_data
+from lstmgen.rundata import in_run_vocab, run_data, with_vocab
 from lstmgen.rundir import DEFAULT_RUNS, RunDir, is_run_dir, refuse_foreign_run_json
+from lstmgen.remap import remap, run_vocab_for
 from lstmgen.runinfo import parameter_count
 
 
@@ -73,6 +77,49 @@ def _check_saved_config(run: RunDir, saved: dict) -> None:
                         "values back in config.yaml, or start a new run with -o NEW_DIR")
 
 
+def recorded_spec(spec: str) -> str:
+    """A base as config.yaml keeps it: builtin:NAME as is, a path made absolute (a resume may run elsewhere)."""
+    return spec if not spec or spec.startswith("builtin:") else str(Path(spec).expanduser().resolve())
+
+
+def _refuse_from_on_existing(source: str, run: RunDir, given: str | None, saved: dict, source_run: bool) -> None:
+    """`--from` starts new runs only; repeating a fine-tuning run's own command (TEXT --from M -o RUN) resumes it."""
+    if not given or (not source_run and recorded_spec(given) == saved.get("init_from")):
+        return
+    if source_run:
+        raise UserError(f"'{source}' is a run, and --from only starts new runs; to continue it, drop --from; to "
+                        f"fine-tune from it: lstmgen train NEW_TEXT --from {source} -o NEW_DIR")
+    raise UserError(f"run '{run.path}' already exists and was not started from '{given}'; --from only starts new "
+                    "runs: choose a new directory with -o")
+
+
+def _new_config(config_file, overrides: dict):
+    """A new run's config, and its base model when it fine-tunes (`init_from`): the base fixes the shape, and the
+    fine-tuning defaults sit under the config file and the options."""
+    explicit = {**(read_yaml(config_file) if config_file else {}), **overrides}
+    spec = explicit.get("init_from")
+    if not spec:
+        cfg = make_config(config_file, overrides)
+        if cfg.freeze_layers or cfg.init_vocab != "corpus":
+            raise UserError("--freeze-layers and --init-vocab only apply with --from MODEL (fine-tuning)")
+        return cfg, None
+    from lstmgen.basemodel import resolve_base
+
+    base = resolve_base(str(spec))
+    shape = base.config_shape()
+    clash = [k for k in SHAPE_KEYS if explicit.get(k) is not None and explicit[k] != shape[k]]
+    if clash:
+        given = ", ".join(f"--{k.replace('_', '-')} {explicit[k]}" for k in clash)
+        raise UserError(f"the base model '{spec}' has {shape['layers']} layers × {shape['units']} units, embedding "
+                        f"{shape['embedding_dim']}; it cannot be fine-tuned as {given}: drop those settings (a "
+                        "fine-tuned model keeps its base's shape)")
+    cfg = make_config(config_file, {**overrides, "init_from": recorded_spec(base.spec)},
+                      base={**FINETUNE_DEFAULTS, **shape})
+    if cfg.freeze_layers > cfg.layers:
+        raise UserError(f"--freeze-layers {cfg.freeze_layers} is more than the base's {cfg.layers} LSTM layers")
+    return cfg, base
+
+
 def open_run(source: str, config_file, overrides: dict, out_dir, chief: bool = True
               ) -> tuple[RunDir, Config, Prepared, bool]:
     """Decide between a new run, continuing one and branching one (RUN -o NEW); returns (run, config, data,
@@ -91,7 +138,11 @@ def open_run(source: str, config_file, overrides: dict, out_dir, chief: bool = T
         saved = run.read_config()
         _check_saved_config(run, saved)
         cfg = make_config(config_file, overrides, base=saved)
-        changed = [k for k in SHAPE_KEYS + DATA_KEYS if getattr(cfg, k) != saved.get(k)]
+        given = overrides.get("init_from") or (read_yaml(config_file).get("init_from") if config_file else None)
+        _refuse_from_on_existing(source, run, given, saved, source_run)
+        cfg.init_from = recorded_spec(cfg.init_from)
+        changed = [k for k in SHAPE_KEYS + DATA_KEYS + INIT_KEYS if getattr(cfg, k) != saved.get(k, getattr(
+            Config, k))]
         if changed:
             raise UserError(f"cannot change {', '.join(changed)} of an existing run ('{run.path}'); "
                             "start a new run with -o NEW_DIR")
@@ -99,6 +150,7 @@ def open_run(source: str, config_file, overrides: dict, out_dir, chief: bool = T
             data = prepared_for_training(source, val_fraction=cfg.val_fraction, lowercase=cfg.lowercase)
             if data.meta.get("sha256") != info["data_sha256"]:
                 raise UserError(f"'{run.path}' was trained on other data; choose a new run directory with -o")
+            data = in_run_vocab(data, info)
         else:
             data = run_data(run.path, info, val_fraction=cfg.val_fraction, lowercase=cfg.lowercase)
         if branch:  # run is only read; the new one is made, and locked, by start_branch
@@ -109,16 +161,23 @@ def open_run(source: str, config_file, overrides: dict, out_dir, chief: bool = T
         return run, cfg, data, True
     path = Path(out_dir) if out_dir else _new_run_path(source)
     RunDir(path).check_new()  # before preparing anything
-    cfg = make_config(config_file, overrides)
+    cfg, base = _new_config(config_file, overrides)
     data = prepared_for_training(source, val_fraction=cfg.val_fraction, lowercase=cfg.lowercase)
+    info = {"source": _recorded_source(source), "prepared": str(data.path.resolve()),
+            "data_sha256": data.meta.get("sha256")}
+    if base is not None:
+        data = with_vocab(data, run_vocab_for(base.vocab.chars, data.vocab, cfg.init_vocab))
+        counts = np.bincount(np.asarray(data.train), minlength=data.vocab.size)
+        remapped = remap(base.weights, base.vocab, data.vocab, counts)
+        info["base"] = {**base.record(), "spec": cfg.init_from, "vocab": cfg.init_vocab, "chars": "".join(base.vocab.chars),
+                        **remapped.record()}
     check_trainable(cfg, data)
     if cfg.seed == 0:
         cfg.seed = random.SystemRandom().randrange(1, 2**31 - 1)
     run = RunDir(path)
     run.claim(lock=chief)
     try:
-        run.create({"source": _recorded_source(source), "prepared": str(data.path.resolve()),
-                    "data_sha256": data.meta.get("sha256"), "vocab_size": data.vocab.size},
+        run.create({**info, "vocab_size": data.vocab.size},
                    files={"config.yaml": dump_yaml(cfg),
                           "vocab.json": atomic.json_text(data.vocab.to_json())})
     except BaseException:

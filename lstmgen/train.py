@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+import numpy as np
+
 from lstmgen import __version__, atomic
 from lstmgen import backend, distribute, fused, runhealth
 from lstmgen.backend import keras
@@ -20,7 +22,7 @@ from lstmgen.dataset import TrainBatches, ValBatches, steps_in_epoch
 from lstmgen.epoch_report import EpochReport
 from lstmgen.errors import UserError
 from lstmgen.model import (build_model, compile_model, learning_rate, model_shape, restore_seed_states,
-                           seed_states)
+                           seed_states, set_weights)
 from lstmgen.progress import TrainMonitor, ValidationBar
 from lstmgen.rundir import RunDir, is_run_dir, now_iso
 from lstmgen.runopen import check_trainable, open_run_in_job
@@ -68,9 +70,9 @@ class Trainer:
         compile_model(self.model, self.plan.scaled(cfg), total_steps=cfg.epochs * self.steps, jit_compile=self.jit)
         self.model.optimizer.build(self.model.trainable_variables)
 
-    def restore(self) -> None:
+    def restore(self) -> bool:
         """Load the newest usable checkpoint (falling back past damaged states and unreadable models), weights and
-        optimizer state."""
+        optimizer state; False when the run has none yet."""
         usable, damaged = self.run.scan_checkpoints()
         newest = usable[0][0].with_suffix(".json").name if usable else ""
         problems = [f"{path.name} is damaged: {why}" for path, why in damaged if path.name > newest]
@@ -88,11 +90,30 @@ class Trainer:
             self.say(f"resuming from {path.name}: epoch {state['epoch'] + 1}, step {state['step']} "
                      f"(global step {state['global_step']})")
             self.resize_epoch((state.get("config") or {}).get("steps_per_epoch"))
-            return
+            return True
         if problems:
             shown = "; ".join(problems[:2]) + (f"; and {len(problems) - 2} more" if len(problems) > 2 else "")
             raise UserError(f"no checkpoint in '{self.run.path}' can be used ({shown}); start a new run with -o "
                             "NEW_DIR")
+        return False
+
+    def start_from_base(self) -> None:
+        """Fine-tuning: the base model's weights, carried over to this run's vocabulary (lstmgen/remap.py)."""
+        from lstmgen.basemodel import resolve_base
+        from lstmgen.remap import remap
+
+        base = resolve_base(self.cfg.init_from, warn=self.say)
+        recorded = self.run.info().get("base") or {}
+        if recorded.get("sha256") not in (None, base.sha256):
+            raise UserError(f"base model '{base.path}' changed since run '{self.run.path}' was started (sha256 "
+                            f"{base.sha256[:12]}…, recorded {str(recorded['sha256'])[:12]}…); restore it, or start a "
+                            "new run with -o NEW_DIR")
+        counts = np.bincount(np.asarray(self.data.train), minlength=self.data.vocab.size)
+        remapped = remap(base.weights, base.vocab, self.data.vocab, counts)
+        set_weights(self.model, remapped.weights)
+        if not self.quiet:
+            frozen = f"; first {self.cfg.freeze_layers} LSTM layer(s) frozen" if self.cfg.freeze_layers else ""
+            self.say(f"fine-tuning from {base.spec}: {remapped.summary()}{frozen}")
 
     def resize_epoch(self, saved_steps_per_epoch) -> None:
         """A resumed epoch ends at the new --steps-per-epoch: one that already ran as many steps ends now (validated,
@@ -291,8 +312,10 @@ def _train_in_scope(run: RunDir, cfg: Config, data: Prepared, resumed: bool, say
         if plan.replicas > 1:
             say(plan.describe())
     trainer.build()
+    restored = trainer.restore() if resumed else False
+    if not restored and cfg.init_from:
+        trainer.start_from_base()
     if resumed:
-        trainer.restore()
         shape = model_shape(trainer.model)
         if shape["vocab_size"] != data.vocab.size:
             raise UserError(f"run '{run.path}' does not match its vocabulary; it is damaged, start a new run")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import zipfile
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -75,8 +76,34 @@ def _arrays(groups: dict, name: str, shapes: list[tuple[int, ...]]) -> list[np.n
     return out
 
 
+@dataclass
+class Weights:
+    """An lstmgen model's arrays in Keras layout: embedding (V, D); per LSTM layer (kernel, recurrent kernel, bias)
+    with gates i, f, c, o; logits kernel (U, V) and bias (V,)."""
+
+    embedding: np.ndarray
+    cells: list[tuple[np.ndarray, np.ndarray, np.ndarray]]
+    kernel: np.ndarray
+    bias: np.ndarray
+
+    @property
+    def shape(self) -> dict:
+        return {"vocab_size": int(self.embedding.shape[0]), "embedding_dim": int(self.embedding.shape[1]),
+                "layers": len(self.cells), "units": [int(r.shape[0]) for _, r, _ in self.cells]}
+
+
 def read_step_model(path: str | Path) -> StepModel:
     """The NumPy step model of an lstmgen `.keras` file, its weights checked by layer name and shape."""
+    w = read_weights(path)
+    return StepModel(w.embedding, w.cells, w.kernel, w.bias)
+
+
+def read_weights(path: str | Path) -> Weights:
+    """The arrays of an lstmgen `.keras` file, checked by layer name and shape against its config.
+
+    >>> read_weights("runs/book/best.keras").shape      # doctest: +SKIP
+    {'vocab_size': 65, 'embedding_dim': 64, 'layers': 2, 'units': [256, 256]}
+    """
     import h5py
 
     path = Path(path)
@@ -106,4 +133,4 @@ def read_step_model(path: str | Path) -> StepModel:
     except Exception as e:  # damaged zip member, bad JSON, HDF5 errors, missing keys
         detail = str(e).splitlines()[0][:200] if str(e) else type(e).__name__
         raise UserError(f"cannot read model '{path}': {detail}; the file is damaged or not an lstmgen model") from None
-    return StepModel(embedding, cells, kernel, bias)
+    return Weights(embedding, cells, kernel, bias)
