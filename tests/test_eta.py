@@ -15,7 +15,8 @@ from hypothesis import strategies as st
 
 import logsynth as S
 from lstmgen.errors import UserError
-from lstmgen.eta import estimate, estimate_log_command, format_report, parse_time
+from lstmgen.eta import estimate, format_report, parse_time
+from lstmgen.etacommand import estimate_log_command
 from lstmgen.logparse import parse_log
 
 LOGS = Path(__file__).parent / "fixtures" / "logs"
@@ -208,10 +209,17 @@ def test_unknown_step_count():
     assert format_report(est).endswith("Run finish time: unknown (not enough timing in the log yet)")
 
 
-def test_new_run_without_progress_yet():
+def test_new_run_without_progress_yet_borrows_the_previous_runs_epochs():
     data = (LOGS / "keras_log_verbose2.txt").read_bytes() + b"Epoch 1/7\n"
     est = est_of(data, now=NOW)
-    assert not est.finished and est.epochs == 7 and est.run_end is None
+    assert not est.finished and est.epochs == 7 and est.run == 2 and est.run_end is not None
+    assert any("run 2 has not printed any timing yet" in n and "--run 1" in n for n in est.notes)
+    first = est_of(data, now=NOW, run=1)
+    assert first.run == 1 and first.finished
+    assert len(est.epoch_ends) == 7
+    assert est.remaining_s == pytest.approx(7 * first.seconds_per_epoch, rel=0.35)
+    with pytest.raises(UserError, match="--run 3: the log has 2 runs"):
+        est_of(data, now=NOW, run=3)
 
 
 def test_epochs_override():
