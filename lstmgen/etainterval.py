@@ -8,7 +8,7 @@ what a clean history still does not show (a slower neighbour, thermal throttling
 FLOOR and PRIOR_SPREAD were chosen on the development half of tests/fixtures/logs/real (see bench/bench_eta_real.py).
 
     >>> round(relative_halfwidth(0.02, 10, 40), 3)
-    0.05
+    0.014
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from math import sqrt
 
 INTERVAL = 0.8  # the stated coverage of [run_end_low, run_end_high]
 Z = 1.2816  # two-sided 80 %: the 90th percentile of a normal
-FLOOR = 0.04  # relative error no history shows
+FLOOR = 0.004  # relative error no history shows (added to the t-scaled spread term)
 PRIOR_SPREAD = 0.15  # per-epoch spread assumed while fewer than two epochs are known
 _T90 = {1: 3.078, 2: 1.886, 3: 1.638, 4: 1.533, 5: 1.476, 6: 1.440, 7: 1.415, 8: 1.397, 9: 1.383, 10: 1.372,
         12: 1.356, 15: 1.341, 20: 1.325, 30: 1.310}
