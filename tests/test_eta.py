@@ -468,3 +468,43 @@ def test_estimate_does_not_import_heavy_modules():
             "assert not bad, bad")
     env = dict(os.environ, PYTHONPATH=str(Path(__file__).parents[1]))
     subprocess.run([sys.executable, "-c", code], check=True, env=env)
+
+
+# --- real public logs (tests/fixtures/logs/real, sources in SOURCES.md) ---------------------------------------
+
+REAL = LOGS / "real"
+
+
+def test_real_ms_per_epoch_is_used_exactly():
+    data = (REAL / "ttukei_charlstm_ms_epoch.txt").read_bytes()
+    est = est_of(data[: data.index(b"Epoch 21/100")], now=NOW)
+    assert est.seconds_per_epoch == pytest.approx(0.352, abs=0.004)  # 128 × 3 ms/step would say 0.384
+    assert est.interval == 0.8 and est.run_end_low < est.run_end < est.run_end_high
+
+
+def test_real_sweep_file_run_choice_and_an_unseen_stall():
+    data = (REAL / "snippet_rnn_keras1_22runs.txt").read_bytes()
+    last = est_of(data, now=NOW)
+    assert last.runs_in_file == 22 and last.run == 22 and last.epochs == 15
+    est = est_of(data, now=NOW, run=2)
+    assert est.run == 2 and est.finished
+    cut = data[: data.index(b"Epoch 6/15", data.index(b"Model compiled in 2.54s"))]
+    before_stall = est_of(cut, now=NOW)
+    assert before_stall.seconds_per_epoch < 100  # epoch 6 (4977 s) is not foreseeable
+
+
+def test_run_option_is_validated_on_the_command_line(tmp_path):
+    from contract import fails
+
+    log = tmp_path / "fit.log"
+    log.write_bytes((REAL / "kanji_training_keras1.txt").read_bytes())
+    fails(["estimate", "--log", str(log), "--now", NOW, "--run", "9"], match="--run 9: .* has 4 runs")
+    fails(["estimate", "--log", str(log), "--run", "0"], match="--run must be at least 1")
+    assert "estimating run 2" in run_cmd_run(log, 2)
+
+
+def run_cmd_run(log, run):
+    out = io.StringIO()
+    assert estimate_log_command(str(log), None, NOW, None, False, False, out=out, run=run) == 0
+    return out.getvalue()
+
