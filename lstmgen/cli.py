@@ -352,12 +352,14 @@ def info(run_dir, as_json):
 @click.option("--started", help="with --log: when training started (e.g. 10:40 or 2024-07-30T10:40)")
 @click.option("--now", "now_", help="with --log: the time to estimate at (default: the log's last write or now)")
 @click.option("--follow", is_flag=True, help="with --log: keep re-estimating as the log grows")
+@click.option("--run", "run_", type=int, help="with --log: which run of the file to estimate (1 = first; default: "
+                                               "the last, or the last with timing)")
 @click.option("--what-if/--no-what-if", default=True, help="without --log: also time other batch/sequence sizes")
 @click.option("-c", "--config", "config_file", help="without --log: YAML config file or preset name")
 @click.option("--json", "as_json", is_flag=True, help="machine-readable output")
 @config_options
 @output_options
-def estimate(source, log_file, started, now_, follow, what_if, config_file, as_json, **kwargs):
+def estimate(source, log_file, started, now_, follow, run_, what_if, config_file, as_json, **kwargs):
     """Predict training time, from a log or before training.
 
     \b
@@ -378,16 +380,16 @@ def estimate(source, log_file, started, now_, follow, what_if, config_file, as_j
         unused = sorted(set(overrides) - {"epochs"}) + (["--config"] if config_file else [])
         if unused:
             raise click.UsageError(f"{', '.join(unused)} only apply without --log")
-        from lstmgen.eta import estimate_log_command
+        from lstmgen.etacommand import estimate_log_command
         from lstmgen.limits import EPOCHS, check_range
 
         if "epochs" in overrides:
             check_range("--epochs", overrides["epochs"], *EPOCHS)
-        sys.exit(estimate_log_command(log_file, started, now_, overrides.get("epochs"), follow, as_json))
+        sys.exit(estimate_log_command(log_file, started, now_, overrides.get("epochs"), follow, as_json, run=run_))
     if source is None:
         raise click.UsageError("give SOURCE (a corpus to train on) or --log FILE (a training log)")
-    if started or now_ or follow:
-        raise click.UsageError("--started, --now and --follow only apply with --log")
+    if started or now_ or follow or run_ is not None:
+        raise click.UsageError("--started, --now, --follow and --run only apply with --log")
     from lstmgen.backendpick import pick_for_training
 
     picked = pick_for_training()

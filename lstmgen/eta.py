@@ -1,112 +1,62 @@
 """`lstmgen estimate --log`: when will a Keras / tqdm / lstmgen training run finish?
 
 Pure Python: never imports TensorFlow, Keras or NumPy. Pipeline: bytes → `logparse.parse_log` → events →
-`logruns.build_runs` → runs → `etarate.choose_rate` → seconds per step → `Estimate` → report or JSON.
+`logruns.build_runs` → runs → `etarate.choose_rate` → seconds per step → `Estimate` (range: `etainterval`) →
+`etareport.format_report` or JSON. `lstmgen.etacallback` feeds the same pipeline from inside `model.fit`.
 """
 
 from __future__ import annotations
 
-import json
-import sys
 from collections import Counter
-from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 
 from lstmgen.errors import UserError
+from lstmgen.etainterval import relative_halfwidth
+from lstmgen.etamodel import MAX_JSON_ROWS, EpochEta, Estimate
 from lstmgen.etarate import choose_rate
+from lstmgen.etareport import format_report, gap_note
 from lstmgen.logparse import Event
 from lstmgen.logruns import Run, build_runs
-from lstmgen.timeparse import fmt_full, fmt_hms, fmt_span, fmt_when, parse_time, to_datetime
+from lstmgen.timeparse import fmt_full, fmt_span, parse_time, to_datetime
 
-__all__ = ["Estimate", "estimate", "format_report", "parse_time", "estimate_log_command"]
+__all__ = ["Estimate", "estimate", "format_report", "parse_time"]
 
-MAX_ROWS = 8  # epochs shown in the human table
-MAX_JSON_ROWS = 200
 _KIND_WORDS = {"keras3": "Keras 3", "keras2": "Keras 1/2", "tqdm": "tqdm", "lstmgen": "lstmgen train.log"}
 _FORMATS = ("Keras 'Epoch k/N' with '12/345 ━━━ …' or '[====>…] - ETA' bars, tqdm bars "
             "('45%|████▌ | 450/1000 [01:23<01:42, 5.37it/s]') or lstmgen train.log lines")
 
 
-@dataclass
-class EpochEta:
-    epoch: int
-    ends_at: datetime
-    remaining_s: float
-
-
-@dataclass
-class Estimate:
-    """Everything the report and `--json` show. Times are naive local datetimes; durations in seconds."""
-
-    log: str
-    kind: str
-    runs_in_file: int
-    epoch: int | None
-    epochs: int | None
-    step: int | None
-    steps_per_epoch: int | None
-    seconds_per_step: float | None
-    seconds_per_epoch: float | None
-    rate_source: str
-    as_of: datetime
-    as_of_source: str
-    started: datetime | None = None
-    started_source: str | None = None
-    elapsed_s: float | None = None
-    epoch_remaining_s: float | None = None
-    remaining_s: float | None = None
-    run_end: datetime | None = None
-    run_end_low: datetime | None = None
-    run_end_high: datetime | None = None
-    keras_seconds_per_step: float | None = None
-    wall_seconds_per_step: float | None = None
-    gap_note: str | None = None
-    finished: bool = False
-    stale: bool = False  # the log stopped growing long before the run should have ended
-    per_epoch_only: bool = False  # the log shows whole-epoch times but no step counts
-    confidence: str = "low"
-    epoch_ends: list[EpochEta] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
-
-    @property
-    def total_s(self) -> float | None:
-        """Whole run: elapsed + remaining."""
-        if self.elapsed_s is None or self.remaining_s is None:
-            return None
-        return self.elapsed_s + self.remaining_s
-
-    def to_dict(self) -> dict:
-        d = asdict(self)
-        d["total_s"] = self.total_s
-        rows = d.pop("epoch_ends")
-        d["epoch_ends_truncated"] = len(rows) > MAX_JSON_ROWS
-        d["epoch_ends"] = rows[: MAX_JSON_ROWS - 1] + rows[-1:] if len(rows) > MAX_JSON_ROWS else rows
-        return _jsonable(d)
-
-    def to_json(self) -> str:
-        return json.dumps(self.to_dict(), indent=2, ensure_ascii=False)
-
-
-def _jsonable(x):
-    if isinstance(x, datetime):
-        return x.isoformat(timespec="seconds")
-    if isinstance(x, float):
-        return round(x, 6) if x == x and abs(x) != float("inf") else None
-    if isinstance(x, dict):
-        return {k: _jsonable(v) for k, v in x.items()}
-    if isinstance(x, list):
-        return [_jsonable(v) for v in x]
-    return x
-
-
 def estimate(events: list[Event], *, started: str | datetime | None = None, now: str | datetime | None = None,
              epochs: int | None = None, mtime: float | None = None, current_time: datetime | None = None,
-             log_name: str = "the log") -> Estimate:
-    """Estimate the last run in `events`. Raises UserError when there is nothing to estimate."""
+             log_name: str = "the log", run: int | None = None) -> Estimate:
+    """Estimate run number `run` (1-based, file order; default the last) of `events`. Raises UserError when
+    there is nothing to estimate.
+
+        >>> est = estimate(parse_log(open("train.log", "rb").read()))  # doctest: +SKIP
+        >>> est.run_end, est.run_end_low, est.run_end_high  # doctest: +SKIP
+    """
     runs = build_runs(events)
     if not any(r.has_training for r in runs):
         raise UserError(f"no training progress found in {log_name}: expected {_FORMATS}")
-    run = runs[-1]
+    if run is not None and not 1 <= run <= len(runs):
+        raise UserError(f"--run {run}: {log_name} has {len(runs)} run{'s' if len(runs) > 1 else ''} "
+                        f"(1–{len(runs)})")
+    index = (run or len(runs)) - 1
+    borrowed = None
+    if run is None and not _timed(runs[index]) and any(_timed(r) for r in runs[:index]):
+        borrowed = next(r for r in reversed(runs[:index]) if _timed(r))
+    est = _estimate_run(runs, index, borrowed, started, now, epochs, mtime, current_time, log_name)
+    est.run = index + 1
+    return est
+
+
+def _timed(run: Run) -> bool:
+    """The run shows at least one finished epoch with a duration."""
+    return any(e.complete and e.duration() for e in run.epochs)
+
+
+def _estimate_run(runs, index, borrowed, started, now, epochs, mtime, current_time, log_name) -> Estimate:
+    run = runs[index]
     cur = run.current
     clock = current_time or datetime.now()
     as_of, as_of_src = _anchor(run, now, mtime, clock)
@@ -121,7 +71,16 @@ def estimate(events: list[Event], *, started: str | datetime | None = None, now:
     unit = 1 if per_epoch_only else steps
     anchor_ts = as_of.timestamp()
     rate = choose_rate(run, unit, start_dt.timestamp() if start_dt else None, anchor_ts)
-    notes = _notes(runs, run, total_epochs, epochs) + rate.notes
+    notes = _notes(runs, index, run, total_epochs, epochs) + rate.notes
+    if borrowed is not None and rate.step_s is None:
+        unit, per_epoch_only = 1, True
+        size = _common_steps(borrowed) or 1
+        rate = choose_rate(borrowed, size, None, anchor_ts)
+        rate.step_s = rate.step_s * size if rate.step_s is not None else None
+        rate.spread, rate.epochs_used = max(rate.spread, 0.1), min(rate.epochs_used, 1)
+        notes.append(f"run {index + 1} has not printed any timing yet: its epochs are assumed to take as long "
+                     f"as run {runs.index(borrowed) + 1}'s (a guess until its first epoch ends; "
+                     f"--run {runs.index(borrowed) + 1} shows that run)")
     est = Estimate(
         log=log_name, kind=" + ".join(_KIND_WORDS.get(k, k) for k in run.kinds) or "unknown",
         runs_in_file=len(runs), epoch=cur.number, epochs=total_epochs,
@@ -134,7 +93,7 @@ def estimate(events: list[Event], *, started: str | datetime | None = None, now:
         finished=run.finished, per_epoch_only=per_epoch_only, notes=notes)
     if est.started is None and run.start_ts is not None and _plausible_start(run, as_of, as_of_src):
         est.started, est.started_source = to_datetime(run.start_ts), "the log"
-    est.gap_note = _gap_note(rate.keras_step_s, rate.wall_step_s, rate.step_s, rate.epochs_used)
+    est.gap_note = gap_note(rate.keras_step_s, rate.wall_step_s, rate.step_s, rate.epochs_used)
     if run.finished:
         _finish(est, run, as_of)
         return est
@@ -156,15 +115,20 @@ def estimate(events: list[Event], *, started: str | datetime | None = None, now:
     remaining = est.epoch_remaining_s
     rows = [] if cur.complete else [EpochEta(last_num, _plus(as_of, remaining), remaining)]
     future = max((total_epochs or last_num) - last_num, 0)
-    for j, d in _future_durations(future, d_epoch, unit * rate.slope):
+    for j, d in _future_durations(future, d_epoch, unit * rate.slope, _pattern_of(rate, unit, last_num),
+                                  last=last_num):
         remaining += d
         if j <= MAX_JSON_ROWS or j == future:
             rows.append(EpochEta(last_num + j, _plus(as_of, remaining), remaining))
     est.epoch_ends, est.remaining_s = rows, remaining
     est.run_end = _plus(as_of, remaining)
-    est.run_end_low = _plus(as_of, max(remaining * (1 - min(rate.rel_low, 0.999)) - slack, 0.0))
-    est.run_end_high = _plus(as_of, remaining * (1 + rate.rel_high))
-    est.confidence = "high" if rate.rel_high <= 0.05 else "medium" if rate.rel_high <= 0.15 else "low"
+    lo, hi = rate.rel_low, rate.rel_high
+    if rate.from_epochs or borrowed is not None:
+        k = future + (est.epoch_remaining_s / d_epoch if d_epoch else 0.0)
+        lo = hi = relative_halfwidth(rate.spread, rate.epochs_used, k, rate.resolution)
+    est.run_end_low = _plus(as_of, max(remaining * (1 - min(lo, 0.999)) - slack, 0.0))
+    est.run_end_high = _plus(as_of, remaining * (1 + hi))
+    est.confidence = "high" if hi <= 0.05 else "medium" if hi <= 0.15 else "low"
     est.elapsed_s = _elapsed(run, est, rate.step_s, unit, rate.overhead)
     if now is None and mtime is not None:
         _check_stale(est, (clock - to_datetime(mtime)).total_seconds())
@@ -219,11 +183,19 @@ def _common_steps(run: Run) -> int | None:
     return sizes.most_common(1)[0][0] if sizes else None
 
 
-def _future_durations(count: int, d0: float, slope: float, cap: int = 1000):
-    """(epoch offset, duration) of the next `count` epochs, drifting by `slope` per epoch (clamped ×0.5–×2);
-    past `cap` epochs the rest comes as one lump."""
+def _pattern_of(rate, unit: int, last: int):
+    """A regime pattern as a function: epoch number → seconds, or None."""
+    if rate.pattern is None:
+        return None
+    period, phase, slow, fast = rate.pattern
+    return lambda num: (slow if num % period == phase else fast) * unit
+
+
+def _future_durations(count: int, d0: float, slope: float, pattern=None, cap: int = 1000, last: int = 0):
+    """(epoch offset, duration) of the next `count` epochs, drifting by `slope` per epoch (clamped ×0.5–×2), or
+    following a slow-every-k-th-epoch `pattern`; past `cap` epochs the rest comes as one lump."""
     for j in range(1, min(count, cap) + 1):
-        yield j, min(max(d0 + slope * j, 0.5 * d0), 2 * d0)
+        yield j, pattern(last + j) if pattern else min(max(d0 + slope * j, 0.5 * d0), 2 * d0)
     if count > cap:
         yield count, min(max(d0 + slope * cap, 0.5 * d0), 2 * d0) * (count - cap)
 
@@ -285,10 +257,11 @@ def _finish(est: Estimate, run: Run, as_of: datetime) -> None:
     est.elapsed_s = _elapsed(run, est, est.seconds_per_step or 0.0, est.steps_per_epoch or 1, 1.0)
 
 
-def _notes(runs: list[Run], run: Run, total: int | None, override: int | None) -> list[str]:
+def _notes(runs: list[Run], index: int, run: Run, total: int | None, override: int | None) -> list[str]:
     notes = []
     if len(runs) > 1:
-        notes.append(f"{len(runs)} runs in this file; estimating the last one")
+        which = "the last one" if index == len(runs) - 1 else f"run {index + 1}"
+        notes.append(f"{len(runs)} runs in this file; estimating {which} (--run N picks another)")
     if run.segments > 1:
         notes.append(f"the run was resumed ({run.segments} segments); each restart's first epoch includes "
                      "compilation and is not used for the speed")
@@ -308,86 +281,3 @@ def _notes(runs: list[Run], run: Run, total: int | None, override: int | None) -
     return notes
 
 
-def _gap_note(keras: float | None, wall: float | None, effective: float | None, epochs_used: int) -> str | None:
-    """Explain in words why Keras' per-step figure differs from the real rate."""
-    if keras is None or keras <= 0:
-        return None
-    if wall is not None:
-        what, why = "the wall clock says", "step 1 (compilation/tracing) and input-pipeline time are not in " \
-                                           "Keras' figure"
-        real = wall
-    elif effective is not None and epochs_used:
-        what, why = "whole epochs take", "validation, callbacks and step 1 are not in Keras' mid-epoch figure"
-        real = effective
-    else:
-        return None
-    gap = real / keras - 1
-    if abs(gap) < 0.05:
-        return None
-    if gap < 0:
-        why = "Keras' figure still averages in slower earlier steps, or the run sped up"
-    return (f"Keras reports {keras:.3f} s/step; {what} {real:.3f} s/step: {abs(gap):.0%} "
-            f"{'slower' if gap > 0 else 'faster'} — {why}")
-
-
-def format_report(est: Estimate) -> str:
-    """Short human report: position, speed, a table of epoch ends, notes, and the run's finish time."""
-    ref = est.as_of
-    lines = [f"{est.log}: {est.kind}", f"As of {fmt_full(ref)} ({est.as_of_source})."]
-    pos = f"Epoch {est.epoch or '?'}/{est.epochs or '?'}"
-    if est.steps_per_epoch and est.step is not None:
-        pos += f", step {est.step:,}/{est.steps_per_epoch:,} ({est.step / est.steps_per_epoch:.1%})"
-    if est.seconds_per_epoch:
-        speed = f"{est.seconds_per_step:.4g} s/step, " if est.seconds_per_step else ""
-        pos += f"; {speed}{fmt_span(est.seconds_per_epoch)} per epoch ({est.rate_source})"
-    elif est.seconds_per_step:
-        pos += f"; {est.seconds_per_step:.4g} s/step ({est.rate_source})"
-    lines.append(pos)
-    if est.gap_note:
-        lines.append(est.gap_note)
-    if est.epoch_ends:
-        lines.append(f"{'epoch':>7}  {'ends at':<17} {'remaining':>11}")
-        rows = est.epoch_ends
-        if len(rows) > MAX_ROWS:
-            rows = rows[: MAX_ROWS - 2] + [None] + rows[-1:]
-        for r in rows:
-            lines.append(f"{'…':>7}" if r is None else
-                         f"{r.epoch:>7}  {fmt_when(r.ends_at, ref):<17} {fmt_hms(r.remaining_s):>11}")
-    if est.run_end_low and est.run_end_high and not est.finished and est.run_end_low != est.run_end_high:
-        lines.append(f"Range: {fmt_when(est.run_end_low, ref)} – {fmt_when(est.run_end_high, ref)} "
-                     f"({est.confidence} confidence)")
-    if est.total_s is not None and not est.finished:
-        since = f"counted from {fmt_when(est.started, ref)} ({est.started_source})" if est.started else \
-            "the log's epoch times plus what is left"
-        lines.append(f"Whole run ≈ {fmt_span(est.total_s)}, {since}")
-    lines += [f"Note: {n}" for n in est.notes]
-    if est.finished:
-        lines.append(f"Run finished at {fmt_full(est.run_end)}")
-    elif est.run_end is not None and est.stale:
-        lines.append(f"Run would have finished at {fmt_full(est.run_end)}, but the log stopped growing: stale")
-    elif est.run_end is not None:
-        lines.append(f"Run finishes at {fmt_full(est.run_end)} (in {fmt_hms(est.remaining_s)})")
-    else:
-        lines.append("Run finish time: unknown (not enough timing in the log yet)")
-    return "\n".join(lines)
-
-
-def estimate_log_command(log: str, started: str | None, now: str | None, epochs: int | None, follow: bool,
-                         as_json: bool, out=None, *, poll_s: float = 2.0, sleep=None) -> int:
-    """`lstmgen estimate --log FILE`: print the report (or JSON); return the exit code. Errors → UserError.
-
-    `out` defaults to the sys.stdout of the moment of the call (so click's CliRunner captures it).
-    """
-    from lstmgen import etafollow
-
-    out = out if out is not None else sys.stdout
-    if epochs is not None and epochs < 1:
-        raise UserError(f"--epochs must be at least 1 (got {epochs})")
-    if now is not None:
-        parse_time(now)  # a bad --now fails before any reading
-    if follow:
-        return etafollow.follow(log, started, now, epochs, as_json, out, poll_s=poll_s, sleep=sleep)
-    est = etafollow.estimate_file(log, started, now, epochs)
-    out.write((est.to_json() if as_json else format_report(est)) + "\n")
-    out.flush()
-    return 0

@@ -11,7 +11,9 @@ from pathlib import Path
 from lstmgen.errors import UserError
 from lstmgen.inputs import check_regular, read_stream
 from lstmgen.limits import LOG_STDIN_BYTES
-from lstmgen.eta import Estimate, estimate, format_report
+from lstmgen.eta import estimate
+from lstmgen.etamodel import Estimate
+from lstmgen.etareport import format_report
 from lstmgen.logparse import parse_log, thin, looks_binary
 
 MAX_READ = 64 * 1024 * 1024  # bigger logs: only the tail is read
@@ -64,12 +66,12 @@ def check_text(data: bytes, name: str) -> None:
         raise UserError(f"{name} is not a text log (binary data); pass the file the training output went to")
 
 
-def estimate_file(log: str, started: str | None, now: str | None, epochs: int | None) -> Estimate:
+def estimate_file(log: str, started: str | None, now: str | None, epochs: int | None, run: int | None = None) -> Estimate:
     data, mtime, name = read_log(log)
     check_text(data, name)
     year = datetime.fromtimestamp(mtime).year if mtime else None
     return estimate(parse_log(data, year=year), started=started, now=now, epochs=epochs, mtime=mtime,
-                    log_name=name)
+                    log_name=name, run=run)
 
 
 class _Incremental:
@@ -91,23 +93,24 @@ class _Incremental:
         return self.events + parse_log(self.pending, self.line) if self.pending else self.events
 
 
-def _render(events, log, started, now, epochs, mtime, as_json) -> tuple[str, Estimate | None]:
+def _render(events, log, started, now, epochs, mtime, as_json, run=None) -> tuple[str, Estimate | None]:
     """Report text (or one JSON line) for the current state; a waiting message while there is no progress."""
     try:
-        est = estimate(events, started=started, now=now, epochs=epochs, mtime=mtime, log_name=log)
+        est = estimate(events, started=started, now=now, epochs=epochs, mtime=mtime, log_name=log, run=run)
     except UserError as e:
-        if "no training progress" not in str(e):
+        if "no training progress" not in str(e) and not (run and str(e).startswith("--run")):
             raise
         return f"waiting for training progress in {log}…", None
     return (json.dumps(est.to_dict(), ensure_ascii=False) if as_json else format_report(est)), est
 
 
-def follow(log: str, started, now, epochs, as_json: bool, out, *, poll_s: float = 2.0, sleep=None) -> int:
+def follow(log: str, started, now, epochs, as_json: bool, out, *, poll_s: float = 2.0, sleep=None,
+           run: int | None = None) -> int:
     """Poll the log (tolerating truncation and rotation); reprint when the estimate changes; stop when the run
     has finished or on Ctrl-C."""
     sleep = sleep or time.sleep
     if log == "-":
-        return _follow_stdin(started, now, epochs, as_json, out, poll_s)
+        return _follow_stdin(started, now, epochs, as_json, out, poll_s, run)
     path = Path(log)
     if path.is_dir():
         read_log(log)  # raises the directory error
@@ -136,7 +139,7 @@ def follow(log: str, started, now, epochs, as_json: bool, out, *, poll_s: float 
             if offset == 0 and new.strip() and looks_binary(new):
                 check_text(new, log)
             offset += len(new)
-            text, est = _render(inc.feed(new), log, started, now, epochs, st.st_mtime, as_json)
+            text, est = _render(inc.feed(new), log, started, now, epochs, st.st_mtime, as_json, run)
             if text != shown:
                 out.write(text + "\n\n")
                 out.flush()
@@ -148,7 +151,7 @@ def follow(log: str, started, now, epochs, as_json: bool, out, *, poll_s: float 
         return 0
 
 
-def _follow_stdin(started, now, epochs, as_json: bool, out, poll_s: float) -> int:
+def _follow_stdin(started, now, epochs, as_json: bool, out, poll_s: float, run: int | None = None) -> int:
     """`--log - --follow`: read a pipe as it arrives; estimate every `poll_s` seconds and at its end."""
     stream = sys.stdin.buffer
     read = getattr(stream, "read1", stream.read)
@@ -163,7 +166,7 @@ def _follow_stdin(started, now, epochs, as_json: bool, out, poll_s: float) -> in
             if chunk and time.monotonic() - last < poll_s:
                 continue
             last = time.monotonic()
-            text, est = _render(events, "<stdin>", started, now, epochs, None, as_json)
+            text, est = _render(events, "<stdin>", started, now, epochs, None, as_json, run)
             if text != shown:
                 out.write(text + "\n\n")
                 out.flush()

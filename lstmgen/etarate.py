@@ -29,6 +29,10 @@ class Rate:
     keras_step_s: float | None = None  # the training bar's own latest per-step figure
     epochs_used: int = 0
     notes: list[str] = field(default_factory=list)
+    spread: float = 0.0  # relative standard deviation of the epochs used (for the range)
+    resolution: float = 0.0  # the log's rounding, relative to one epoch
+    from_epochs: bool = False  # the range comes from etainterval (completed epochs), not from rel_low/rel_high
+    pattern: tuple | None = None  # (period, phase, slow s/step, fast s/step): every period-th epoch is slow
 
 
 def robust_level(values: list[float], fit: int | None = None) -> tuple[float, float, float, list[bool]]:
@@ -43,11 +47,17 @@ def robust_level(values: list[float], fit: int | None = None) -> tuple[float, fl
     kept = [abs(v - med) <= 3 * scale for v in values]
     if len(values) == 2 and max(values) > 1.25 * min(values):  # two that disagree: slow outliers are the rule
         kept = [v == min(values) for v in values]
+    slow = [v > med for v, k in zip(values, kept) if not k]
+    if len(values) >= 5 and sum(slow) >= 2 and sum(slow) >= 0.15 * len(values):
+        kept = [True] * len(values)  # not outliers but a second regime (validation or saving on some epochs)
     pts = [(i, v) for i, (v, k) in enumerate(zip(values, kept)) if k]
     n = len(values)
     weights = [0.5 ** ((n - 1 - i) / HALF_LIFE) for i, _ in pts]
     level = sum(w * v for w, (_, v) in zip(weights, pts)) / sum(weights)
     spread = 1.4826 * median(abs(v - med) for _, v in pts) / med if med > 0 else 0.0
+    if all(kept) and len(pts) >= 5 and max(values) > med + 3 * scale:  # two regimes: their mix is the level
+        mean = sum(values) / n
+        return mean, (sum((v - mean) ** 2 for v in values) / (n - 1)) ** 0.5 / mean, 0.0, kept
     slope = 0.0
     pts = [(i, v) for i, v in pts if fit is None or i < fit]
     if len(pts) >= 4:
@@ -179,7 +189,16 @@ def choose_rate(run: Run, steps: int | None, started_ts: float | None, anchor_ts
     notes: list[str] = []
     usable = partial is not None and partial[1] >= 0.4 and cur.step >= max(3, (cur.steps or 0) // 100)
     substantial = usable and cur.steps and (cur.step >= 0.2 * cur.steps or cur.step >= 50)
+    bogus = [num for num, r in normal if len(normal) >= 3 and r < 0.1 * median(x for _, x in normal)]
+    if bogus:
+        normal = [(num, r) for num, r in normal if num not in bogus]
+        notes_bogus = f"epoch {', '.join(map(str, bogus))} took under a tenth of the others' time (input ran out " \
+                      "of data?): left out of the speed"
+    else:
+        notes_bogus = None
     if normal:
+        if notes_bogus:
+            notes.append(notes_bogus)
         pool = normal[-WINDOW:] + ([(cur.number or 0, partial[0] * overhead)] if substantial else [])
         level, spread, slope, kept = robust_level([r for _, r in pool], fit=len(normal[-WINDOW:]))
         dropped = [f"{num}{' (so far)' if i == len(normal[-WINDOW:]) else ''}"
@@ -192,9 +211,17 @@ def choose_rate(run: Run, steps: int | None, started_ts: float | None, anchor_ts
             notes.append(f"epochs are getting {'slower' if slope > 0 else 'faster'} "
                          f"({abs(slope / DAMPING) / level:.1%} per epoch); the trend is extrapolated, damped")
         n = sum(k for (num, _), k in zip(pool, kept) if num != cur.number or cur.complete)
-        u = max(0.03 if n >= 3 else 0.06 if n == 2 else 0.1, spread)
         src = f"{n} completed epoch{'s' if n > 1 else ''}" + (" and this one" if substantial else "")
-        return Rate(level, src, u, u, slope, overhead, wall_s, keras, n, notes)
+        rate = Rate(level, src, 0.1, 0.1, slope, overhead, wall_s, keras, n, notes, spread=spread,
+                    resolution=_resolution(run, level * (steps or 1)), from_epochs=True)
+        rate.pattern = _pattern(normal[-WINDOW:], kept[: len(normal[-WINDOW:])], level)
+        if rate.pattern:
+            notes.append(f"every {rate.pattern[0]}th epoch is slower ({rate.pattern[2] / rate.pattern[3]:.2f}×: "
+                         "validation or saving on some epochs only); the forecast follows that pattern")
+        elif all(kept) and len(kept) >= 5 and max(r for _, r in pool) > 1.3 * min(r for _, r in pool):
+            notes.append("epoch times form two groups (validation or saving on some epochs only): "
+                         "their mix is used")
+        return rate
     if usable and first and not cur.restart:
         per, quality, src = partial
         u = 0.1 if quality >= 1.0 else 0.15
@@ -220,6 +247,35 @@ def choose_rate(run: Run, steps: int | None, started_ts: float | None, anchor_ts
         u = 0.1 if quality >= 1.0 else 0.2 if quality >= 0.6 else 0.3
         return Rate(per, src, u, u + 0.1, 0.0, overhead, None, keras, notes=notes)
     return Rate(None, "no usable timing in the log", 1.0, 1.0, 0.0, overhead, None, keras, notes=notes)
+
+
+def _resolution(run: Run, epoch_s: float) -> float:
+    """Whole-second epoch totals (Keras 1/2 verbose=2 '67s - loss'): one second, relative to an epoch."""
+    d = [e.end.duration_s for e in run.epochs if e.end is not None and e.end.duration_s is not None]
+    return 1.0 / epoch_s if d and epoch_s > 0 and all(x == int(x) for x in d) else 0.0
+
+
+def _pattern(normal: list[tuple], kept: list[bool], level: float) -> tuple | None:
+    """(period, phase, slow, fast) when the slow epochs come at a fixed period (validation_freq=k, saving every
+    k epochs); None otherwise."""
+    if len(normal) < 5 or not all(kept):
+        return None
+    rates = sorted(r for _, r in normal)
+    gaps = [(rates[i + 1] - rates[i], i) for i in range(len(rates) - 1)]
+    gap, i = max(gaps)
+    if gap < 0.15 * rates[i]:
+        return None
+    cut = rates[i]
+    slow = [num for num, r in normal if r > cut]
+    steps = {b - a for a, b in zip(slow, slow[1:])}
+    if len(slow) < 2 or len(steps) != 1 or min(steps) < 2:
+        return None
+    period = steps.pop()
+    last = normal[-1][0]
+    if last - slow[-1] >= period:  # the pattern has broken off
+        return None
+    fast = median(r for _, r in normal if r <= cut)
+    return period, slow[-1] % period, median(r for _, r in normal if r > cut), fast
 
 
 def _keras_figure(run: Run) -> float | None:

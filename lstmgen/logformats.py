@@ -96,13 +96,15 @@ def _build_k3(m: re.Match, n: int) -> Progress:
 
 
 _TAIL_RATE = re.compile(rf"-\s+{_RATE}")
+_EPOCH_TIME = re.compile(r"-\s+(\d{1,9}(?:\.\d+)?)(s|ms|us|µs|μs)/epoch\b")
 
 
 def _build_kv2(m: re.Match, n: int) -> Progress:
     r = m if m[4] else _TAIL_RATE.search(m.string, m.end())  # tf.keras 2.9+: '- 5s/epoch - 3ms/step' at the end
     rate, res = _rate(r[4 if r is m else 1], r[5 if r is m else 2]) if r is not None else (None, 0.0)
+    e = _EPOCH_TIME.search(m.string, m.end()) if "/epoch" in m.string else None
     return Progress(n, int(m[1]), int(m[2]), "keras3" if m[4] else "keras2", elapsed_s=float(m[3]),
-                    per_step_s=rate, final=True, step_res_s=res)
+                    per_step_s=rate, final=True, step_res_s=res, epoch_s=float(e[1]) * _UNIT[e[2]] if e else None)
 
 
 def tqdm(seg: str, n: int, out: list, descs: dict) -> bool:

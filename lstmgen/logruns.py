@@ -52,6 +52,8 @@ class Epoch:
         if f is None or f.elapsed_s is None:
             return None
         e, n, per = f.elapsed_s, f.step, f.per_step_s
+        if f.epoch_s is not None:  # tf.keras >= 2.9 prints the exact epoch time: '- 253ms/epoch'
+            return f.epoch_s + extra
         if f.kind == "tqdm":  # tqdm truncates elapsed to whole seconds; its rate is a smoothed recent rate
             return (n * per if e < 10 and per else e + 0.5) + extra
         if per is None:

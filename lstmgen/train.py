@@ -23,6 +23,7 @@ from lstmgen.epoch_report import EpochReport
 from lstmgen.errors import UserError
 from lstmgen.model import (build_model, compile_model, learning_rate, model_shape, restore_seed_states,
                            seed_states, set_weights)
+from lstmgen.etatrack import EtaTracker, eta_line
 from lstmgen.progress import TrainMonitor, ValidationBar
 from lstmgen.rundir import RunDir, is_run_dir, now_iso
 from lstmgen.runopen import check_trainable, open_run_in_job
@@ -191,6 +192,7 @@ class Trainer:
                  f"resumed_from={'global_step_%d' % st['global_step'] if st['global_step'] else 'none'}")
         budget = cfg.max_minutes * 60 or math.inf
         mark = time.monotonic()  # wall time is accounted from here: steps, validation, saves and reports
+        eta = EtaTracker()  # the `estimate --log` forecast, fed this run's epoch times
         while st["epoch"] < cfg.epochs:
             epoch_start, base_elapsed, fit_loss = time.monotonic(), st["epoch_elapsed"], float("nan")
             if st["step"] < self.steps:  # else: an epoch resumed with a shorter length, closed at once
@@ -230,7 +232,10 @@ class Trainer:
                         else "val_loss nan val_bpc nan")
             self.log(f"epoch {st['epoch']}/{cfg.epochs} end steps {epoch_steps}/{epoch_steps} "
                      f"time {epoch_seconds:.2f}s loss {loss:.4f} {val_text}")
+            eta.epoch_end(st["epoch"], cfg.epochs, epoch_seconds, epoch_steps)
             if not self.quiet:
+                if st["epoch"] < cfg.epochs:
+                    self.say(eta_line(eta.forecast()))
                 shown = (f"val {val_loss:.4f} nats ({val_loss / LN2:.3f} bits/char)" if val_loss is not None
                          else "no validation split")
                 self.say(f"epoch {st['epoch']}/{cfg.epochs}: loss {loss:.4f}, {shown}, {epoch_seconds:.1f}s"

@@ -15,7 +15,8 @@ from hypothesis import strategies as st
 
 import logsynth as S
 from lstmgen.errors import UserError
-from lstmgen.eta import estimate, estimate_log_command, format_report, parse_time
+from lstmgen.eta import estimate, format_report, parse_time
+from lstmgen.etacommand import estimate_log_command
 from lstmgen.logparse import parse_log
 
 LOGS = Path(__file__).parent / "fixtures" / "logs"
@@ -208,10 +209,17 @@ def test_unknown_step_count():
     assert format_report(est).endswith("Run finish time: unknown (not enough timing in the log yet)")
 
 
-def test_new_run_without_progress_yet():
+def test_new_run_without_progress_yet_borrows_the_previous_runs_epochs():
     data = (LOGS / "keras_log_verbose2.txt").read_bytes() + b"Epoch 1/7\n"
     est = est_of(data, now=NOW)
-    assert not est.finished and est.epochs == 7 and est.run_end is None
+    assert not est.finished and est.epochs == 7 and est.run == 2 and est.run_end is not None
+    assert any("run 2 has not printed any timing yet" in n and "--run 1" in n for n in est.notes)
+    first = est_of(data, now=NOW, run=1)
+    assert first.run == 1 and first.finished
+    assert len(est.epoch_ends) == 7
+    assert est.remaining_s == pytest.approx(7 * first.seconds_per_epoch, rel=0.35)
+    with pytest.raises(UserError, match="--run 3: the log has 2 runs"):
+        est_of(data, now=NOW, run=3)
 
 
 def test_epochs_override():
@@ -460,3 +468,43 @@ def test_estimate_does_not_import_heavy_modules():
             "assert not bad, bad")
     env = dict(os.environ, PYTHONPATH=str(Path(__file__).parents[1]))
     subprocess.run([sys.executable, "-c", code], check=True, env=env)
+
+
+# --- real public logs (tests/fixtures/logs/real, sources in SOURCES.md) ---------------------------------------
+
+REAL = LOGS / "real"
+
+
+def test_real_ms_per_epoch_is_used_exactly():
+    data = (REAL / "ttukei_charlstm_ms_epoch.txt").read_bytes()
+    est = est_of(data[: data.index(b"Epoch 21/100")], now=NOW)
+    assert est.seconds_per_epoch == pytest.approx(0.352, abs=0.004)  # 128 × 3 ms/step would say 0.384
+    assert est.interval == 0.8 and est.run_end_low < est.run_end < est.run_end_high
+
+
+def test_real_sweep_file_run_choice_and_an_unseen_stall():
+    data = (REAL / "snippet_rnn_keras1_22runs.txt").read_bytes()
+    last = est_of(data, now=NOW)
+    assert last.runs_in_file == 22 and last.run == 22 and last.epochs == 15
+    est = est_of(data, now=NOW, run=2)
+    assert est.run == 2 and est.finished
+    cut = data[: data.index(b"Epoch 6/15", data.index(b"Model compiled in 2.54s"))]
+    before_stall = est_of(cut, now=NOW)
+    assert before_stall.seconds_per_epoch < 100  # epoch 6 (4977 s) is not foreseeable
+
+
+def test_run_option_is_validated_on_the_command_line(tmp_path):
+    from contract import fails
+
+    log = tmp_path / "fit.log"
+    log.write_bytes((REAL / "kanji_training_keras1.txt").read_bytes())
+    fails(["estimate", "--log", str(log), "--now", NOW, "--run", "9"], match="--run 9: .* has 4 runs")
+    fails(["estimate", "--log", str(log), "--run", "0"], match="--run must be at least 1")
+    assert "estimating run 2" in run_cmd_run(log, 2)
+
+
+def run_cmd_run(log, run):
+    out = io.StringIO()
+    assert estimate_log_command(str(log), None, NOW, None, False, False, out=out, run=run) == 0
+    return out.getvalue()
+
