@@ -58,7 +58,8 @@ def describe_model(name: str, step_model: StepModel, vocab, choice) -> dict:
         embedding_dim = None
     return {"name": name, "path": str(choice.path), "which": choice.which, "layers": len(step_model.units),
             "units": step_model.units[0], "embedding_dim": embedding_dim, "vocab_size": step_model.vocab_size,
-            "training_data": info.get("source"), "best_val_loss": state.get("best_val_loss"),
+            "training_data": info.get("source"),
+            "best_val_loss": state.get("best_val_loss", info.get("best_val_loss")),  # a built-in model: run.json
             "best_epoch": state.get("best_epoch"), "global_step": state.get("global_step")}
 
 

@@ -83,6 +83,8 @@ def summarize(path: str | os.PathLike) -> dict:
     history = (newest or {}).get("history") or []
     has_val = any(h.get("val_loss") is not None for h in history)
     best = (newest or {}).get("best_val_loss")
+    if newest is None and isinstance(info.get("best_val_loss"), (int, float)):  # a built-in model: no checkpoints
+        has_val, best = True, info["best_val_loss"]
     return {
         "path": str(run.path), "name": run.path.name, "state": run_state(run, newest, int(cfg["epochs"])),
         "epoch": (newest or {}).get("epoch", 0), "epochs": int(cfg["epochs"]),
@@ -196,7 +198,11 @@ def checkpoint_rows(run: RunDir) -> list[dict]:
 
 
 def run_info(path: str | os.PathLike) -> dict:
-    """Everything `lstmgen info` shows, as a JSON-ready dict."""
+    """Everything `lstmgen info` shows, as a JSON-ready dict (`path` may be builtin:NAME, a shipped model)."""
+    if str(path).startswith("builtin:"):
+        from lstmgen.basemodel import builtin_model_dir
+
+        path = builtin_model_dir(str(path)[len("builtin:"):])
     run = RunDir(path)
     if not Path(path).is_dir():
         raise UserError(f"run directory '{path}' does not exist; list runs with 'lstmgen runs'")
