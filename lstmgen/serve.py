@@ -27,10 +27,18 @@ from starlette.routing import Route
 from lstmgen.engine import Busy, Engine, Stream
 from lstmgen.serve_params import ApiError, Limits, openapi, parse_body
 
-DISCONNECT_POLL_S = 0.25
-# A stream sends at most one chunk per this interval: with 64 streams a chunk per character would be 64 sends per
-# step, more work for the event loop than the step itself; 20 ms is smooth to read and keeps sends ~50/s a stream.
-FLUSH_INTERVAL_S = 0.02  # how often a non-streaming request checks that its client is still there
+DISCONNECT_POLL_S = 0.25  # how often a non-streaming request checks that its client is still there
+# A stream sends at most one chunk per interval: with 64 streams a chunk per character would be 64 sends per step,
+# more work for the event loop (and the clients) than the step itself. 20 ms is smooth to read; with more streams
+# in flight the interval grows (the sends per second of the whole server stay about the same), up to 0.2 s.
+FLUSH_INTERVAL_S = 0.02
+FLUSH_STREAMS = 16  # streams in flight up to which the interval stays FLUSH_INTERVAL_S
+MAX_FLUSH_INTERVAL_S = 0.2
+
+
+def flush_interval(active: int) -> float:
+    """The chunk interval for a request that starts while `active` streams are in flight."""
+    return min(MAX_FLUSH_INTERVAL_S, FLUSH_INTERVAL_S * max(1.0, active / FLUSH_STREAMS))
 
 
 def error(status: int, message: str, headers: dict | None = None) -> JSONResponse:
@@ -124,7 +132,7 @@ class Server:
         texts = [used] * len(streams)
         last_poll = time.monotonic()
         try:
-            async for k, text in merged(streams):
+            async for k, text in merged(streams, flush_interval(self.engine.active())):
                 texts[k] += text
                 if time.monotonic() - last_poll > DISCONNECT_POLL_S:
                     last_poll = time.monotonic()
@@ -141,7 +149,7 @@ class Server:
         the streams at once."""
         try:
             yield f"event: start\ndata: {json.dumps({**head, 'num_samples': len(streams)})}\n\n"
-            async for k, text in merged(streams):
+            async for k, text in merged(streams, flush_interval(self.engine.active())):
                 yield f"data: {json.dumps({'sample': k, 'text': text})}\n\n"
             yield f"event: done\ndata: {json.dumps({'chars': [s.produced for s in streams]})}\n\n"
         finally:
