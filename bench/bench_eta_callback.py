@@ -75,8 +75,8 @@ def main() -> None:
             inside[name].append(cb.inside / wall[name][-1])
     base = statistics.median(wall["none"])
     step_ms = base / (EPOCHS * STEPS) * 1000
-    print(f"fit of {EPOCHS} epochs × {STEPS} steps (LSTM 64, {keras.backend.backend()}), median of 5: {base:.3f} s "
-          f"without the callback ({step_ms:.2f} ms/step)")
+    print(f"fit of {EPOCHS} epochs × {STEPS} steps (LSTM 64, {keras.backend.backend()}), median of 5: "
+          f"{base:.3f} s without the callback ({step_ms:.2f} ms/step)")
     result = {"backend": keras.backend.backend(), "epochs": EPOCHS, "steps": STEPS, "step_ms": step_ms,
               "fit_s_without": wall["none"], "settings": {}}
     for name in settings:
