@@ -86,7 +86,8 @@ def main() -> None:
               f"with/without wall-time difference {ab:+.2%} (noise)")
         result["settings"][name] = {"inside_share_worst": share, "inside_share_all": inside[name],
                                     "fit_s_with": wall[name], "wall_difference_median": ab}
-    write_text(REPO / "bench" / "results" / f"eta_callback_{keras.backend.backend()}.json", json.dumps(result, indent=1))
+    out = REPO / "bench" / "results" / f"eta_callback_{keras.backend.backend()}.json"
+    write_text(out, json.dumps(result, indent=1))
 
 
 if __name__ == "__main__":
