@@ -31,6 +31,10 @@ class EtaCallback(keras.callbacks.Callback):
         if every_steps < 0:
             raise ValueError(f"every_steps must be 0 (epoch ends only) or more, not {every_steps}")
         self.every_steps, self.print_fn, self.bar = every_steps, print_fn, bar
+        if every_steps:
+            # Only then a per-step hook: Keras 3 dispatches batch callbacks asynchronously (no per-step sync of
+            # the logs) as long as no callback overrides on_train_batch_end, so epoch-ends-only must not.
+            self.on_train_batch_end = self._train_batch_end
         self.tracker = EtaTracker()
         self.estimate = None
         self._epoch, self._t0, self._offset = 0, 0.0, 0
@@ -44,8 +48,8 @@ class EtaCallback(keras.callbacks.Callback):
         self._epoch, self._t0 = epoch + 1, time.time()
         self.tracker.epoch_begin(self._epoch, self._epochs)
 
-    def on_train_batch_end(self, batch, logs=None):
-        if self.every_steps and (batch + 1) % self.every_steps == 0:
+    def _train_batch_end(self, batch, logs=None):
+        if (batch + 1) % self.every_steps == 0:
             now = time.time()
             self.tracker.step(self._epoch, self._epochs, batch + 1, self._steps, now - self._t0, now)
             self._report(now)

@@ -189,10 +189,13 @@ def choose_rate(run: Run, steps: int | None, started_ts: float | None, anchor_ts
     notes: list[str] = []
     usable = partial is not None and partial[1] >= 0.4 and cur.step >= max(3, (cur.steps or 0) // 100)
     substantial = usable and cur.steps and (cur.step >= 0.2 * cur.steps or cur.step >= 50)
-    bogus = [num for num, r in normal if len(normal) >= 3 and r < 0.1 * median(x for _, x in normal)]
+    warned = {e.number for e in run.epochs if e.out_of_data}
+    others = {num: [x for m, x in normal if m != num] or [f[1] for f in first] for num in warned}
+    bogus = [num for num, r in normal if (len(normal) >= 3 and r < 0.1 * median(x for _, x in normal)) or (
+        others.get(num) and r < 0.5 * median(others[num]))]
     if bogus:
         normal = [(num, r) for num, r in normal if num not in bogus]
-        notes_bogus = f"epoch {', '.join(map(str, bogus))} took under a tenth of the others' time (input ran out " \
+        notes_bogus = f"epoch {', '.join(map(str, bogus))} took a fraction of the others' time (input ran out " \
                       "of data?): left out of the speed"
     else:
         notes_bogus = None

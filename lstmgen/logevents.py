@@ -61,11 +61,11 @@ class RunStart:
 
 @dataclass(slots=True)
 class RunEnd:
-    """lstmgen `finished` / `interrupted`, or Keras `early stopping`."""
+    """lstmgen `finished` / `interrupted`, Keras `early stopping`, or its 'input ran out of data' warning."""
 
     line: int
     timestamp: float | None
-    reason: str  # 'finished' | 'interrupted' | 'early_stopping'
+    reason: str  # 'finished' | 'interrupted' | 'early_stopping' | 'out_of_data' (a warning: marks the epoch)
     epoch: int | None = None
     step: int | None = None
 

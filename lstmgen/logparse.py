@@ -142,6 +142,8 @@ class _Context:
 
     def segment(self, seg: str, n: int, out: list) -> None:
         tail = seg
+        if "ran out of data" in seg:  # often glued to the end of a bar: 'f1: 0.6491WARNING:tensorflow:Your input…'
+            out.append(RunEnd(n, None, "out_of_data"))
         if "%|" in seg or "it/s" in seg or "s/it" in seg:
             if fmt.tqdm(seg, n, out, self.descs):
                 return

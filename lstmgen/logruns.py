@@ -23,6 +23,7 @@ class Epoch:
     restart: bool = False  # first epoch of a run or resume: includes compilation/tracing
     closed: bool = False  # a later epoch began
     eval_parts: list[float] = field(default_factory=list)  # tqdm eval bars after the training bar
+    out_of_data: bool = False  # Keras warned 'Your input ran out of data' during this epoch
     end_ts: float | None = None
 
     @property
@@ -170,7 +171,10 @@ class _Builder:
                 run.start_ts = ev.timestamp
                 run.numbered = True
         elif isinstance(ev, RunEnd):
-            if self.run is not None and self.run.has_training:
+            if ev.reason == "out_of_data":  # not an end: validation input can run out and training go on
+                if self.run is not None and self.run.current is not None:
+                    self.run.current.out_of_data = True
+            elif self.run is not None and self.run.has_training:
                 if ev.reason == "interrupted":
                     self.run.interrupted = ev
                 else:

@@ -74,3 +74,20 @@ def test_import_lstmgen_stays_light():
     code = "import sys, lstmgen; print('keras' in sys.modules, 'tensorflow' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.split() == ["False", "False"]
+
+
+def test_epoch_ends_only_keeps_keras_async_batch_dispatch():
+    """every_steps=0 must not override on_train_batch_end: Keras 3 then keeps batch callbacks asynchronous
+    (on backends it calls thread-safe: jax, torch, numpy; tensorflow pythonifies the logs every step anyway)."""
+    import keras
+    from keras.src.backend import IS_THREAD_SAFE
+    from keras.src.callbacks.callback_list import CallbackList
+
+    from lstmgen.etacallback import EtaCallback
+
+    quiet = EtaCallback(print_fn=None)
+    assert keras.src.utils.python_utils.is_default(quiet.on_train_batch_end)
+    assert CallbackList([quiet])._async_train is IS_THREAD_SAFE
+    stepping = EtaCallback(every_steps=5, print_fn=None)
+    assert not keras.src.utils.python_utils.is_default(stepping.on_train_batch_end)
+    assert not CallbackList([stepping])._async_train

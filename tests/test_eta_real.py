@@ -1,0 +1,95 @@
+"""`estimate` on every real public log in tests/fixtures/logs/real (sources in SOURCES.md), and on the hard cases
+they hold: a Keras 3 compile stall, an 'input ran out of data' epoch, checkpoint and LR lines inside Keras 3
+epochs, two fits in one file, a log cut mid-epoch."""
+
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from lstmgen.eta import estimate
+from lstmgen.logparse import parse_log
+from lstmgen.logruns import build_runs
+
+REAL = Path(__file__).parent / "fixtures" / "logs" / "real"
+FILES = sorted(REAL.glob("*.txt"))
+NOW = datetime(2025, 1, 1, 12, 0, 0)
+
+
+def est_of(data: bytes, **kw):
+    return estimate(parse_log(data), now=NOW, **kw)
+
+
+def test_the_real_set_is_what_sources_md_lists():
+    listed = (REAL / "SOURCES.md").read_text()
+    assert len(FILES) >= 17
+    assert all(f.name in listed for f in FILES)
+
+
+@pytest.mark.parametrize("path", FILES, ids=lambda p: p.stem)
+def test_every_real_log_parses_and_forecasts_each_run_with_a_finished_epoch(path):
+    events = parse_log(path.read_bytes())
+    runs = build_runs(events)
+    assert runs
+    for i, run in enumerate(runs, 1):
+        if any(e.complete for e in run.epochs):
+            est = estimate(events, now=NOW, run=i)
+            assert est is not None and est.run == i
+            assert est.finished or (est.remaining_s is not None and est.remaining_s >= 0)
+            if not est.finished:
+                assert est.run_end_low <= est.run_end <= est.run_end_high
+
+
+def test_keras3_compile_stall_in_epoch_1_does_not_set_the_speed():
+    data = (REAL / "kerasio_anomaly_keras3_compile_stall.txt").read_bytes()
+    est = est_of(data[: data.index(b"Epoch 5/50")])  # epochs 1-4 seen: 10 s, then 27 × 5 ms
+    assert est.seconds_per_epoch == pytest.approx(0.135, rel=0.1)  # not ~10 s
+    assert any("compilation" in n for n in est.notes)
+
+
+def test_real_ran_out_of_data_epoch_is_left_out_of_the_speed():
+    est = est_of((REAL / "issue_abhi8893_ran_out_of_data.txt").read_bytes())
+    assert est.epochs == 50
+    assert est.seconds_per_epoch == pytest.approx(4.5, rel=0.05)  # epoch 11's 0.5 s is not a speed
+
+
+def test_ran_out_of_data_warning_alone_does_not_drop_a_normal_epoch():
+    est = est_of((REAL / "issue_tf64035_first_epoch_stall.txt").read_bytes())  # validation input ran out
+    assert est.seconds_per_epoch == pytest.approx(115, rel=0.05)  # epoch 1 (654 s) compiled; epoch 2 counts
+    assert est.remaining_s == pytest.approx(7 * 115, rel=0.1)  # epoch 3 is at 213/213 (ETA 0s): 4-10 left
+
+
+def test_keras3_epochs_with_checkpoint_and_lr_lines_forecast_the_rest():
+    data = (REAL / "amrelbaroudy_road_keras3_checkpoint.txt").read_bytes()
+    est = est_of(data[: data.index(b"Epoch 11/40")], epochs=26)
+    truth = sum([45, 47, 46, 47, 47, 46, 46, 45, 45, 45, 46, 47, 46, 47, 48, 47, 48])  # epochs 10-26, rounded
+    assert est.remaining_s == pytest.approx(truth - 46, rel=0.05)
+    assert est.run_end_low < est.run_end < est.run_end_high
+
+
+def test_two_fits_in_one_keras3_file():
+    data = (REAL / "kerasio_autoencoder_keras3_2runs.txt").read_bytes()
+    last = est_of(data)
+    assert last.runs_in_file == 2 and last.run == 2 and last.epochs == 100 and not last.finished
+    assert last.remaining_s == pytest.approx(80 * 1.41, rel=0.1)
+    first = est_of(data, run=1)
+    assert first.finished and first.epochs == 50
+
+
+def test_log_cut_mid_epoch_forecasts_that_epoch_and_the_rest():
+    est = est_of((REAL / "kerasio_mnist_convnet_keras2_cut.txt").read_bytes())
+    assert est.epoch == 12 and est.epochs == 15 and not est.finished
+    assert 3 * 13 < est.remaining_s < 4 * 19  # the rest of epoch 12 (185 of 422 steps) and 3 more
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.sampled_from(FILES), st.integers(0, 10**6), st.integers(0, 200), st.binary(max_size=8))
+def test_real_logs_cut_or_mangled_anywhere_never_raise(path, at, drop, junk):
+    data = path.read_bytes()
+    at %= len(data) + 1
+    mangled = data[:at] + junk + data[at + drop:]
+    events = parse_log(mangled)
+    for i, _ in enumerate(build_runs(events), 1):
+        estimate(events, now=NOW + timedelta(hours=1), run=i)
