@@ -57,7 +57,7 @@ def lstmgen(*args: str, check: bool = True) -> subprocess.CompletedProcess:
 def train(corpus: Path, out: Path, minutes: float, extra: list[str]) -> dict:
     epochs = max(1, round(minutes * 60 * STEPS_PER_SECOND / STEPS_PER_EPOCH))
     t0 = time.monotonic()
-    lstmgen("train", str(corpus), "-o", str(out), "--config", "cpu", "--epochs", str(epochs), "--steps-per-epoch",
+    lstmgen("train", str(corpus), "-o", str(out), "--epochs", str(epochs), "--steps-per-epoch",
             str(STEPS_PER_EPOCH), "--max-minutes", str(minutes), *COMMON, *extra)
     rows = read_metrics(out)
     within = [r for r in rows if r["seconds"] <= minutes * 60 + 1e-6] or rows[:1]
@@ -96,7 +96,7 @@ def main() -> None:
         for minutes in results["budgets_min"]:
             sides = ([(f"finetune_lr{lr}", ["--from", "builtin:english", "--learning-rate", lr])
                       for lr in args.sweep.split(",")] if args.sweep else
-                     [("scratch", []), ("finetune", ["--from", "builtin:english"])])
+                     [("scratch", ["--config", "cpu"]), ("finetune", ["--from", "builtin:english"])])
             for side, extra in sides:
                 key = f"{side}_{minutes:g}min"
                 r["runs"][key] = train(corpus, work / f"{name}-{key}", minutes, extra)

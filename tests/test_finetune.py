@@ -13,7 +13,7 @@ from lstmgen.remap import remap, run_vocab_for
 from lstmgen.rundir import RunDir
 from lstmgen.vocab import Vocab
 from lstmgen.weights import Weights, read_weights
-from contract import fails
+from contract import fails as fails_with_strings
 from test_resume import metrics, stop_at
 
 FT = ["--seed", "5", "--mixed-precision", "off", "--checkpoint-minutes", "0", "--sample-every-epochs", "0",
@@ -104,6 +104,10 @@ def test_union_vocabulary_keeps_the_base_characters_and_resumes_from_the_text(ba
     run(["train", base / "renamed.txt", "-o", out, *args[:-2], "--epochs", "2", "-q"])  # the same command again
     assert [r["epoch"] for r in metrics(out)] == ["1", "2"]
     run(["eval", out, "--json"])
+
+
+def fails(args, *rest, **kw):
+    return fails_with_strings([str(a) for a in args], *rest, **kw)
 
 
 def _weights(vocab_size: int, rng) -> Weights:
