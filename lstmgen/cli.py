@@ -233,11 +233,13 @@ def train(source, config_file, out_dir, **kwargs):
 def generate(target, which, temperature, top_k, top_p, greedy, length, prime, num_samples, seed, engine, as_json):
     """Sample text from a trained run.
 
-    TARGET is a run directory or a .keras model inside one (default: the latest run under runs/). One sample streams to stdout as it is made.
+    TARGET is a run directory, a .keras model inside one or a built-in model such as builtin:english (default:
+    the latest run under runs/). One sample streams to stdout as it is made.
 
     \b
     Examples:
       lstmgen generate runs/book --prime "Once upon" --temperature 0.7 --length 300
+      lstmgen generate builtin:english --prime "The " --length 300
       lstmgen generate runs/book --num-samples 4 --seed 1 --json
     """
     from lstmgen.generate import generate as run_generate
