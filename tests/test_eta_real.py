@@ -11,6 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from lstmgen.eta import estimate
+from lstmgen.etarate import _resolution
 from lstmgen.logparse import parse_log
 from lstmgen.logruns import build_runs
 
@@ -104,6 +105,17 @@ def test_indented_keras3_log_and_a_log_that_starts_at_epoch_39():
     late = est_of((REAL / "issue_keras8680_keras1_from_epoch39.txt").read_bytes())
     assert late.epoch == 49 and late.epochs == 200
     assert late.remaining_s == pytest.approx(152 * 478, rel=0.02)
+
+
+def test_a_one_digit_per_step_figure_widens_the_range():
+    """'0s 1ms/step' is anything from 0.5 to 1.5 ms a step: the range must not be a point (it was ±0.4 %)."""
+    data = (REAL / "moku_sine_keras3_indented.txt").read_bytes()
+    est = est_of(data[: data.index(b"Epoch 6/1000")], epochs=23)
+    assert (est.run_end_high - est.run_end_low).total_seconds() > 0.3 * est.remaining_s
+    runs = build_runs(parse_log(data))
+    assert _resolution(runs[0], 0.018) == pytest.approx(1.0)  # 2 × 0.5 ms / 1 ms
+    three_digits = build_runs(parse_log((REAL / "issue_keras10506_fit_generator.txt").read_bytes()))
+    assert _resolution(three_digits[0], 186.0) < 0.003  # '439ms/step': a 0.2 % rounding step
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
