@@ -8,7 +8,8 @@ which every future epoch shares, and the epochs' scatter, s/√k, which averages
 what a clean history still does not show (a slower neighbour, thermal throttling, a checkpoint that grew), and
 `DRIFT` × k/n the level's wander over a horizon long against the history it is read from (real epoch times
 drift: one from 20 % of a run is a 4× extrapolation). FLOOR, DRIFT and PRIOR_SPREAD were chosen on the
-development half of tests/fixtures/logs/real (see bench/bench_eta_real.py); the held-out half is only scored.
+development half of tests/fixtures/logs/real when it held 17 files (see bench/bench_eta_real.py and BENCHMARKS.md);
+the held-out half is only scored.
 
     >>> round(relative_halfwidth(0.02, 10, 40), 3)
     0.018
