@@ -36,14 +36,16 @@ MIN_EPOCHS = 5
 
 
 def runs_of(path: Path):
-    """(run index, durations of its finished epochs, line after each epoch's end) for each run of a file."""
+    """(run index, durations of its finished epochs, line after each epoch's end, the run's epoch total) for each run
+    of a file. The total is the number of the last finished epoch: a log excerpt that starts at epoch 39 and ends
+    after epoch 48 is a run of 48 epochs whose first 38 are not in the log."""
     events = parse_log(path.read_bytes())
     out = []
     for i, run in enumerate(build_runs(events)):
-        rows = [(e.duration(), _end_line(e)) for e in run.epochs if e.complete]
-        rows = [(d, ln) for d, ln in rows if d is not None]
-        if len(rows) >= MIN_EPOCHS:
-            out.append((i + 1, [d for d, _ in rows], [ln for _, ln in rows]))
+        eps = [e for e in run.epochs if e.complete and e.duration() is not None]
+        if len(eps) >= MIN_EPOCHS:
+            total = max(len(eps), eps[-1].number or 0)
+            out.append((i + 1, [e.duration() for e in eps], [_end_line(e) for e in eps], total))
     return out
 
 
@@ -51,7 +53,7 @@ def _end_line(ep) -> int:
     return ep.end.line if ep.end is not None else ep.final.line
 
 
-def score(path: Path, run: int, durs: list[float], lines: list[int], cut: float) -> dict:
+def score(path: Path, run: int, durs: list[float], lines: list[int], total: int, cut: float) -> dict:
     n = len(durs)
     k = max(1, math.ceil(cut * n))
     if k >= n:
@@ -59,7 +61,7 @@ def score(path: Path, run: int, durs: list[float], lines: list[int], cut: float)
     text = path.read_bytes().split(b"\n")
     data = b"\n".join(text[: lines[k - 1] + 1]) + b"\n"
     truth = sum(durs[k:])
-    est = estimate(parse_log(data), now=NOW, epochs=n, run=run)
+    est = estimate(parse_log(data), now=NOW, epochs=total, run=run)
     pred = est.remaining_s
     low = (est.run_end_low - NOW).total_seconds() if est.run_end_low else None
     high = (est.run_end_high - NOW).total_seconds() if est.run_end_high else None
@@ -84,9 +86,9 @@ def main() -> None:
     files = sorted(REAL.glob("*.txt"))
     rows = []
     order = [(f, run) for f in files for run in runs_of(f)]
-    for i, (f, (run, durs, lines)) in enumerate(order):
+    for i, (f, (run, durs, lines, total)) in enumerate(order):
         for cut in CUTS:
-            r = score(f, run, durs, lines, cut)
+            r = score(f, run, durs, lines, total, cut)
             r["half"] = "dev" if i % 2 == 0 else "held out"
             rows.append(r)
     for r in rows:

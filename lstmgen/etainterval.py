@@ -1,13 +1,15 @@
 """How wide an ETA's low–high range is: an `INTERVAL` (80 %) prediction interval for the rest of a run.
 
 The remaining time is a sum of future epochs. With per-epoch relative spread s (measured on the n epochs seen,
-or whole-second rounding where the log rounds), the relative error of that sum over k epochs has two parts:
-the level's own error, s/√n, which every future epoch shares, and the epochs' scatter, s/√k, which averages
-out. A Student-t quantile (n − 1 degrees of freedom) widens the range when few epochs are known; `FLOOR` is
+or the log's rounding where that is coarser: whole-second epoch totals, or a one- or two-digit per-step figure
+such as '1ms/step'), the relative error of that sum over k epochs has two parts: the level's own error, s/√n,
+which every future epoch shares, and the epochs' scatter, s/√k, which averages out. A Student-t quantile
+(n − 1 degrees of freedom) widens the range when few epochs are known; `FLOOR` is
 what a clean history still does not show (a slower neighbour, thermal throttling, a checkpoint that grew), and
 `DRIFT` × k/n the level's wander over a horizon long against the history it is read from (real epoch times
 drift: one from 20 % of a run is a 4× extrapolation). FLOOR, DRIFT and PRIOR_SPREAD were chosen on the
-development half of tests/fixtures/logs/real (see bench/bench_eta_real.py); the held-out half is only scored.
+development half of tests/fixtures/logs/real when it held 17 files (see bench/bench_eta_real.py and BENCHMARKS.md);
+the held-out half is only scored.
 
     >>> round(relative_halfwidth(0.02, 10, 40), 3)
     0.018

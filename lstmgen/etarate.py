@@ -253,9 +253,23 @@ def choose_rate(run: Run, steps: int | None, started_ts: float | None, anchor_ts
 
 
 def _resolution(run: Run, epoch_s: float) -> float:
-    """Whole-second epoch totals (Keras 1/2 verbose=2 '67s - loss'): one second, relative to an epoch."""
+    """The log's rounding of an epoch's time, relative to the epoch (the full width of one rounding step).
+
+    Whole-second epoch totals (Keras 1/2 verbose=2 '67s - loss'): one second. Epoch times read as steps ×
+    Keras' per-step figure ('0s 1ms/step', '1s 7ms/step'): that figure's last digit, relative to it — '1ms' is
+    anything from 0.5 to 1.5 ms, so such a log cannot pin the epoch down better than ±50 %."""
     d = [e.end.duration_s for e in run.epochs if e.end is not None and e.end.duration_s is not None]
-    return 1.0 / epoch_s if d and epoch_s > 0 and all(x == int(x) for x in d) else 0.0
+    if d and epoch_s > 0 and all(x == int(x) for x in d):
+        return 1.0 / epoch_s
+    rel = []
+    for e in run.epochs:
+        f = e.final
+        if not e.complete or e.end is not None or f is None or f.epoch_s is not None or f.kind == "tqdm":
+            continue
+        if f.per_step_s and f.step_res_s and f.elapsed_s is not None and e.duration() is not None \
+                and abs(e.duration() - sum(e.eval_parts) - f.step * f.per_step_s) < 1e-9:
+            rel.append(2 * f.step_res_s / f.per_step_s)
+    return median(rel[-WINDOW:]) if rel else 0.0
 
 
 def _pattern(normal: list[tuple], kept: list[bool], level: float) -> tuple | None:

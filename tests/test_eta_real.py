@@ -1,6 +1,7 @@
 """`estimate` on every real public log in tests/fixtures/logs/real (sources in SOURCES.md), and on the hard cases
 they hold: a Keras 3 compile stall, an 'input ran out of data' epoch, checkpoint and LR lines inside Keras 3
-epochs, two fits in one file, a log cut mid-epoch."""
+epochs, two fits in one file, a log cut mid-epoch, a checkpoint message glued to an ETA bar, an LR line before
+its epoch header, an indented Keras 3 log, a log that starts at epoch 39."""
 
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -10,6 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from lstmgen.eta import estimate
+from lstmgen.etarate import _resolution
 from lstmgen.logparse import parse_log
 from lstmgen.logruns import build_runs
 
@@ -24,7 +26,7 @@ def est_of(data: bytes, **kw):
 
 def test_the_real_set_is_what_sources_md_lists():
     listed = (REAL / "SOURCES.md").read_text()
-    assert len(FILES) >= 17
+    assert len(FILES) >= 32
     assert all(f.name in listed for f in FILES)
 
 
@@ -82,6 +84,38 @@ def test_log_cut_mid_epoch_forecasts_that_epoch_and_the_rest():
     est = est_of((REAL / "kerasio_mnist_convnet_keras2_cut.txt").read_bytes())
     assert est.epoch == 12 and est.epochs == 15 and not est.finished
     assert 3 * 13 < est.remaining_s < 4 * 19  # the rest of epoch 12 (185 of 422 steps) and 3 more
+
+
+def test_checkpoint_message_on_the_eta_bar_line_keeps_the_epochs():
+    est = est_of((REAL / "issue_keras7782_checkpoint_glued_to_bar.txt").read_bytes())
+    assert est.epoch == 12 and est.epochs == 100 and not est.finished
+    assert est.remaining_s == pytest.approx(88 * 497, rel=0.02)  # epochs 10-12: 499, 501, 491 s
+
+
+def test_lr_line_before_the_epoch_header_and_a_finished_bar_with_eta():
+    est = est_of((REAL / "pr_root19250_lr_line_before_header.txt").read_bytes())
+    assert est.epoch == 7 and est.epochs == 20 and not est.finished  # 200/200 with 'ETA: 0s' is not the end
+    assert est.remaining_s == pytest.approx(13 * 0.145, rel=0.15)  # epochs 8-20 at ~0.145 s, epoch 7 at 200/200
+
+
+def test_indented_keras3_log_and_a_log_that_starts_at_epoch_39():
+    moku = est_of((REAL / "moku_sine_keras3_indented.txt").read_bytes())
+    assert moku.epoch == 24 and moku.epochs == 1000
+    assert moku.seconds_per_epoch == pytest.approx(0.018, rel=0.1)  # 18 steps × 1 ms; epoch 1 (1 s) compiled
+    late = est_of((REAL / "issue_keras8680_keras1_from_epoch39.txt").read_bytes())
+    assert late.epoch == 49 and late.epochs == 200
+    assert late.remaining_s == pytest.approx(152 * 478, rel=0.02)
+
+
+def test_a_one_digit_per_step_figure_widens_the_range():
+    """'0s 1ms/step' is anything from 0.5 to 1.5 ms a step: the range must not be a point (it was ±0.4 %)."""
+    data = (REAL / "moku_sine_keras3_indented.txt").read_bytes()
+    est = est_of(data[: data.index(b"Epoch 6/1000")], epochs=23)
+    assert (est.run_end_high - est.run_end_low).total_seconds() > 0.3 * est.remaining_s
+    runs = build_runs(parse_log(data))
+    assert _resolution(runs[0], 0.018) == pytest.approx(1.0)  # 2 × 0.5 ms / 1 ms
+    three_digits = build_runs(parse_log((REAL / "issue_keras10506_fit_generator.txt").read_bytes()))
+    assert _resolution(three_digits[0], 186.0) < 0.003  # '439ms/step': a 0.2 % rounding step
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
