@@ -127,3 +127,19 @@ def test_real_logs_cut_or_mangled_anywhere_never_raise(path, at, drop, junk):
     events = parse_log(mangled)
     for i, _ in enumerate(build_runs(events), 1):
         estimate(events, now=NOW + timedelta(hours=1), run=i)
+
+
+def test_keras2_lines_with_every_metric_column_kept():
+    """The keras-io timeseries and MLP-Mixer/FNet logs are verbatim copies: each finished bar carries all its
+    columns (`sparse_categorical_accuracy`, `val_*`, `lr`; `acc`, `top5-acc`, `val_*`), and every epoch still
+    counts."""
+    ts = (REAL / "kerasio_timeseries_fcn_keras2_first46.txt").read_bytes()
+    assert ts.count(b" - val_sparse_categorical_accuracy: ") == 46 and ts.count(b" - lr: 0.0010\n") == 46
+    est = est_of(ts)
+    assert est.epoch == 47 and est.epochs == 500 and not est.finished
+    mix = (REAL / "kerasio_mlp_mixer_fnet_keras2_2runs.txt").read_bytes()
+    assert mix.count(b" - val_top5-acc: ") == 100
+    runs = build_runs(parse_log(mix))
+    assert [sum(e.complete for e in r.epochs) for r in runs] == [50, 50]
+    fnet = est_of(mix)
+    assert fnet.runs_in_file == 2 and fnet.finished and fnet.epochs == 50
