@@ -116,3 +116,18 @@ def test_run_continues_across_backends_both_ways(other):
     assert back["epoch"] == 8 and back["global_step"] == 1200
     val = [h["val_loss"] for h in back["history"]]
     assert max(val[5:]) < val[0] and val[-1] < 0.6, val  # continuing did not restart or derail training
+
+
+@pytest.mark.slow
+def test_fine_tunes_from_it_under_both_backends(other, tmp_path):
+    """`train --from` the other backend's run, under that backend and under TensorFlow: the grammar carries over
+    (the letter X written as x starts from X's weights)."""
+    text = tmp_path / "renamed.txt"
+    text.write_text(reber.corpus(n=2000, seed=3).replace("X", "x"))
+    for backend in (other["backend"], "tensorflow"):
+        out = tmp_path / f"ft-{backend}"
+        lstmgen(backend, "train", text, "--from", other["run"], "-o", out, "--epochs", "1", "--steps-per-epoch",
+                "20", "--seed", "1", "--sample-every-epochs", "0", "--no-tensorboard", "-q")
+        assert json.loads((out / "run.json").read_text())["base"]["lookalike"] == {"x": "X"}
+        val = float((out / "metrics.csv").read_text().splitlines()[1].split(",")[6])
+        assert val < 0.8, (backend, val)  # the base is at ≈ 0.4 nats; from scratch 20 steps leave ≈ 2
