@@ -91,7 +91,9 @@ def main() -> None:
     ap.add_argument("--corpora", default="vim=50000,licences=190000", help="NAME=CHARS, comma-separated")
     ap.add_argument("--budgets", default="2,10", help="minutes, comma-separated")
     ap.add_argument("--sweep", default="", help="fine-tuning peak learning rates to compare (no scratch runs)")
+    ap.add_argument("--extra", default="", help="more options for the fine-tuning runs, e.g. '--dropout 0.4'")
     ap.add_argument("--out", default=str(HERE / "results" / "finetune.json"))
+    ap.add_argument("--only", default="", help="run only these, e.g. scratch_10min,finetune_2min")
     ap.add_argument("--keep", default="", help="keep the runs in this directory (for the gallery)")
     args = ap.parse_args()
     work = Path(args.keep or tempfile.mkdtemp(prefix="lstmgen-ft-"))
@@ -107,11 +109,13 @@ def main() -> None:
         print(f"{name}: {r['chars']:,} chars; builtin:english on its validation split: "
               f"{r['base_val_loss_before']:.4f} nats", flush=True)
         for minutes in results["budgets_min"]:
-            sides = ([(f"finetune_lr{lr}", ["--from", "builtin:english", "--learning-rate", lr])
+            sides = ([(f"finetune_lr{lr}", ["--from", "builtin:english", "--learning-rate", lr, *args.extra.split()])
                       for lr in args.sweep.split(",")] if args.sweep else
-                     [("scratch", ["--config", "cpu"]), ("finetune", ["--from", "builtin:english"])])
+                     [("scratch", ["--config", "cpu"]), ("finetune", ["--from", "builtin:english", *args.extra.split()])])
             for side, extra in sides:
                 key = f"{side}_{minutes:g}min"
+                if args.only and key not in args.only.split(","):
+                    continue
                 r["runs"][key] = train(corpus, work / f"{name}-{key}", minutes, extra)
                 print(f"  {key:22s} best val {r['runs'][key]['best_val_loss']:.4f} at "
                       f"{r['runs'][key]['at_seconds']:.0f}s ({r['runs'][key]['steps']} steps)", flush=True)
