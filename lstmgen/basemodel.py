@@ -3,12 +3,12 @@ shipped with lstmgen (`builtin:english`). Read with h5py: no TensorFlow."""
 
 from __future__ import annotations
 
-import hashlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+from lstmgen.corpus import file_sha256
 from lstmgen.errors import UserError
 from lstmgen.vocab import Vocab
 from lstmgen.weights import Weights, read_weights
@@ -29,14 +29,6 @@ def builtin_model_dir(name: str) -> Path:
         return MODELS_DIR / name
     known = ", ".join(f"builtin:{n}" for n in builtin_model_names()) or "none (this installation ships none)"
     raise UserError(f"unknown built-in model 'builtin:{name}'; available: {known}")
-
-
-def file_sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 @dataclass
@@ -64,8 +56,8 @@ class Base:
 
     def record(self) -> dict:
         """What run.json keeps of the base: where it was, which file exactly, and what it was trained on."""
-        return {"spec": self.spec, "path": str(self.path.resolve()), "sha256": self.sha256, "data_sha256": self.data_sha256,
-                "source": self.source, "vocab_size": self.vocab.size}
+        return {"spec": self.spec, "path": str(self.path.resolve()), "sha256": self.sha256,
+                "data_sha256": self.data_sha256, "source": self.source, "vocab_size": self.vocab.size}
 
 
 def resolve_base(spec: str, warn: Callable[[str], None] = lambda _: None) -> Base:

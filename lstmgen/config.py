@@ -25,7 +25,8 @@ INIT_KEYS = ("init_from", "init_vocab", "freeze_layers")
 # What `train --from` changes from the from-scratch recipe unless the config file or an option says otherwise.
 # Measured (bench/bench_finetune.py --sweep, 50 kB of licence texts, 2 min): peak 3e-3 reaches the best loss of
 # 1e-3 (1.537 against 1.542 nats) in 45 % of the time, 3e-4 is far slower (1.670); the best checkpoint is kept, so
-# the overfitting that follows costs nothing. About 1,000 steps get there, so the default is a fixed number of steps (10 epochs of 100) whatever the corpus's size, with a short warm-up.
+# the overfitting that follows costs nothing. About 1,000 steps get there, so the default is a fixed number of
+# steps (10 epochs of 100) whatever the corpus's size, with a short warm-up.
 FINETUNE_DEFAULTS = {"learning_rate": 3e-3, "warmup_steps": 10, "min_learning_rate": 1e-4, "epochs": 10,
                      "steps_per_epoch": 100}
 # Where this process sits in a multi-host job: per launch, never saved with the run.
@@ -102,7 +103,8 @@ CHOICES = {
 # The values each numeric key accepts, inclusive: (lowest, highest). Upper bounds keep every size, count and step
 # number within what the code and memory can handle; check_fits (train.py) also checks the weights and activations.
 RANGES = {
-    "embedding_dim": (1, 65_536), "layers": (1, 64), "units": (1, 65_536), "dropout": (0.0, 1.0), "freeze_layers": (0, 64),
+    "embedding_dim": (1, 65_536), "layers": (1, 64), "units": (1, 65_536), "dropout": (0.0, 1.0),
+    "freeze_layers": (0, 64),
     "seq_len": (1, 1_000_000), "batch_size": (1, 1_000_000), "val_fraction": (0.0, 1.0),
     "epochs": EPOCHS, "steps_per_epoch": (0, 10**9), "learning_rate": (0.0, 100.0),
     "min_learning_rate": (0.0, 100.0), "warmup_steps": (0, 10**9), "clipnorm": (0.0, 1e9),

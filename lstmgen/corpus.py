@@ -223,6 +223,15 @@ def _corrupt(path: Path, why: str) -> UserError:
     )
 
 
+def file_sha256(path: str | os.PathLike) -> str:
+    """The sha256 of a file's bytes, read in blocks (a prepared ids.bin, a base model)."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 22), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
 def load_prepared(path: str | os.PathLike, *, verify: bool = True) -> Prepared:
     """Open a prepared directory after checking its metadata against ids.bin and vocab.json.
 
@@ -261,11 +270,7 @@ def load_prepared(path: str | os.PathLike, *, verify: bool = True) -> Prepared:
     if size != expected:
         raise _corrupt(path, f"ids.bin has {size:,} bytes, expected {expected:,}")
     if verify:
-        h = hashlib.sha256()
-        with open(path / "ids.bin", "rb") as f:
-            for block in iter(lambda: f.read(1 << 22), b""):
-                h.update(block)
-        if h.hexdigest() != meta.get("sha256"):
+        if file_sha256(path / "ids.bin") != meta.get("sha256"):
             raise _corrupt(path, "ids.bin does not match its sha256 in meta.json")
     return _open(path, meta, vocab)
 

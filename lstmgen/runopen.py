@@ -169,8 +169,8 @@ def open_run(source: str, config_file, overrides: dict, out_dir, chief: bool = T
         data = with_vocab(data, run_vocab_for(base.vocab.chars, data.vocab, cfg.init_vocab))
         counts = np.bincount(np.asarray(data.train), minlength=data.vocab.size)
         remapped = remap(base.weights, base.vocab, data.vocab, counts)
-        info["base"] = {**base.record(), "spec": cfg.init_from, "vocab": cfg.init_vocab, "chars": "".join(base.vocab.chars),
-                        **remapped.record()}
+        info["base"] = {**base.record(), "spec": cfg.init_from, "vocab": cfg.init_vocab,
+                        "chars": "".join(base.vocab.chars), **remapped.record()}
     check_trainable(cfg, data)
     if cfg.seed == 0:
         cfg.seed = random.SystemRandom().randrange(1, 2**31 - 1)

@@ -107,8 +107,8 @@ class Trainer:
         recorded = self.run.info().get("base") or {}
         if recorded.get("sha256") not in (None, base.sha256):
             raise UserError(f"base model '{base.path}' changed since run '{self.run.path}' was started (sha256 "
-                            f"{base.sha256[:12]}…, recorded {str(recorded['sha256'])[:12]}…); restore it, or start a "
-                            "new run with -o NEW_DIR")
+                            f"{base.sha256[:12]}…, recorded {str(recorded['sha256'])[:12]}…); restore it, or start "
+                            "a new run with -o NEW_DIR")
         counts = np.bincount(np.asarray(self.data.train), minlength=self.data.vocab.size)
         remapped = remap(base.weights, base.vocab, self.data.vocab, counts)
         set_weights(self.model, remapped.weights)

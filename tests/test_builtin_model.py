@@ -7,8 +7,9 @@ import pytest
 from click.testing import CliRunner
 from test_numpy_engine import run_cli
 
-from lstmgen.basemodel import MODELS_DIR, builtin_model_names, file_sha256, resolve_base
+from lstmgen.basemodel import MODELS_DIR, builtin_model_names, resolve_base
 from lstmgen.cli import cli
+from lstmgen.corpus import file_sha256
 
 ENGLISH = MODELS_DIR / "english"
 # Public-domain English neither of the base's texts contains (Lewis Carroll, Alice's Adventures in Wonderland, 1865).
