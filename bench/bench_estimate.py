@@ -54,14 +54,14 @@ def log_speed(workdir: Path, megabytes: float) -> dict:
         while written < megabytes * 1e6:
             f.write(chunk)
             written += len(chunk)
-    probe = ("import sys, time; t = time.perf_counter(); from lstmgen.cli import main\n"
+    probe = ("import sys, time; t = time.perf_counter(); from lstmgen.cli.main import main\n"
              "try:\n    main(['estimate', '--log', sys.argv[1], '--json'])\nexcept SystemExit:\n    pass\n"
              "print('TF_IMPORTED', 'tensorflow' in sys.modules or 'keras' in sys.modules, file=sys.stderr)")
     t0 = time.perf_counter()
     proc = subprocess.run([sys.executable, "-c", probe, str(big)], capture_output=True, text=True)
     wall = time.perf_counter() - t0
     t0 = time.perf_counter()
-    subprocess.run([sys.executable, "-c", "import lstmgen.cli"], check=True)
+    subprocess.run([sys.executable, "-c", "import lstmgen.cli.main"], check=True)
     startup = time.perf_counter() - t0
     return {"log_bytes": big.stat().st_size, "command_seconds": wall, "python_startup_seconds": startup,
             "tensorflow_imported": "TF_IMPORTED True" in proc.stderr, "exit_code": proc.returncode}

@@ -23,11 +23,11 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from lstmgen.atomic import write_text  # noqa: E402
-from lstmgen.eta import estimate  # noqa: E402
-from lstmgen.etainterval import INTERVAL  # noqa: E402
-from lstmgen.logparse import parse_log  # noqa: E402
-from lstmgen.logruns import build_runs  # noqa: E402
+from lstmgen.util.atomic import write_text  # noqa: E402
+from lstmgen.eta.estimate import estimate  # noqa: E402
+from lstmgen.eta.interval import INTERVAL  # noqa: E402
+from lstmgen.eta.logparse import parse_log  # noqa: E402
+from lstmgen.eta.logruns import build_runs  # noqa: E402
 
 REAL = REPO / "tests" / "fixtures" / "logs" / "real"
 NOW = datetime(2025, 1, 1, 12, 0, 0)

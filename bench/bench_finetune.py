@@ -53,7 +53,7 @@ def corpus_text(name: str, chars: int) -> str:
     elif name == "licences":
         text = "\n\n".join(Path("/usr/share/common-licenses", n).read_text(encoding="utf-8") for n in LICENCES)
     else:
-        from lstmgen.builtin import builtin_text
+        from lstmgen.data.builtin import builtin_text
 
         text = builtin_text("pydocs")
     if len(text) < chars:

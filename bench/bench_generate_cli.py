@@ -34,11 +34,11 @@ import atexit, sys
 atexit.register(lambda: sys.stderr.write("\\nHEAVY=" + ",".join(sorted({m.split(".")[0] for m in sys.modules
     if m.split(".")[0] in ("tensorflow", "keras", "jax", "torch")})) + "\\n"))
 if sys.argv[1] == "keras-load":
-    import lstmgen.backend  # the previous `--engine auto` imported the backend to look for a GPU
-    import lstmgen.generate as g
-    from lstmgen.sample import StepModel
+    import lstmgen.runtime.backend  # the previous `--engine auto` imported the backend to look for a GPU
+    import lstmgen.generation.generate as g
+    from lstmgen.generation.sample import StepModel
     g.read_step_model = lambda path: StepModel.from_keras(g.load_keras_model(path))
-from lstmgen.cli import main
+from lstmgen.cli.main import main
 main(sys.argv[2:])
 """
 

@@ -8,7 +8,7 @@ kept-alive connection, stdlib http.client) sends streaming requests
 sending the request to the first message carrying text. A request fails when its status is not 200, its
 connection breaks, or it ends with fewer characters than asked. The soak keeps 8 clients busy for --soak-seconds
 and samples the server's RSS (/proc/PID/status) every 5 s. The in-process reference steps 64 streams of the same
-model with `lstmgen.engine.Engine` (the engine the server uses, without HTTP) and with the plain NumPy loop
+model with `lstmgen.generation.engine.Engine` (the engine the server uses, without HTTP) and with the plain NumPy loop
 (`sample.generate_ids`, what `lstmgen generate --num-samples 64` runs).
 
 Targets (issue 14, 2-core machine): 64 clients ≥ 40,000 chars/s and ≥ 0.6 × the in-process 64-stream rate;
@@ -72,9 +72,9 @@ def percentile(xs: list[float], q: float) -> float | None:
 
 def in_process(run: str, length: int, streams: int) -> dict:
     """chars/s of `streams` streams of `length` characters: the server's engine, and the plain NumPy loop."""
-    from lstmgen.engine import Engine
-    from lstmgen.generate import load
-    from lstmgen.sample import Sampling, generate_ids
+    from lstmgen.generation.engine import Engine
+    from lstmgen.generation.generate import load
+    from lstmgen.generation.sample import Sampling, generate_ids
 
     with Engine.load([run]) as engine:
         engine.submit(length=20, num_samples=streams)  # warm-up

@@ -153,8 +153,8 @@ def bench_gen(a, work: Path, R: dict) -> None:
 def child_gen(run: str, streams: int, chars: int, repeats: int) -> None:
     """Child process: lstmgen's own generation path, timing only the sampling loop; median of `repeats`."""
     import numpy as np
-    from lstmgen.generate import load
-    from lstmgen.sample import Sampling, generate_ids
+    from lstmgen.generation.generate import load
+    from lstmgen.generation.sample import Sampling, generate_ids
 
     step_model, vocab, _ = load(run)
     prime = vocab.encode("The ", unknown="map")
@@ -170,7 +170,7 @@ def child_gen(run: str, streams: int, chars: int, repeats: int) -> None:
 
 
 def bench_reber(a, work: Path, R: dict) -> None:
-    from lstmgen.reber import is_valid_embedded  # pure Python, no TensorFlow
+    from lstmgen.data.reber import is_valid_embedded  # pure Python, no TensorFlow
 
     prep = fresh(work / "reber_prep")
     child(lstmgen("prepare", "builtin:reber", "-o", prep, "-q"), "lstmgen prepare builtin:reber")

@@ -54,9 +54,9 @@ def export(run: Path, out: Path, storage: str) -> dict:
     import keras
 
     from lstmgen.config import make_config
-    from lstmgen.model import build_model, set_weights
-    from lstmgen.rundir import RunDir
-    from lstmgen.weights import Weights, read_weights
+    from lstmgen.training.model import build_model, set_weights
+    from lstmgen.runs.rundir import RunDir
+    from lstmgen.generation.weights import Weights, read_weights
 
     w = read_weights(run / "best.keras")
     rounded = Weights(round_to(w.embedding, storage), [tuple(round_to(a, storage) for a in c) for c in w.cells],

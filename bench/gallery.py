@@ -16,11 +16,11 @@ import sys
 from pathlib import Path
 
 from lstmgen.config import parse_temperatures
-from lstmgen.generate import generate
-from lstmgen.plots import read_metrics
-from lstmgen.rundir import RunDir
-from lstmgen.runinfo import parameter_count
-from lstmgen.sample import Sampling
+from lstmgen.generation.generate import generate
+from lstmgen.runs.plots import read_metrics
+from lstmgen.runs.rundir import RunDir
+from lstmgen.runs.runinfo import parameter_count
+from lstmgen.generation.sample import Sampling
 
 LN2 = math.log(2)
 

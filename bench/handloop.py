@@ -36,9 +36,9 @@ def hand_loop(text: str, policy: str, steps: int, warmup: int) -> float:
     os.environ.setdefault("KERAS_BACKEND", "tensorflow")
     import numpy as np
 
-    from lstmgen.backend import keras, set_threads
+    from lstmgen.runtime.backend import keras, set_threads
     from lstmgen.config import Config
-    from lstmgen.model import build_model, learning_rate
+    from lstmgen.training.model import build_model, learning_rate
 
     import tensorflow as tf
 

@@ -1,7 +1,7 @@
 """CPU speed paths side by side: float32 vs mixed_bfloat16, XLA on vs off, steps_per_execution, thread count,
 for the CPU default model shape.
 
-This is the measurement behind the CPU defaults: lstmgen.backend's `auto` choices (bf16 where the CPU has native
+This is the measurement behind the CPU defaults: lstmgen.runtime.backend's `auto` choices (bf16 where the CPU has native
 bf16, XLA off on the TensorFlow CPU path, threads = CPUs - 1 on a TensorFlow CPU) and steps_per_execution 1. The
 precision/XLA and steps_per_execution rows are timed in one process over the same random batches; each thread
 count runs in its own process (TensorFlow fixes its pool at start-up), with the auto precision. Times are between
@@ -23,9 +23,9 @@ import time
 
 import numpy as np
 
-from lstmgen.backend import keras
+from lstmgen.runtime.backend import keras
 from lstmgen.config import Config
-from lstmgen.model import build_model, compile_model
+from lstmgen.training.model import build_model, compile_model
 
 
 class BatchClock(keras.callbacks.Callback):
@@ -72,8 +72,7 @@ def main() -> None:
     args = ap.parse_args()
     cfg = Config(layers=args.layers, units=args.units, batch_size=args.batch_size, seq_len=args.seq_len)
     if args.one_thread_count is not None:  # child process: one thread count, auto precision
-        from lstmgen import backend
-
+        from lstmgen.runtime import backend
         said = backend.set_threads(args.one_thread_count)
         policy = backend.set_precision("auto")
         print(json.dumps({"threads": said, "seconds_per_step": time_path(cfg, args.vocab, policy, False, args.steps)}))
@@ -89,7 +88,7 @@ def main() -> None:
         rows.append({"precision": policy, "jit_compile": jit, "seconds_per_step": s,
                      "chars_per_second": cfg.batch_size * cfg.seq_len / s, "speedup_vs_float32": base / s})
         print(f"{policy:<16}{str(jit):<6}{s * 1000:9.1f}{cfg.batch_size * cfg.seq_len / s:10,.0f}{base / s:11.2f}x")
-    from lstmgen.backend import bf16_capable
+    from lstmgen.runtime.backend import bf16_capable
 
     auto = "mixed_bfloat16" if bf16_capable() else "float32"
     print(f"\nsteps_per_execution ({auto}, XLA off){'ms/step':>12}{'chars/s':>10}{'vs 1':>8}")

@@ -29,9 +29,9 @@ def worker(pid: int, processes: int, port: int, calls: int) -> None:
     sys.path.insert(0, str(REPO))
     import numpy as np
 
-    from lstmgen import distribute
+    from lstmgen.training import distribute
     from lstmgen.config import make_config
-    from lstmgen.stopping import StopFlag
+    from lstmgen.training.stopping import StopFlag
 
     cfg = make_config(None, {"num_processes": processes, "process_id": pid, "coordinator": f"127.0.0.1:{port}",
                              "units": 16, "layers": 1, "embedding_dim": 8, "seq_len": 16, "batch_size": 8,
@@ -46,8 +46,8 @@ def worker(pid: int, processes: int, port: int, calls: int) -> None:
         stop.agree(budget_spent=False, now=True)
         agree.append(time.perf_counter() - t0)
 
-    from lstmgen.backend import keras
-    from lstmgen.model import build_model, compile_model
+    from lstmgen.runtime.backend import keras
+    from lstmgen.training.model import build_model, compile_model
 
     plan = distribute.setup(cfg, job)
     with plan.scope():

@@ -7,7 +7,7 @@ FORMAT_VERSION = 1  # bumped when run-directory or prepared-directory layouts ch
 def __getattr__(name: str):
     """`lstmgen.EtaCallback` is imported on first use, so `import lstmgen` does not import Keras."""
     if name == "EtaCallback":
-        from lstmgen.etacallback import EtaCallback
+        from lstmgen.training.etacallback import EtaCallback
 
         return EtaCallback
     raise AttributeError(f"module 'lstmgen' has no attribute {name!r}")

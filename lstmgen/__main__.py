@@ -1,3 +1,3 @@
-from lstmgen.cli import main
+from lstmgen.cli.main import main
 
 main()

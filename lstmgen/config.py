@@ -11,8 +11,8 @@ from pathlib import Path
 import yaml
 
 from lstmgen.errors import UserError
-from lstmgen.limits import EPOCHS, SEED, TEMPERATURE, check_range
-from lstmgen.yamlfile import load_yaml_file
+from lstmgen.util.limits import EPOCHS, SEED, TEMPERATURE, check_range
+from lstmgen.util.yamlfile import load_yaml_file
 
 CONFIG_DIR = Path(__file__).resolve().parent / "configs"
 

@@ -19,7 +19,7 @@ def tiny_run(tmp_path_factory):
     """A two-epoch run of a tiny model on a pangram corpus (a few seconds), shared read-only by tests."""
     from click.testing import CliRunner
 
-    from lstmgen.cli import cli
+    from lstmgen.cli.main import cli
 
     base = tmp_path_factory.mktemp("tiny")
     (base / "corpus.txt").write_text(TINY_TEXT, encoding="utf-8")

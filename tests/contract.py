@@ -14,7 +14,7 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-from lstmgen.cli import cli
+from lstmgen.cli.main import cli
 
 
 def tree_hashes(*roots: str | os.PathLike) -> dict[str, str]:

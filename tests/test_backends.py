@@ -13,8 +13,8 @@ import time
 import pytest
 from click.testing import CliRunner
 
-from lstmgen import reber
-from lstmgen.cli import cli
+from lstmgen.data import reber
+from lstmgen.cli.main import cli
 
 OTHER_BACKENDS = [b for b in ("jax", "torch") if importlib.util.find_spec(b)]
 pytestmark = pytest.mark.skipif(not OTHER_BACKENDS, reason="no second Keras backend installed (pip install -e '.[jax]')")

@@ -7,9 +7,9 @@ import pytest
 from click.testing import CliRunner
 from test_numpy_engine import run_cli
 
-from lstmgen.basemodel import MODELS_DIR, builtin_model_names, resolve_base
-from lstmgen.cli import cli
-from lstmgen.corpus import file_sha256
+from lstmgen.runs.basemodel import MODELS_DIR, builtin_model_names, resolve_base
+from lstmgen.cli.main import cli
+from lstmgen.data.prepared import file_sha256
 
 ENGLISH = MODELS_DIR / "english"
 # Public-domain English neither of the base's texts contains (Lewis Carroll, Alice's Adventures in Wonderland, 1865).
@@ -64,7 +64,7 @@ def test_fine_tuning_from_it_records_the_shipped_file(tmp_path):
 
 
 def test_the_server_lists_it():
-    from lstmgen.engine import Engine
+    from lstmgen.generation.engine import Engine
 
     (model,) = Engine.load(["builtin:english"]).models.values()
     assert model.name == "english" and model.info["vocab_size"] == 107 and model.info["best_val_loss"] < 1.5

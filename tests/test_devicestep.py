@@ -4,15 +4,15 @@ import numpy as np
 import pytest
 
 from lstmgen.config import Config
-from lstmgen.devicestep import DeviceStepModel, for_engine, pick_engine
+from lstmgen.generation.devicestep import DeviceStepModel, for_engine, pick_engine
 from lstmgen.errors import UserError
-from lstmgen.sample import Sampling, StepModel, generate_ids
+from lstmgen.generation.sample import Sampling, StepModel, generate_ids
 
 
 @pytest.fixture(scope="module")
 def step_models():
-    from lstmgen.backend import keras
-    from lstmgen.model import build_model
+    from lstmgen.runtime.backend import keras
+    from lstmgen.training.model import build_model
 
     keras.mixed_precision.set_global_policy("float32")  # an earlier training test may have left bf16 set
     keras.utils.set_random_seed(3)
@@ -45,7 +45,7 @@ def test_both_engines_sample_the_same_text(step_models):
 
 
 def test_auto_picks_numpy_without_a_gpu_and_choices_are_checked(step_models):
-    from lstmgen.backend import has_gpu
+    from lstmgen.runtime.backend import has_gpu
 
     assert pick_engine("auto") == ("keras" if has_gpu() else "numpy")
     assert pick_engine("keras") == "keras" and pick_engine("numpy") == "numpy"

@@ -11,8 +11,8 @@ import pytest
 from click.testing import CliRunner
 
 from conftest import TINY_TEXT
-from lstmgen.cli import cli
-from lstmgen.dataset import TrainBatches, ValBatches
+from lstmgen.cli.main import cli
+from lstmgen.data.batches import TrainBatches, ValBatches
 
 RUN = ["--units", "16", "--layers", "1", "--embedding-dim", "8", "--seq-len", "16", "--batch-size", "8", "--seed", "1",
        "--mixed-precision", "off", "--checkpoint-minutes", "0", "--sample-every-epochs", "0", "--no-tensorboard",
@@ -49,7 +49,7 @@ def test_tensorflow_refuses_multi_host_and_points_to_jax(tmp_path):
 
 
 def test_plan_batch_split_and_learning_rate_rule(monkeypatch):
-    from lstmgen import distribute
+    from lstmgen.training import distribute
     from lstmgen.config import make_config
     from lstmgen.errors import UserError
 
@@ -101,7 +101,7 @@ def history(run):
 
 
 def weights(run):
-    from lstmgen.backend import keras
+    from lstmgen.runtime.backend import keras
 
     return keras.saving.load_model(run / "latest.keras", compile=False).get_weights()
 
@@ -183,7 +183,7 @@ def test_two_jax_processes_form_one_job(corpus, jax_single, tmp_path):
     sums = [assert_replicas_identical(e, 1) for e in errs]
     assert sums[0] == sums[1]  # both processes hold the same weights
     assert_same_training(jax_single, run)
-    from lstmgen.rundir import RunDir
+    from lstmgen.runs.rundir import RunDir
 
     # one set of checkpoints (mid-epoch ones too), written by process 0
     assert [s["global_step"] for _, s in RunDir(run).checkpoints()][:3] == [12, 8, 6]

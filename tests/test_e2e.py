@@ -5,8 +5,8 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from lstmgen import reber
-from lstmgen.cli import cli
+from lstmgen.data import reber
+from lstmgen.cli.main import cli
 
 
 def run(args, expect=0):

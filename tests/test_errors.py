@@ -8,7 +8,7 @@ import pytest
 from click.testing import CliRunner
 from contract import fails
 
-from lstmgen.cli import cli
+from lstmgen.cli.main import cli
 
 
 @pytest.fixture(scope="module")

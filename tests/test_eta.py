@@ -1,4 +1,4 @@
-"""lstmgen.eta: `lstmgen estimate --log` — rates, finish times, report, JSON, --follow, time parsing."""
+"""lstmgen.eta.estimate: `lstmgen estimate --log` — rates, finish times, report, JSON, --follow, time parsing."""
 
 import io
 import json
@@ -15,9 +15,9 @@ from hypothesis import strategies as st
 
 import logsynth as S
 from lstmgen.errors import UserError
-from lstmgen.eta import estimate, format_report, parse_time
-from lstmgen.etacommand import estimate_log_command
-from lstmgen.logparse import parse_log
+from lstmgen.eta.estimate import estimate, format_report, parse_time
+from lstmgen.eta.command import estimate_log_command
+from lstmgen.eta.logparse import parse_log
 
 LOGS = Path(__file__).parent / "fixtures" / "logs"
 SYN = LOGS / "synthetic"
@@ -463,7 +463,7 @@ def test_command_on_arbitrary_file_bytes(tmp_path):
 
 
 def test_estimate_does_not_import_heavy_modules():
-    code = ("import sys, lstmgen.eta, lstmgen.etafollow; "
+    code = ("import sys, lstmgen.eta.estimate, lstmgen.eta.follow; "
             "bad = [m for m in ('tensorflow', 'keras', 'numpy', 'jax', 'torch') if m in sys.modules]; "
             "assert not bad, bad")
     env = dict(os.environ, PYTHONPATH=str(Path(__file__).parents[1]))

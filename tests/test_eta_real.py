@@ -10,10 +10,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from lstmgen.eta import estimate
-from lstmgen.etarate import _resolution
-from lstmgen.logparse import parse_log
-from lstmgen.logruns import build_runs
+from lstmgen.eta.estimate import estimate
+from lstmgen.eta.rate import _resolution
+from lstmgen.eta.logparse import parse_log
+from lstmgen.eta.logruns import build_runs
 
 REAL = Path(__file__).parent / "fixtures" / "logs" / "real"
 FILES = sorted(REAL.glob("*.txt"))

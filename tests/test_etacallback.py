@@ -7,7 +7,7 @@ from datetime import datetime
 import numpy as np
 import pytest
 
-from lstmgen.etatrack import EtaTracker, eta_line
+from lstmgen.eta.track import EtaTracker, eta_line
 
 
 def test_callback_in_a_real_fit_reports_and_exposes_the_forecast():
@@ -34,7 +34,7 @@ def test_callback_in_a_real_fit_reports_and_exposes_the_forecast():
 def test_callback_writes_to_a_bar_instead_of_printing():
     import keras
 
-    from lstmgen.etacallback import EtaCallback
+    from lstmgen.training.etacallback import EtaCallback
 
     class Bar:
         text = None
@@ -83,7 +83,7 @@ def test_epoch_ends_only_keeps_keras_async_batch_dispatch():
     from keras.src.backend import IS_THREAD_SAFE
     from keras.src.callbacks.callback_list import CallbackList
 
-    from lstmgen.etacallback import EtaCallback
+    from lstmgen.training.etacallback import EtaCallback
 
     quiet = EtaCallback(print_fn=None)
     assert keras.src.utils.python_utils.is_default(quiet.on_train_batch_end)

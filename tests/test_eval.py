@@ -10,10 +10,10 @@ from click.testing import CliRunner
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from lstmgen.cli import cli
-from lstmgen.evaluate import read_samples
-from lstmgen.novelty import CorpusIndex, novelty, suffix_array
-from lstmgen.vocab import Vocab
+from lstmgen.cli.main import cli
+from lstmgen.evaluation.evaluate import read_samples
+from lstmgen.evaluation.novelty import CorpusIndex, novelty, suffix_array
+from lstmgen.data.vocab import Vocab
 
 ids_lists = st.lists(st.integers(0, 3), max_size=60)
 
@@ -87,7 +87,7 @@ def test_read_samples_formats(tmp_path):
 # --- the command ----------------------------------------------------------------------------------------------
 def _direct_loss(run_dir, ids: np.ndarray, seq_len: int) -> float:
     """Mean cross-entropy with the NumPy step model, window by window from a zero state."""
-    from lstmgen.generate import load
+    from lstmgen.generation.generate import load
 
     step_model, _, _ = load(str(run_dir))
     total, count = 0.0, 0
@@ -102,8 +102,8 @@ def _direct_loss(run_dir, ids: np.ndarray, seq_len: int) -> float:
 
 
 def test_loss_on_validation_split_matches_training_and_direct_computation(tiny_run):
-    from lstmgen.corpus import load_prepared
-    from lstmgen.rundir import RunDir
+    from lstmgen.data.prepared import load_prepared
+    from lstmgen.runs.rundir import RunDir
 
     result = json.loads(run(["eval", tiny_run, "--json", "-q"]).stdout)
     lo = result["loss"]

@@ -7,12 +7,12 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from lstmgen import reber
-from lstmgen.cli import cli
-from lstmgen.remap import remap, run_vocab_for
-from lstmgen.rundir import RunDir
-from lstmgen.vocab import Vocab
-from lstmgen.weights import Weights, read_weights
+from lstmgen.data import reber
+from lstmgen.cli.main import cli
+from lstmgen.training.remap import remap, run_vocab_for
+from lstmgen.runs.rundir import RunDir
+from lstmgen.data.vocab import Vocab
+from lstmgen.generation.weights import Weights, read_weights
 from contract import fails as fails_with_strings
 from test_resume import metrics, stop_at
 

@@ -4,8 +4,8 @@ import json
 
 from click.testing import CliRunner
 
-from lstmgen import hardware
-from lstmgen.cli import cli
+from lstmgen.runtime import hardware
+from lstmgen.cli.main import cli
 
 
 def test_forecast_json_is_consistent(tmp_path):

@@ -11,9 +11,9 @@ import pytest
 
 CHECK = r'''
 import json, numpy as np, keras, torch
-from lstmgen import fused
+from lstmgen.runtime import fused
 from lstmgen.config import Config
-from lstmgen.model import build_model
+from lstmgen.training.model import build_model
 policy = __import__("sys").argv[1]
 keras.mixed_precision.set_global_policy(policy)
 rng = np.random.default_rng(0)
@@ -48,8 +48,8 @@ def test_fused_matches_keras(policy, tol):
 
 
 def test_fused_refused_where_it_does_not_exist():
-    from lstmgen import fused
-    from lstmgen.backend import NAME
+    from lstmgen.runtime import fused
+    from lstmgen.runtime.backend import NAME
     from lstmgen.errors import UserError
 
     if NAME == "torch":

@@ -14,8 +14,8 @@ from click.testing import CliRunner
 from conftest import TINY_TRAIN
 from contract import fails, tree_hashes
 
-from lstmgen.cli import cli
-from lstmgen.rundir import RunDir, is_run_dir
+from lstmgen.cli.main import cli
+from lstmgen.runs.rundir import RunDir, is_run_dir
 
 TINY = ["--config", "smoke", *TINY_TRAIN, "--steps-per-epoch", "3", "-q"]
 REPO = Path(__file__).resolve().parents[1]
@@ -81,7 +81,7 @@ def test_a_damaged_or_foreign_run_json_is_said_not_trained_on_as_text(run_copy, 
 
 def test_a_run_killed_while_being_created_starts_over(tmp_path):
     """What create() leaves when killed before run.json: its marker first, then its own files."""
-    from lstmgen.rundir import MARKER_NAME
+    from lstmgen.runs.rundir import MARKER_NAME
 
     out = tmp_path / "P"
     (out / "checkpoints").mkdir(parents=True)
@@ -111,7 +111,7 @@ def test_train_run_with_another_output_branches_and_never_changes_the_run(run_co
 def test_branching_a_run_whose_checkpoints_are_pruned_while_copied_still_carries_one(run_copy, tmp_path,
                                                                                       monkeypatch):
     """RUN may be training while it is branched: each checkpoint listed can be pruned before it is copied."""
-    import lstmgen.branch as branch
+    import lstmgen.training.branch as branch
 
     real, calls = branch._copy_checkpoint, []
 
@@ -179,7 +179,7 @@ def test_prepare_help_documents_force():
 # --- two processes, one run -----------------------------------------------------------------------------------------
 HOLDER = """
 import sys
-from lstmgen.rundir import RunDir
+from lstmgen.runs.rundir import RunDir
 with RunDir(sys.argv[1]).lock():
     print("locked", flush=True)
     sys.stdin.read()
@@ -269,9 +269,9 @@ def test_a_reader_testing_the_lock_does_not_turn_a_trainer_away(run_copy):
 
 # --- readers while a trainer commits and prunes checkpoints ---------------------------------------------------------
 def test_info_runs_and_eval_read_a_consistent_snapshot_while_checkpoints_churn(run_copy):
-    from lstmgen.evaluate import evaluate
-    from lstmgen.generate import load
-    from lstmgen.runinfo import list_runs, run_info
+    from lstmgen.evaluation.evaluate import evaluate
+    from lstmgen.generation.generate import load
+    from lstmgen.runs.runinfo import list_runs, run_info
 
     run = RunDir(run_copy)
     template = run.checkpoints()[0]
@@ -312,7 +312,7 @@ def test_info_runs_and_eval_read_a_consistent_snapshot_while_checkpoints_churn(r
 
 def test_a_checkpoint_pruned_between_listing_and_loading_is_said_so(tmp_path):
     from lstmgen.errors import UserError
-    from lstmgen.generate import load_keras_model
+    from lstmgen.generation.generate import load_keras_model
 
     with pytest.raises(UserError, match="no longer exists"):
         load_keras_model(tmp_path / "checkpoints" / "ckpt-000000004.keras")

@@ -19,7 +19,7 @@ from click.testing import CliRunner
 from contract import fails, tree_hashes
 
 from conftest import TINY_TEXT, TINY_TRAIN
-from lstmgen.cli import cli
+from lstmgen.cli.main import cli
 
 import lstmgen as _pkg  # noqa: E402
 
@@ -152,16 +152,16 @@ def test_eval_options_out_of_range(tiny_run, extra, match):
 
 
 def test_generation_that_cannot_fit_in_memory_is_refused(tiny_run, monkeypatch):
-    import lstmgen.generate
+    import lstmgen.generation.generate
 
-    monkeypatch.setattr(lstmgen.generate, "memory_bytes", lambda: 64 << 20)  # a 64 MB machine
+    monkeypatch.setattr(lstmgen.generation.generate, "memory_bytes", lambda: 64 << 20)  # a 64 MB machine
     fails(["generate", str(tiny_run), "--num-samples", "4096", "--length", "10000"], r"GiB.*lower --num-samples",
           untouched=[tiny_run])
 
 
 def test_huge_steps_per_epoch_plans_nothing_up_front():
     """Cutting batches for an epoch longer than one pass was O(steps) before training: it never started."""
-    from lstmgen.dataset import TrainBatches
+    from lstmgen.data.batches import TrainBatches
 
     ids = (np.arange(5000) % 37).astype(np.uint8)
 
@@ -351,9 +351,9 @@ def test_samples_from_an_endless_stream_are_bounded(tiny_run):
 
 
 def test_samples_file_over_the_bound(tmp_path, tiny_run, monkeypatch):
-    import lstmgen.evaluate
+    import lstmgen.evaluation.evaluate
 
-    monkeypatch.setattr(lstmgen.evaluate, "SAMPLES_BYTES", 1000)
+    monkeypatch.setattr(lstmgen.evaluation.evaluate, "SAMPLES_BYTES", 1000)
     big = tmp_path / "samples.txt"
     big.write_text("abc " * 1000)
     fails(["eval", str(tiny_run), "--samples", str(big), "--no-loss"], r"--samples reads at most 1,000 bytes",
@@ -368,9 +368,9 @@ def test_estimate_log_from_an_endless_stream_is_bounded():
 
 
 def test_corpus_and_eval_text_from_stdin_are_bounded(tmp_path, tiny_run, monkeypatch):
-    import lstmgen.sources
+    import lstmgen.data.sources
 
-    monkeypatch.setattr(lstmgen.sources, "STDIN_BYTES", 10_000)
+    monkeypatch.setattr(lstmgen.data.sources, "STDIN_BYTES", 10_000)
     fails(["prepare", "-", "-o", str(tmp_path / "p")], r"'-' \(standard input\) reads at most 10,000 bytes; save",
           input=TINY_TEXT, no_new=[tmp_path])
     fails(["eval", str(tiny_run), "-"], r"reads at most 10,000 bytes", input=TINY_TEXT, untouched=[tiny_run])

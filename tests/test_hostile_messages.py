@@ -10,8 +10,8 @@ from click.testing import CliRunner
 from conftest import TINY_TEXT, TINY_TRAIN
 from contract import fails, tree_hashes
 
-from lstmgen import etafollow
-from lstmgen.cli import cli
+from lstmgen.eta import follow as etafollow
+from lstmgen.cli.main import cli
 
 
 def ok(args, **kw):

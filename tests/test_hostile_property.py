@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from conftest import TINY_TEXT
-from lstmgen.cli import cli
+from lstmgen.cli.main import cli
 from lstmgen.config import Config
 
 SETTINGS = settings(max_examples=60, deadline=None,

@@ -11,8 +11,8 @@ from click.testing import CliRunner
 
 from conftest import TINY_TEXT
 from contract import fails
-from lstmgen.cli import cli
-from lstmgen.rundir import RunDir
+from lstmgen.cli.main import cli
+from lstmgen.runs.rundir import RunDir
 
 TINY = ["--units", "16", "--layers", "1", "--embedding-dim", "8", "--seq-len", "16", "--batch-size", "8",
         "--seed", "3", "--checkpoint-minutes", "0", "--sample-every-epochs", "0", "--no-tensorboard",
@@ -41,7 +41,7 @@ def newest(run):
 
 def optimizer_iterations(model_path) -> int:
     """The optimizer's step counter saved in a .keras file: the learning-rate schedule's position."""
-    from lstmgen.backend import keras
+    from lstmgen.runtime.backend import keras
 
     model = keras.saving.load_model(model_path, compile=True)
     return int(keras.ops.convert_to_numpy(model.optimizer.iterations))
@@ -91,7 +91,7 @@ def test_steps_per_execution_keeps_every_count_exact(corpus, tmp_path, steps, sp
 
 
 def test_resume_mid_epoch_with_steps_per_execution_stays_consistent(corpus, tmp_path, monkeypatch):
-    from lstmgen.progress import TrainMonitor
+    from lstmgen.training.monitor import TrainMonitor
 
     run = tmp_path / "run"
     args = ["--epochs", "2", "--steps-per-epoch", "7", "--steps-per-execution", "3", *TINY]
@@ -120,7 +120,7 @@ def test_resume_mid_epoch_with_steps_per_execution_stays_consistent(corpus, tmp_
 
 def stop_at(monkeypatch, epoch: int, step: int):
     """A SIGINT seen right after the given step (what the signal handler does)."""
-    from lstmgen.progress import TrainMonitor
+    from lstmgen.training.monitor import TrainMonitor
 
     original = TrainMonitor.on_train_batch_end
 
@@ -168,7 +168,7 @@ def test_longer_epochs_on_resume_extend_the_interrupted_epoch(corpus, tmp_path, 
 def test_changed_epoch_length_keeps_one_schedule_over_the_whole_run(corpus, tmp_path, monkeypatch):
     """The warm-up + cosine schedule spans the steps the run will have taken (9 + 5 + 5), not epochs × new length."""
     from lstmgen.config import make_config
-    from lstmgen.model import learning_rate
+    from lstmgen.training.model import learning_rate
 
     run = tmp_path / "run"
     interrupted_run(corpus, run, monkeypatch, steps=12, at=9)
@@ -176,7 +176,7 @@ def test_changed_epoch_length_keeps_one_schedule_over_the_whole_run(corpus, tmp_
     keys = ("learning_rate", "min_learning_rate", "warmup_steps", "lr_schedule")
     cfg = make_config(None, {k: v for k, v in newest(run)["config"].items() if k in keys})
     schedule = learning_rate(cfg, 19)
-    from lstmgen.backend import keras
+    from lstmgen.runtime.backend import keras
 
     lr = [float(r["learning_rate"]) for r in metrics(run)]
     want = [float(keras.ops.convert_to_numpy(schedule(s))) for s in (9, 14, 19)]
@@ -262,7 +262,7 @@ def finished_copy(two_epochs, tmp_path):
 def test_checkpoints_folder_deleted_mid_run_is_made_again(corpus, tmp_path, monkeypatch):
     import shutil
 
-    from lstmgen.progress import TrainMonitor
+    from lstmgen.training.monitor import TrainMonitor
 
     run = tmp_path / "run"
     original = TrainMonitor.on_train_batch_end
@@ -329,8 +329,7 @@ def test_read_only_run_directory_is_one_clear_line(two_epochs, tmp_path, read_on
 
 def full_disk_on(monkeypatch, name):
     """Simulated ENOSPC: every write of a file called `name` in a run directory fails as on a full disk."""
-    from lstmgen import atomic
-
+    from lstmgen.util import atomic
     real = atomic.atomic_path
 
     def failing(path):
@@ -363,8 +362,8 @@ def test_full_disk_when_resuming_is_one_clear_line(two_epochs, tmp_path, monkeyp
 # --- a multi-process job agrees on the stop -----------------------------------------------------------------------
 
 def test_stop_decision_is_the_union_of_every_process(monkeypatch):
-    from lstmgen.distribute import Job
-    from lstmgen.stopping import StopFlag
+    from lstmgen.training.distribute import Job
+    from lstmgen.training.stopping import StopFlag
 
     rows = [[0, 0, 0], [15, 0, 0]]
     gathered = []

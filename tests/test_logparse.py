@@ -1,4 +1,4 @@
-"""lstmgen.logparse / logformats / logruns: raw log bytes → events → runs and epochs."""
+"""lstmgen.eta.logparse / logformats / logruns: raw log bytes → events → runs and epochs."""
 
 import random
 from pathlib import Path
@@ -8,9 +8,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import logsynth as S
-from lstmgen.logparse import (EpochEnd, EpochHeader, Progress, RunEnd, RunStart, Timestamp, decode_log,
+from lstmgen.eta.logparse import (EpochEnd, EpochHeader, Progress, RunEnd, RunStart, Timestamp, decode_log,
                               looks_binary, normalise, parse_log)
-from lstmgen.logruns import build_runs
+from lstmgen.eta.logruns import build_runs
 
 LOGS = Path(__file__).parent / "fixtures" / "logs"
 SYN = LOGS / "synthetic"

@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parents[1]
 PROBE = ("import atexit, sys\n"
          "atexit.register(lambda: print('\\nHEAVY=' + ','.join(sorted({m.split('.')[0] for m in sys.modules\n"
          "    if m.split('.')[0] in ('tensorflow', 'keras', 'jax', 'torch')}))))\n"
-         "from lstmgen.cli import main\n"
+         "from lstmgen.cli.main import main\n"
          "main(sys.argv[1:])\n")
 
 
@@ -47,10 +47,10 @@ def test_commands_do_not_import_tensorflow(tiny_run, args):
 
 def test_same_text_as_the_keras_loaded_numpy_engine(tiny_run):
     """The h5py-read step model is the Keras-loaded one, array for array, so a seed gives the same text."""
-    from lstmgen.generate import load_keras_model
-    from lstmgen.sample import Sampling, StepModel, generate_text
-    from lstmgen.vocab import Vocab
-    from lstmgen.weights import read_step_model
+    from lstmgen.generation.generate import load_keras_model
+    from lstmgen.generation.sample import Sampling, StepModel, generate_text
+    from lstmgen.data.vocab import Vocab
+    from lstmgen.generation.weights import read_step_model
 
     path = tiny_run / "best.keras"
     old, new = StepModel.from_keras(load_keras_model(path)), read_step_model(path)
@@ -114,7 +114,7 @@ def set_vars_name(f, old, new):
      None, r"expected embedding → LSTM → logits layers, found Embedding → GRU → Dense"),
 ], ids=["units", "vocab", "lstm-name", "dense-name", "activation", "gru"])
 def test_weights_that_do_not_match_the_config_are_one_clear_line(tiny_run, tmp_path, config, weights, match):
-    from lstmgen.weights import read_step_model
+    from lstmgen.generation.weights import read_step_model
 
     bad = rewrite(tiny_run / "best.keras", tmp_path / "run" / "bad.keras", config, weights)
     with pytest.raises(UserError, match=match):
@@ -140,8 +140,8 @@ def test_damaged_weights_member_is_one_clear_line(tiny_run, tmp_path):
 
 
 def test_auto_engine_needs_no_backend_without_a_gpu_device(monkeypatch):
-    from lstmgen.devicestep import pick_engine
-    from lstmgen.hardware import gpu_device_present
+    from lstmgen.generation.devicestep import pick_engine
+    from lstmgen.runtime.hardware import gpu_device_present
 
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "")
     assert not gpu_device_present()

@@ -8,8 +8,8 @@ import pytest
 from click.testing import CliRunner
 
 from conftest import TINY_TEXT, TINY_TRAIN
-from lstmgen.cli import cli
-from lstmgen.plots import read_metrics, write_loss_png
+from lstmgen.cli.main import cli
+from lstmgen.runs.plots import read_metrics, write_loss_png
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -43,7 +43,7 @@ def tensorboard_scalars(log_dir) -> list[tuple[int, str, float]]:
 
 
 def test_every_epoch_redraws_the_plot_appends_samples_and_logs_scalars(corpus, tmp_path, monkeypatch):
-    import lstmgen.epoch_report as epoch_report
+    import lstmgen.training.epoch_report as epoch_report
 
     drawn = []
 
@@ -75,7 +75,7 @@ def test_every_epoch_redraws_the_plot_appends_samples_and_logs_scalars(corpus, t
 
 
 def test_report_failures_never_stop_training(corpus, tmp_path, monkeypatch):
-    import lstmgen.epoch_report as epoch_report
+    import lstmgen.training.epoch_report as epoch_report
 
     def broken(*a, **k):
         raise RuntimeError("no fonts today")
@@ -120,8 +120,8 @@ def test_loss_png_from_partial_history(tmp_path):
 def test_samples_start_with_the_first_word_of_a_real_line():
     import numpy as np
 
-    from lstmgen.epoch_report import word_prime
-    from lstmgen.vocab import Vocab
+    from lstmgen.training.epoch_report import word_prime
+    from lstmgen.data.vocab import Vocab
 
     text = "    indented line\nReturn the value.\n  more\nParse it\n"
     vocab = Vocab(sorted(set(text)))

@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from lstmgen.cli import cli
+from lstmgen.cli.main import cli
 from lstmgen.errors import UserError
-from lstmgen.rundir import RunDir
+from lstmgen.runs.rundir import RunDir
 
 TINY = ["--units", "16", "--layers", "1", "--embedding-dim", "8", "--seq-len", "16", "--batch-size", "8",
         "--seed", "3", "--checkpoint-minutes", "0", "-q"]
@@ -46,7 +46,7 @@ def test_disk_full_while_saving_keeps_previous_checkpoints(corpus, tmp_path, mon
     assert train(corpus, "-o", run, "--epochs", "1", "--steps-per-epoch", "4", *TINY).exit_code == 0
     before = {p.name: p.read_bytes() for p in (run / "checkpoints").iterdir()}
 
-    import lstmgen.train as train_module
+    import lstmgen.training.train as train_module
 
     def full_disk(self, path, *a, **k):
         with open(path, "wb") as f:
@@ -99,7 +99,7 @@ def test_lambda_layers_are_never_executed(corpus, tmp_path):
     """A .keras file carrying code (a Lambda layer) is refused by safe_mode, not run."""
     run = tmp_path / "run"
     assert train(corpus, "-o", run, "--epochs", "1", "--steps-per-epoch", "2", *TINY).exit_code == 0
-    from lstmgen.backend import keras
+    from lstmgen.runtime.backend import keras
 
     inputs = keras.Input(shape=(None,), dtype="int32")
     x = keras.layers.Embedding(30, 4, name="embedding")(inputs)
@@ -136,7 +136,7 @@ def test_user_error_is_raised_for_unwritable_run_dir(tmp_path, monkeypatch):
 
 def stop_at(monkeypatch, epoch: int, step: int):
     """Make the trainer see a SIGINT right after the given step (what the signal handler does)."""
-    from lstmgen.progress import TrainMonitor
+    from lstmgen.training.monitor import TrainMonitor
 
     original = TrainMonitor.on_train_batch_end
 
@@ -184,7 +184,7 @@ def test_epoch_loss_and_time_span_a_mid_epoch_resume(corpus, tmp_path, monkeypat
 
 
 def test_run_killed_while_being_created_can_start_over(corpus, tmp_path):
-    from lstmgen.rundir import MARKER_NAME
+    from lstmgen.runs.rundir import MARKER_NAME
 
     run = tmp_path / "run"
     (run / "checkpoints").mkdir(parents=True)

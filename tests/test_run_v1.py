@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from lstmgen.cli import cli
+from lstmgen.cli.main import cli
 
 FIXTURE = Path(__file__).parent / "fixtures" / "run_v1"
 # metrics.csv after resuming the fixture to the end with the code that wrote it: the resumed epochs must not change.

@@ -9,10 +9,10 @@ import sys
 import pytest
 from click.testing import CliRunner
 
-from lstmgen.cli import cli
+from lstmgen.cli.main import cli
 from lstmgen.config import make_config
-from lstmgen.rundir import RunDir
-from lstmgen.runinfo import parameter_count, printable_vocab
+from lstmgen.runs.rundir import RunDir
+from lstmgen.runs.runinfo import parameter_count, printable_vocab
 
 COMMANDS = sorted(cli.commands)
 
@@ -26,7 +26,7 @@ def run(args, expect=0, env=None):
 @pytest.mark.parametrize("shape", [dict(embedding_dim=8, layers=1, units=16), dict(embedding_dim=5, layers=3, units=7),
                                    dict(embedding_dim=64, layers=2, units=256)])
 def test_parameter_count_equals_keras(shape):
-    from lstmgen.model import build_model
+    from lstmgen.training.model import build_model
 
     cfg = make_config(None, shape)
     for vocab_size in (3, 97):
@@ -175,7 +175,7 @@ def test_completion_of_commands():
 
 
 def test_light_commands_do_not_import_tensorflow(tiny_run):
-    code = ("import sys; from lstmgen.cli import cli\n"
+    code = ("import sys; from lstmgen.cli.main import cli\n"
             "for args in (['--help'], ['runs', sys.argv[1]], ['info', sys.argv[1]], ['prepare', '--help']):\n"
             "    try:\n        cli.main(args, standalone_mode=False)\n    except SystemExit:\n        pass\n"
             "bad = [m for m in ('tensorflow', 'keras', 'matplotlib') if m in sys.modules]\n"

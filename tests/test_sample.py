@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from lstmgen.errors import UserError
-from lstmgen.sample import Sampling, StepModel, choose, probabilities
+from lstmgen.generation.sample import Sampling, StepModel, choose, probabilities
 
 
 def test_low_temperature_approaches_greedy():
@@ -53,9 +53,9 @@ def test_bad_sampling_options(kwargs):
 
 
 def test_step_model_matches_full_sequence_keras_model():
-    from lstmgen.backend import keras
+    from lstmgen.runtime.backend import keras
     from lstmgen.config import Config
-    from lstmgen.model import build_model
+    from lstmgen.training.model import build_model
 
     keras.mixed_precision.set_global_policy("float32")
     keras.utils.set_random_seed(0)

@@ -18,9 +18,9 @@ httpx = pytest.importorskip("httpx")
 
 from contract import fails  # noqa: E402
 
-from lstmgen.engine import Engine  # noqa: E402
-from lstmgen.serve import app  # noqa: E402
-from lstmgen.serve_params import Limits  # noqa: E402
+from lstmgen.generation.engine import Engine  # noqa: E402
+from lstmgen.serving.app import app  # noqa: E402
+from lstmgen.serving.params import Limits  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 LIMITS = Limits(max_length=100_000, max_samples=4, max_streams=6, max_prime=200, max_body=4096)
@@ -54,8 +54,8 @@ def events(text: str) -> list[tuple[str, dict]]:
 
 
 def test_generate_json_is_the_cli_sample_for_the_seed(web, tiny_run):
-    from lstmgen.generate import generate
-    from lstmgen.sample import Sampling
+    from lstmgen.generation.generate import generate
+    from lstmgen.generation.sample import Sampling
 
     r = call(web, "POST", "/v1/generate", json={"prime": "The ", "length": 120, "seed": 5, "temperature": 0.9})
     assert r.status_code == 200, r.text
@@ -218,8 +218,8 @@ def test_client_disconnect_mid_stream_stops_the_stream_at_once(web, engine):
 
 
 def test_python_api_streams_in_process(tiny_run):
-    from lstmgen.generate import generate
-    from lstmgen.sample import Sampling
+    from lstmgen.generation.generate import generate
+    from lstmgen.generation.sample import Sampling
 
     with Engine.load([tiny_run]) as e:
         chunks = list(e.stream(prime="Pack ", length=150, seed=11, temperature=0.7))
@@ -231,7 +231,7 @@ def test_python_api_streams_in_process(tiny_run):
 
 
 def test_serve_without_the_web_stack_is_one_line(tiny_run):
-    code = "import sys; sys.modules['uvicorn'] = None\nfrom lstmgen.cli import main\nmain(sys.argv[1:])"
+    code = "import sys; sys.modules['uvicorn'] = None\nfrom lstmgen.cli.main import main\nmain(sys.argv[1:])"
     proc = subprocess.run([sys.executable, "-c", code, "serve", str(tiny_run)], capture_output=True, text=True,
                           env=dict(os.environ, PYTHONPATH=str(ROOT)), timeout=60)
     assert proc.returncode == 1
@@ -275,7 +275,7 @@ def test_a_failing_step_ends_every_stream_instead_of_hanging(tiny_run, monkeypat
 
 
 def test_serving_never_imports_tensorflow(tiny_run):
-    code = ("import sys, asyncio, httpx\nfrom lstmgen.serve import app\nweb = app([sys.argv[1]])\n"
+    code = ("import sys, asyncio, httpx\nfrom lstmgen.serving.app import app\nweb = app([sys.argv[1]])\n"
             "async def go():\n"
             "    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=web), base_url='http://t') as c:\n"
             "        return (await c.post('/v1/generate', json={'length': 20})).status_code\n"

@@ -23,9 +23,9 @@ webdriver = pytest.importorskip("selenium.webdriver")
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
 
-from lstmgen.engine import Engine  # noqa: E402
-from lstmgen.serve import app  # noqa: E402
-from lstmgen.serve_params import Limits  # noqa: E402
+from lstmgen.generation.engine import Engine  # noqa: E402
+from lstmgen.serving.app import app  # noqa: E402
+from lstmgen.serving.params import Limits  # noqa: E402
 
 
 def browser():

@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from lstmgen.errors import UserError
-from lstmgen.vocab import Vocab, dtype_for_size
+from lstmgen.data.vocab import Vocab, dtype_for_size
 
 ENGLISH = "Hello, world! It's \"fine\" - really... ok?\n" + "abcdefghijklmnopqrstuvwxyz"
 

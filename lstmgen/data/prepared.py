@@ -1,0 +1,309 @@
+"""`lstmgen prepare`: text -> a prepared directory (ids.bin + vocab.json + meta.json) and loading it back.
+
+ids.bin is the whole corpus as one little-endian uint8/uint16 id stream (training part, then the last
+`val_fraction` as validation), memory-mapped on load so batches can be cut without copies.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from lstmgen import FORMAT_VERSION, __version__
+from lstmgen.util.atomic import TMP_MARK, clean_stale_temps, write_bytes, write_json
+from lstmgen.errors import UserError
+from lstmgen.data.sources import PREPARED_FORMAT, cache_subdir, fetch, is_prepared_dir, read_fetched, read_sources
+from lstmgen.data.vocab import Vocab, dtype_for_size, text_codes
+
+__all__ = ["Prepared", "prepare", "load_prepared", "is_prepared_dir", "prepared_for_training", "read_sources",
+           "encode_corpus"]
+
+FILES = ("ids.bin", "vocab.json", "meta.json")
+_CHUNK = 1 << 24  # characters per chunk when encoding, to bound temporary memory
+_REPREPARE = "re-run `lstmgen prepare`"
+
+
+@dataclass
+class Prepared:
+    """A loaded prepared directory; `ids` is a read-only memory map of ids.bin.
+
+    `notes` holds remarks from the preparation that just happened (e.g. skipped binary files), shown by summary().
+    """
+
+    path: Path
+    meta: dict
+    vocab: Vocab
+    ids: np.ndarray
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def train(self) -> np.ndarray:
+        return self.ids[: self.meta["n_train"]]
+
+    @property
+    def val(self) -> np.ndarray:
+        return self.ids[self.meta["n_train"]: self.meta["n_train"] + self.meta["n_val"]]
+
+    def summary(self) -> str:
+        m = self.meta
+        return "\n".join([
+            f"prepared   {self.path}",
+            f"chars      {m['n_chars']:,} ({m['dtype']} ids, encoding {m['encoding']}"
+            + (", lowercased)" if m["lowercase"] else ")"),
+            f"vocabulary {m['vocab_size']:,} characters",
+            f"split      train {m['n_train']:,} / validation {m['n_val']:,} (last {m['val_fraction']:g})",
+            *(f"note       {n}" for n in self.notes),
+        ])
+
+
+def encode_corpus(text: str) -> tuple[Vocab, np.ndarray]:
+    """Vocabulary (sorted unique characters) and the id stream of `text`, vectorised in chunks."""
+    counts = np.zeros(0, dtype=np.int64)
+    for start in range(0, len(text), _CHUNK):
+        c = np.bincount(text_codes(text[start:start + _CHUNK]))
+        if c.size > counts.size:
+            c[: counts.size] += counts
+            counts = c
+        else:
+            counts[: c.size] += c
+    present = np.flatnonzero(counts)
+    dtype = dtype_for_size(present.size)  # UserError when the vocabulary is too large
+    vocab = Vocab.from_codes(present)
+    lut = np.zeros(counts.size, dtype=dtype)
+    lut[present] = np.arange(present.size, dtype=dtype)
+    ids = np.empty(len(text), dtype=dtype)
+    for start in range(0, len(text), _CHUNK):
+        codes = text_codes(text[start:start + _CHUNK])
+        ids[start:start + codes.size] = lut[codes]
+    return vocab, ids
+
+
+def _check_val_fraction(val_fraction: float) -> float:
+    try:
+        f = float(val_fraction)
+    except (TypeError, ValueError):
+        f = math.nan
+    if not (0.0 <= f < 1.0):
+        raise UserError(f"--val-fraction must be at least 0 and below 1, got {val_fraction!r}; e.g. --val-fraction 0.1")
+    return f
+
+
+def _differs(old: dict, new: dict) -> bool:
+    """True if `old` is a complete preparation of other data (or split) than `new`: replacing it breaks its runs."""
+    keys = ("sha256", "n_train", "n_val", "vocab_size", "dtype")
+    return "sha256" in old and any(old.get(k) != new.get(k) for k in keys)
+
+
+def _prepare_out_dir(out: Path, meta: dict, force: bool = False) -> None:
+    """Create `out`, or check that it holds nothing but lstmgen prepared files (never clobber user files), and not
+    another corpus's preparation unless `force`."""
+    if out.exists() and not out.is_dir():
+        raise UserError(f"output {out} exists and is not a directory; choose another -o DIR")
+    if out.is_dir():
+        foreign = sorted(p.name for p in out.iterdir() if p.name not in FILES and not p.name.startswith(TMP_MARK))
+        if foreign:
+            shown = ", ".join(foreign[:3]) + (", …" if len(foreign) > 3 else "")
+            raise UserError(
+                f"output directory {out} already holds files that lstmgen did not write ({shown}); "
+                "choose another -o DIR or empty it"
+            )
+        old = _read_meta(out)
+        present = [name for name in FILES if (out / name).exists()]  # with no meta.json of lstmgen's
+        if not force and old is None and present:
+            raise UserError(f"output directory {out} holds {', '.join(present)}, not written by lstmgen (no meta.json "
+                            "of its own); choose another -o DIR, or pass --force to replace them")
+        if not force and old is not None and _differs(old, meta):
+            sources = ", ".join(map(str, old.get("sources") or []))
+            raise UserError(f"output directory {out} already holds another prepared corpus ({sources[:60]}, "
+                            f"{old.get('n_chars', 0):,} characters, val fraction {old.get('val_fraction')}); runs "
+                            "trained on it need it as it is: choose another -o DIR, or pass --force to replace it")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        clean_stale_temps(out)
+        # Un-commit an older preparation first, so a crash midway never pairs new ids with old metadata; the
+        # incomplete meta.json still says the folder is lstmgen's, so the next prepare may finish it.
+        write_json(out / "meta.json", {"format": PREPARED_FORMAT, "version": FORMAT_VERSION, "state": "incomplete"})
+    except OSError as e:
+        raise UserError(f"cannot write to {out} ({e.strerror or e}); choose a writable -o DIR") from None
+
+
+def _read_meta(out: Path) -> dict | None:
+    """meta.json of an lstmgen prepared directory (complete or not), else None."""
+    try:
+        meta = json.loads((out / "meta.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return meta if isinstance(meta, dict) and meta.get("format") == PREPARED_FORMAT else None
+
+
+def _write_prepared(text: str, info: dict, out: Path, *, lowercase: bool, val_fraction: float,
+                    force: bool = False) -> Prepared:
+    vocab, ids = encode_corpus(text)
+    n = int(ids.size)
+    n_val = min(int(round(n * val_fraction)), n - 1)
+    data = ids.astype(ids.dtype.newbyteorder("<"), copy=False).tobytes()
+    meta = {
+        "format": PREPARED_FORMAT,
+        "version": FORMAT_VERSION,
+        "dtype": ids.dtype.name,
+        "n_chars": n,
+        "n_train": n - n_val,
+        "n_val": n_val,
+        "vocab_size": vocab.size,
+        "val_fraction": val_fraction,
+        "encoding": info["encoding"],
+        "lowercase": bool(lowercase),
+        "sources": list(info["sources"]),
+        "sha256": hashlib.sha256(data).hexdigest(),
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "lstmgen_version": __version__,
+    }
+    _prepare_out_dir(out, meta, force)
+    try:
+        write_bytes(out / "ids.bin", data)
+        vocab.save(out / "vocab.json")
+        write_json(out / "meta.json", meta)  # last: its presence commits the directory
+    except OSError as e:
+        raise UserError(
+            f"cannot write to {out} ({e.strerror or e}); choose a writable -o DIR with free space"
+        ) from None
+    prepared = _open(out, meta, vocab)
+    if info["skipped"]:
+        shown = ", ".join(Path(s).name for s in info["skipped"][:5]) + (", …" if len(info["skipped"]) > 5 else "")
+        prepared.notes.append(f"skipped {len(info['skipped'])} binary file(s): {shown}")
+    if info["special"]:
+        shown = ", ".join(Path(s).name for s in info["special"][:5]) + (", …" if len(info["special"]) > 5 else "")
+        prepared.notes.append(f"skipped {len(info['special'])} special file(s) (FIFO, device or socket): {shown}")
+    return prepared
+
+
+def _prepare_fetched(fetched, out_dir, *, encoding, lowercase, val_fraction, force=False) -> Prepared:
+    text, info = read_fetched(fetched, encoding)
+    if lowercase:
+        text = text.lower()
+    out = Path(out_dir) if out_dir is not None else Path.cwd() / "prepared" / info["name"]
+    return _write_prepared(text, info, out, lowercase=lowercase, val_fraction=val_fraction, force=force)
+
+
+def prepare(sources: Sequence[str], out_dir: str | os.PathLike | None = None, *, encoding: str | None = None,
+            lowercase: bool = False, val_fraction: float = 0.1, force: bool = False) -> Prepared:
+    """Read SOURCEs, build the vocabulary and id stream, write a prepared directory and return it loaded.
+
+    out_dir defaults to ./prepared/<name>, name taken from the first source. A folder holding another corpus's
+    preparation (or ids.bin/vocab.json lstmgen did not write) is refused unless `force`.
+    """
+    val_fraction = _check_val_fraction(val_fraction)
+    if isinstance(sources, str):
+        sources = [sources]
+    if not sources:
+        raise UserError("no SOURCE given; pass a text file, a directory, '-', an http(s) URL or builtin:NAME")
+    fetched = [fetch(s) for s in sources]
+    return _prepare_fetched(fetched, out_dir, encoding=encoding, lowercase=lowercase, val_fraction=val_fraction,
+                            force=force)
+
+
+def _open(path: Path, meta: dict, vocab: Vocab) -> Prepared:
+    ids = np.memmap(path / "ids.bin", dtype=np.dtype(meta["dtype"]).newbyteorder("<"), mode="r",
+                    shape=(meta["n_chars"],))
+    return Prepared(path=path, meta=meta, vocab=vocab, ids=ids)
+
+
+def _corrupt(path: Path, why: str) -> UserError:
+    return UserError(
+        f"{path} is not an lstmgen prepared directory, or is corrupt or from an incompatible version ({why}); "
+        f"{_REPREPARE} to rebuild it"
+    )
+
+
+def file_sha256(path: str | os.PathLike) -> str:
+    """The sha256 of a file's bytes, read in blocks (a prepared ids.bin, a base model)."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 22), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def load_prepared(path: str | os.PathLike, *, verify: bool = True) -> Prepared:
+    """Open a prepared directory after checking its metadata against ids.bin and vocab.json.
+
+    verify=True also checks ids.bin's sha256 (about 1 s per GB).
+    """
+    path = Path(path)
+    if not path.is_dir():
+        raise UserError(f"{path} is not a directory; run `lstmgen prepare SOURCE -o {path}` first")
+    try:
+        meta = json.loads((path / "meta.json").read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise _corrupt(path, "no meta.json") from None
+    except (OSError, UnicodeDecodeError, ValueError) as e:
+        raise _corrupt(path, f"unreadable meta.json: {e}") from None
+    if not isinstance(meta, dict) or meta.get("format") != PREPARED_FORMAT:
+        raise _corrupt(path, "meta.json has no lstmgen-prepared format marker")
+    if meta.get("version") != FORMAT_VERSION:
+        raise _corrupt(path, f"format version {meta.get('version')!r}, this lstmgen reads {FORMAT_VERSION}")
+    ints = ("n_chars", "n_train", "n_val", "vocab_size")
+    if any(type(meta.get(k)) is not int or meta[k] < 0 for k in ints) or meta.get("dtype") not in ("uint8", "uint16"):
+        raise _corrupt(path, "meta.json lacks valid dtype/n_chars/n_train/n_val/vocab_size")
+    if meta["n_train"] + meta["n_val"] != meta["n_chars"] or meta["n_chars"] == 0:
+        raise _corrupt(path, "n_train + n_val does not equal n_chars")
+    try:
+        vocab = Vocab.load(path / "vocab.json")
+    except UserError as e:
+        raise _corrupt(path, str(e).split("; ")[0]) from None
+    if vocab.size != meta["vocab_size"] or vocab.dtype.name != meta["dtype"]:
+        raise _corrupt(path, f"vocab.json has {vocab.size} characters, meta.json says {meta['vocab_size']} "
+                             f"({meta['dtype']})")
+    expected = meta["n_chars"] * np.dtype(meta["dtype"]).itemsize
+    try:
+        size = (path / "ids.bin").stat().st_size
+    except OSError:
+        raise _corrupt(path, "no ids.bin") from None
+    if size != expected:
+        raise _corrupt(path, f"ids.bin has {size:,} bytes, expected {expected:,}")
+    if verify:
+        if file_sha256(path / "ids.bin") != meta.get("sha256"):
+            raise _corrupt(path, "ids.bin does not match its sha256 in meta.json")
+    return _open(path, meta, vocab)
+
+
+def _cache_key(fetched, options: dict) -> str:
+    h = hashlib.sha256(b"lstmgen-prepared-cache\0")
+    h.update(json.dumps(options, sort_keys=True).encode())
+    for piece in (p for f in fetched for p in f.pieces):
+        data = piece.data if piece.data is not None else piece.text.encode("utf-8", "surrogatepass")
+        h.update(b"\0piece\0%d\0" % len(data))
+        h.update(data)
+    return h.hexdigest()
+
+
+def prepared_for_training(source: str, cache_dir: str | os.PathLike | None = None, **prepare_opts) -> Prepared:
+    """A prepared directory for `source`: loaded as is if it already is one, else prepared into the cache.
+
+    Cache entries live in `cache_dir` (default `<cache root>/prepared`) under a key hashing the source bytes and
+    the options, so an unchanged source is prepared only once.
+    """
+    path = Path(source).expanduser()
+    if is_prepared_dir(path) or (path.is_dir() and (path / "ids.bin").is_file() and (path / "vocab.json").is_file()):
+        return load_prepared(path)
+    opts = {"encoding": prepare_opts.pop("encoding", None), "lowercase": bool(prepare_opts.pop("lowercase", False)),
+            "val_fraction": _check_val_fraction(prepare_opts.pop("val_fraction", 0.1))}
+    if prepare_opts:
+        raise TypeError(f"unexpected prepare options: {', '.join(prepare_opts)}")
+    fetched = [fetch(source)]
+    root = Path(cache_dir) if cache_dir is not None else cache_subdir("prepared")
+    out = root / _cache_key(fetched, opts)[:32]
+    if is_prepared_dir(out):
+        try:
+            return load_prepared(out)
+        except UserError:
+            pass  # a damaged cache entry is simply rebuilt
+    return _prepare_fetched(fetched, out, force=True, **opts)  # the cache entry is lstmgen's, keyed by its data

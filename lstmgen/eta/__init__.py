@@ -1,0 +1,1 @@
+"""Training-log parsing and ETA forecasts. Standard library only (no NumPy, no Keras)."""

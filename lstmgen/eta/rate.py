@@ -1,0 +1,308 @@
+"""Seconds per step from a parsed run: completed epochs first, then wall clock, then the bar's own figures.
+
+All rates are "effective" seconds per training step: whole-epoch wall time / steps, so validation, callbacks
+and checkpointing are included. Mid-epoch figures (which leave those out) are scaled by the ratio measured on
+completed epochs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from statistics import median
+
+from lstmgen.eta.logruns import Epoch, Run
+
+HALF_LIFE = 4.0  # epochs: recent epochs weigh more when the speed drifts
+WINDOW = 12  # at most this many recent epochs are looked at
+DAMPING = 0.75  # share of a measured speed trend that is extrapolated
+
+
+@dataclass
+class Rate:
+    step_s: float | None  # effective seconds per step for the next epochs
+    source: str
+    rel_low: float = 0.1  # relative uncertainty of the remaining time, below and above
+    rel_high: float = 0.1
+    slope: float = 0.0  # change of step_s per epoch (drift), damped
+    overhead: float = 1.0  # whole epoch / training bar (validation, callbacks); ≥ 1
+    wall_step_s: float | None = None  # measured with the wall clock (--started or log timestamps)
+    keras_step_s: float | None = None  # the training bar's own latest per-step figure
+    epochs_used: int = 0
+    notes: list[str] = field(default_factory=list)
+    spread: float = 0.0  # relative standard deviation of the epochs used (for the range)
+    resolution: float = 0.0  # the log's rounding, relative to one epoch
+    from_epochs: bool = False  # the range comes from etainterval (completed epochs), not from rel_low/rel_high
+    pattern: tuple | None = None  # (period, phase, slow s/step, fast s/step): every period-th epoch is slow
+
+
+def robust_level(values: list[float], fit: int | None = None) -> tuple[float, float, float, list[bool]]:
+    """Oldest-first rates → (recent-weighted level, relative spread, damped slope per epoch, kept flags).
+
+    Outliers (3 robust sigmas; of two that disagree, the slower) are dropped. A speed trend is fitted on the
+    first `fit` values (completed epochs) and used only when clearly above the noise.
+    """
+    med = median(values)
+    mad = median(abs(v - med) for v in values)
+    scale = max(1.4826 * mad, 0.03 * med)  # the floor covers whole-second rounding of epoch times
+    kept = [abs(v - med) <= 3 * scale for v in values]
+    if len(values) == 2 and max(values) > 1.25 * min(values):  # two that disagree: slow outliers are the rule
+        kept = [v == min(values) for v in values]
+    slow = [v > med for v, k in zip(values, kept) if not k]
+    if len(values) >= 5 and sum(slow) >= 2 and sum(slow) >= 0.15 * len(values):
+        kept = [True] * len(values)  # not outliers but a second regime (validation or saving on some epochs)
+    pts = [(i, v) for i, (v, k) in enumerate(zip(values, kept)) if k]
+    n = len(values)
+    weights = [0.5 ** ((n - 1 - i) / HALF_LIFE) for i, _ in pts]
+    level = sum(w * v for w, (_, v) in zip(weights, pts)) / sum(weights)
+    spread = 1.4826 * median(abs(v - med) for _, v in pts) / med if med > 0 else 0.0
+    if all(kept) and len(pts) >= 5 and max(values) > med + 3 * scale:  # two regimes: their mix is the level
+        mean = sum(values) / n
+        return mean, (sum((v - mean) ** 2 for v in values) / (n - 1)) ** 0.5 / mean, 0.0, kept
+    slope = 0.0
+    pts = [(i, v) for i, v in pts if fit is None or i < fit]
+    if len(pts) >= 4:
+        mx = sum(i for i, _ in pts) / len(pts)
+        my = sum(v for _, v in pts) / len(pts)
+        sxx = sum((i - mx) ** 2 for i, _ in pts)
+        b = sum((i - mx) * (v - my) for i, v in pts) / sxx
+        resid = [v - (my + b * (i - mx)) for i, v in pts]
+        sd = max((sum(r * r for r in resid) / max(len(pts) - 2, 1)) ** 0.5, 0.005 * my)
+        if abs(b) * sxx**0.5 / sd > 4 and abs(b) * (pts[-1][0] - pts[0][0]) > 0.04 * my:  # a real trend
+            level = my + b * (n - 1 - mx)  # the trend's value at the latest epoch
+            slope = DAMPING * b  # trends do not always continue unchanged
+    return level, spread, slope, kept
+
+
+def bar_rate(ep: Epoch) -> tuple[float, float, str] | None:
+    """Training-bar seconds per step from an epoch's snapshots → (rate, quality 0–1, source words)."""
+    snaps = [p for p in ep.snaps if not p.final]
+    if not snaps:
+        return None
+    last = snaps[-1]
+    if last.kind in ("tqdm", "lstmgen") and last.elapsed_s is not None and last.step > 0:
+        need = 20.0 if last.kind == "tqdm" else 2.0  # tqdm shows whole seconds
+        for p in snaps:  # skip the first ~10 % of the bar (worker start-up, first-step compilation)
+            if p.elapsed_s is not None and max(1, last.step // 10) <= p.step < last.step \
+                    and last.elapsed_s - p.elapsed_s >= need:
+                return (last.elapsed_s - p.elapsed_s) / (last.step - p.step), 1.0, "the bar's elapsed time"
+        if last.per_step_s:
+            return last.per_step_s, 0.7, "tqdm's rate"
+        return last.elapsed_s / last.step, 0.6, "the bar's elapsed time"
+    if last.step < 2:
+        if last.per_step_s or last.eta_s:
+            per = last.per_step_s or last.eta_s / max((last.total or 2) - 1, 1)
+            return per, 0.05, "Keras' step-1 figure"
+        return None
+    best = None  # (rate, relative display error): the latest precise figure, else the most precise one
+    for p in reversed(snaps):
+        opts = []
+        if p.per_step_s and p.step >= 2:
+            opts.append((p.per_step_s, p.step_res_s / p.per_step_s))
+        if p.eta_s is not None and p.total and p.total > p.step >= 2 and p.eta_s >= 1:
+            # Keras truncates the ETA to whole seconds: the true value is half a second more on average
+            opts.append(((p.eta_s + 0.5) / (p.total - p.step), 0.5 / (p.eta_s + 0.5)))
+        for o in opts:
+            if best is None or o[1] < best[1]:
+                best = o
+        if best is not None and best[1] <= 0.02:
+            break
+    if best is None:
+        if last.elapsed_s:  # unknown-size bar: elapsed since the bar began
+            return last.elapsed_s / last.step, 0.5, "the bar's elapsed time"
+        return None
+    return best[0], (0.7 if best[1] < 0.05 else 0.4), "Keras' own per-step figure"
+
+
+def _overhead(ep: Epoch, d: float, n: int) -> float | None:
+    """Whole epoch / training bar for a completed epoch (validation, callbacks), compilation left out."""
+    br = bar_rate(ep)
+    if br is None or br[1] < 0.4 or not ep.last_mid or ep.last_mid.step < n // 2:
+        return None
+    train = n * br[0]
+    tail = ep.last_mid
+    if tail.elapsed_s is not None and tail.step >= 0.9 * n:  # time after the last training line: validation
+        return (train + max(d - tail.elapsed_s - (n - tail.step) * br[0], 0.0)) / train
+    if ep.restart:
+        steady = ep.steady_duration()
+        return steady / train if steady else None
+    return d / train
+
+
+def epoch_rates(run: Run, steps: int) -> tuple[list[tuple], list[tuple], list[float]]:
+    """Normal epochs as (number, s/step); first-after-start epochs as (number, s/step less compilation where
+    known, raw s/step); and whole-epoch / training-bar ratios."""
+    normal, first, overhead = [], [], []
+    prev: Epoch | None = None
+    for ep in run.epochs:
+        d = ep.duration() if ep.complete else (ep.approx_duration() if ep.closed else None)
+        n = ep.steps or steps
+        if d is not None and ep.end_ts is not None and prev is not None and prev.end_ts is not None \
+                and not ep.restart and prev.number is not None and ep.number == prev.number + 1:
+            wall = ep.end_ts - prev.end_ts  # lstmgen: includes what happens between epochs
+            if d * 0.9 <= wall <= d * 3:
+                d = wall
+        prev = ep
+        if d is None or d <= 0 or not n:
+            continue
+        if ep.restart:
+            steady = ep.steady_duration()
+            first.append((ep.number or 0, (steady if steady else d) / n, d / n))
+        else:
+            normal.append((ep.number or 0, d / n))
+        ratio = _overhead(ep, d, n) if ep.complete else None
+        if ratio is not None:
+            overhead.append(ratio)
+    return normal, first, overhead
+
+
+def wall_rate(run: Run, steps: int | None, started_ts: float | None, anchor_ts: float) -> tuple[float, str] | None:
+    """Wall clock: from --started to the anchor, else between timestamps found in the log."""
+    done = run.steps_done()
+    if started_ts is not None:
+        if done > 0 and anchor_ts > started_ts:
+            return (anchor_ts - started_ts) / done, "wall clock since --started"
+        return None
+    pts = run.stamps
+    if len(pts) < 2:
+        return None
+    late = [p for p in pts if steps and p[1] >= steps] or pts  # after epoch 1 when possible (no start-up)
+    a, b = (late[0], pts[-1]) if len(late) > 1 and late[0] != pts[-1] else (pts[0], pts[-1])
+    if b[1] - a[1] >= max(1, (steps or 0) // 2) and b[0] > a[0]:
+        return (b[0] - a[0]) / (b[1] - a[1]), "timestamps in the log"
+    return None
+
+
+def choose_rate(run: Run, steps: int | None, started_ts: float | None, anchor_ts: float) -> Rate:
+    """The best available seconds-per-step for what is left of this run, with its uncertainty and notes.
+
+    Order: completed epochs (robust, recent-weighted; each start's first epoch left out), then the current
+    epoch's bar when it is not a first epoch (a first epoch may be slow for good: caches filling), then a first
+    epoch less its compilation step, then the wall clock (--started, log timestamps), then the bar's own figures.
+    """
+    cur = run.current
+    normal, first, ratios = epoch_rates(run, steps or 0)
+    overhead = min(max(median(ratios), 1.0), 3.0) if ratios else 1.0
+    partial = bar_rate(cur) if cur is not None and not cur.complete and cur.snaps else None
+    keras = _keras_figure(run)
+    wall = wall_rate(run, steps, started_ts, anchor_ts)
+    wall_s = wall[0] if wall and started_ts is not None else None
+    notes: list[str] = []
+    usable = partial is not None and partial[1] >= 0.4 and cur.step >= max(3, (cur.steps or 0) // 100)
+    substantial = usable and cur.steps and (cur.step >= 0.2 * cur.steps or cur.step >= 50)
+    warned = {e.number for e in run.epochs if e.out_of_data}
+    others = {num: [x for m, x in normal if m != num] or [f[1] for f in first] for num in warned}
+    bogus = [num for num, r in normal if (len(normal) >= 3 and r < 0.1 * median(x for _, x in normal)) or (
+        others.get(num) and r < 0.5 * median(others[num]))]
+    if bogus:
+        normal = [(num, r) for num, r in normal if num not in bogus]
+        notes_bogus = f"epoch {', '.join(map(str, bogus))} took a fraction of the others' time (input ran out " \
+                      "of data?): left out of the speed"
+    else:
+        notes_bogus = None
+    if normal:
+        if notes_bogus:
+            notes.append(notes_bogus)
+        pool = normal[-WINDOW:] + ([(cur.number or 0, partial[0] * overhead)] if substantial else [])
+        level, spread, slope, kept = robust_level([r for _, r in pool], fit=len(normal[-WINDOW:]))
+        dropped = [f"{num}{' (so far)' if i == len(normal[-WINDOW:]) else ''}"
+                   for i, ((num, _), k) in enumerate(zip(pool, kept)) if not k]
+        if dropped:
+            notes.append(f"epoch {', '.join(dropped)} left out as outlier{'s' if len(dropped) > 1 else ''}")
+        if first and first[0][0] == 1 and first[0][2] > level * 1.1:
+            notes.append("epoch 1 left out of the speed (it includes compilation)")
+        if slope:
+            notes.append(f"epochs are getting {'slower' if slope > 0 else 'faster'} "
+                         f"({abs(slope / DAMPING) / level:.1%} per epoch); the trend is extrapolated, damped")
+        n = sum(k for (num, _), k in zip(pool, kept) if num != cur.number or cur.complete)
+        src = f"{n} completed epoch{'s' if n > 1 else ''}" + (" and this one" if substantial else "")
+        rate = Rate(level, src, 0.1, 0.1, slope, overhead, wall_s, keras, n, notes, spread=spread,
+                    resolution=_resolution(run, level * (steps or 1)), from_epochs=True)
+        rate.pattern = _pattern(normal[-WINDOW:], kept[: len(normal[-WINDOW:])], level)
+        if rate.pattern:
+            notes.append(f"every {rate.pattern[0]}th epoch is slower ({rate.pattern[2] / rate.pattern[3]:.2f}×: "
+                         "validation or saving on some epochs only); the forecast follows that pattern")
+        elif all(kept) and len(kept) >= 5 and max(r for _, r in pool) > 1.3 * min(r for _, r in pool):
+            notes.append("epoch times form two groups (validation or saving on some epochs only): "
+                         "their mix is used")
+        return rate
+    if usable and first and not cur.restart:
+        per, quality, src = partial
+        u = 0.1 if quality >= 1.0 else 0.15
+        scaled = " × whole-epoch/bar ratio of epoch 1" if overhead > 1.001 else ""
+        return Rate(per * overhead, f"{src} in this epoch{scaled}", u, u, 0.0, overhead, wall_s, keras, 1, notes)
+    if first:
+        level = first[-1][1]
+        src = "the first epoch, less its compilation step" if first[-1][1] < first[-1][2] else "the first epoch"
+        return Rate(level, src, 0.1, 0.15, 0.0, overhead, wall_s, keras, 1, notes)
+    if wall is not None:
+        rate = Rate(wall[0], wall[1], 0.1, 0.1, 0.0, overhead, wall_s, keras, notes=notes)
+        if keras and keras < wall[0]:  # start-up time is in the wall figure: the rest may go faster
+            rate.rel_low = max(rate.rel_low, 1 - keras / wall[0])
+        return rate
+    if partial is not None:
+        per, quality, src = partial
+        if quality < 0.1:
+            notes.append("only step 1 is in the log: its time includes compilation and can be 50–700× too long")
+            return Rate(per, src, 0.99, 0.2, 0.0, overhead, None, keras, notes=notes)
+        if src.startswith("Keras"):
+            notes.append("from one bar's own figures only (no completed epoch, no --started): less certain; "
+                         "validation is not included — pass --started for a wall-clock rate")
+        u = 0.1 if quality >= 1.0 else 0.2 if quality >= 0.6 else 0.3
+        return Rate(per, src, u, u + 0.1, 0.0, overhead, None, keras, notes=notes)
+    return Rate(None, "no usable timing in the log", 1.0, 1.0, 0.0, overhead, None, keras, notes=notes)
+
+
+def _resolution(run: Run, epoch_s: float) -> float:
+    """The log's rounding of an epoch's time, relative to the epoch (the full width of one rounding step).
+
+    Whole-second epoch totals (Keras 1/2 verbose=2 '67s - loss'): one second. Epoch times read as steps ×
+    Keras' per-step figure ('0s 1ms/step', '1s 7ms/step'): that figure's last digit, relative to it — '1ms' is
+    anything from 0.5 to 1.5 ms, so such a log cannot pin the epoch down better than ±50 %."""
+    d = [e.end.duration_s for e in run.epochs if e.end is not None and e.end.duration_s is not None]
+    if d and epoch_s > 0 and all(x == int(x) for x in d):
+        return 1.0 / epoch_s
+    rel = []
+    for e in run.epochs:
+        f = e.final
+        if not e.complete or e.end is not None or f is None or f.epoch_s is not None or f.kind == "tqdm":
+            continue
+        if f.per_step_s and f.step_res_s and f.elapsed_s is not None and e.duration() is not None \
+                and abs(e.duration() - sum(e.eval_parts) - f.step * f.per_step_s) < 1e-9:
+            rel.append(2 * f.step_res_s / f.per_step_s)
+    return median(rel[-WINDOW:]) if rel else 0.0
+
+
+def _pattern(normal: list[tuple], kept: list[bool], level: float) -> tuple | None:
+    """(period, phase, slow, fast) when the slow epochs come at a fixed period (validation_freq=k, saving every
+    k epochs); None otherwise."""
+    if len(normal) < 5 or not all(kept):
+        return None
+    rates = sorted(r for _, r in normal)
+    gaps = [(rates[i + 1] - rates[i], i) for i in range(len(rates) - 1)]
+    gap, i = max(gaps)
+    if gap < 0.15 * rates[i]:
+        return None
+    cut = rates[i]
+    slow = [num for num, r in normal if r > cut]
+    steps = {b - a for a, b in zip(slow, slow[1:])}
+    if len(slow) < 2 or len(steps) != 1 or min(steps) < 2:
+        return None
+    period = steps.pop()
+    last = normal[-1][0]
+    if last - slow[-1] >= period:  # the pattern has broken off
+        return None
+    fast = median(r for _, r in normal if r <= cut)
+    return period, slow[-1] % period, median(r for _, r in normal if r > cut), fast
+
+
+def _keras_figure(run: Run) -> float | None:
+    """The latest per-step figure a Keras bar showed (mid-epoch preferred: it leaves validation out)."""
+    for ep in reversed(run.epochs):
+        p = ep.last_mid
+        if p is not None and p.kind.startswith("keras"):
+            br = bar_rate(ep)
+            if br is not None and br[1] >= 0.4:
+                return br[0]
+        if ep.final is not None and ep.final.kind.startswith("keras") and ep.final.per_step_s:
+            return ep.final.per_step_s
+    return None

@@ -1,0 +1,266 @@
+"""`lstmgen eval`: a model's loss on any text (nats, bits/char, perplexity), the novelty of its samples against the
+training corpus, and for Reber-trained models the share of valid strings."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import os
+import re
+import time
+from pathlib import Path
+
+import numpy as np
+
+from lstmgen import ui
+
+from lstmgen.data import reber
+from lstmgen.data.prepared import Prepared
+from lstmgen.runs.rundata import run_data, run_vocab
+from lstmgen.errors import UserError
+from lstmgen.generation.generate import check_generate_options
+from lstmgen.util.limits import LENGTH, NGRAM, SAMPLES_BYTES, check_range
+from lstmgen.evaluation.novelty import CorpusIndex, novelty, pool
+from lstmgen.runs.rundir import RunDir, stat_or_none
+from lstmgen.runs.runmodel import pick_model
+from lstmgen.generation.sample import Sampling, check_generation
+from lstmgen.data.vocab import Vocab
+
+LN2 = math.log(2)
+REBER_VOCAB = set(reber.ALPHABET + "\n")
+SAMPLE_HEADER = re.compile(r"^--- sample \d+/\d+ ---\n", re.M)  # what `lstmgen generate --num-samples N` prints
+REFERENCE_CHARS = 20_000  # at most this much held-out text is measured as the novelty reference
+
+
+def run_corpus(run: RunDir, cfg: dict) -> Prepared:
+    """The prepared data the run was trained on (re-prepared from its source if the cache entry is gone)."""
+    return run_data(run.path, run.info(), val_fraction=cfg["val_fraction"], lowercase=cfg["lowercase"],
+                    fix="pass TEXT files to evaluate on, or restore the source")
+
+
+
+def which_checkpoint(model: Path, run: RunDir, loaded: os.stat_result | None = None) -> dict | None:
+    """The checkpoint state of the model file (best.keras and latest.keras are links to a checkpoint).
+
+    `loaded`: the file as it was loaded (the link may have moved on since). While the run trains, a checkpoint can
+    be committed or pruned between looking at the link and listing: that is looked at again, twice at most."""
+    for _ in range(3):
+        try:
+            target = loaded or os.stat(model)
+        except OSError:
+            return None
+        for path, state in run.checkpoints():
+            with contextlib.suppress(OSError):
+                if os.path.samestat(os.stat(path), target):
+                    return state
+    return None
+
+
+# --- loss ---------------------------------------------------------------------------------------------------------
+def text_to_ids(text: str, vocab: Vocab, lowercase: bool) -> tuple[np.ndarray, dict]:
+    """ids of `text` with unknown characters dropped, and what was dropped."""
+    if lowercase:
+        text = text.lower()
+    ids = vocab.encode(text, unknown="drop")
+    return ids, {"count": len(text) - ids.size, "chars": vocab.unknown_chars(text)}
+
+
+def loss_on(model, ids: np.ndarray, seq_len: int, batch_size: int) -> dict:
+    """Mean next-character cross-entropy over consecutive windows of `seq_len` (the LSTM state starts at zero in each,
+    as in training validation); the last, shorter window is padded and masked."""
+    n_pred = max(ids.size - 1, 0)
+    if n_pred == 0:
+        raise UserError("the text to evaluate has fewer than 2 known characters; give a longer text")
+    n_win = math.ceil(n_pred / seq_len)
+    padded = np.zeros(n_win * seq_len + 1, dtype=np.int32)
+    padded[:ids.size] = ids
+    starts = np.arange(n_win) * seq_len
+    weight = (starts[:, None] + np.arange(seq_len) < n_pred).astype(np.float64)
+    total = 0.0
+    batch_size = max(1, min(batch_size, n_win))
+    with ui.bar(total=n_win, desc="evaluating", unit="window") as bar:
+        for b in range(0, n_win, batch_size):
+            s = starts[b:b + batch_size]
+            window = padded[s[:, None] + np.arange(seq_len + 1)]
+            x = np.zeros((batch_size, seq_len), np.int32)  # a fixed batch shape: one compiled function
+            x[:len(s)] = window[:, :-1]
+            logits = np.asarray(model.predict_on_batch(x), dtype=np.float64)[:len(s)]
+            z = logits - logits.max(axis=-1, keepdims=True)
+            logp = np.take_along_axis(z, window[:, 1:, None].astype(np.int64), -1)[..., 0] \
+                - np.log(np.exp(z).sum(axis=-1))
+            total -= float((logp * weight[b:b + batch_size]).sum())
+            bar.update(len(s))
+    nats = total / n_pred
+    return {"predictions": n_pred, "windows": n_win, "seq_len": seq_len, "nats": nats, "bits_per_char": nats / LN2,
+            "perplexity": math.exp(nats)}
+
+
+# --- samples ------------------------------------------------------------------------------------------------------
+def read_samples(path: str, vocab: Vocab) -> list[str]:
+    """Samples from a file: `generate --json` output, `generate --num-samples N` output, or one plain text."""
+    from lstmgen.data.sources import read_sources
+
+    text, _ = read_sources([path], bound=(SAMPLES_BYTES, "--samples", "evaluate fewer or shorter samples"))
+    try:
+        obj = json.loads(text)
+    except ValueError:
+        obj = None
+    if isinstance(obj, dict) and isinstance(obj.get("samples"), list):
+        prime = obj.get("prime") or ""
+        return [s[len(prime):] if prime and s.startswith(prime) else s for s in map(str, obj["samples"])]
+    parts = SAMPLE_HEADER.split(text)
+    if len(parts) > 1:
+        return [p[:-1] if p.endswith("\n") else p for p in parts[1:]]
+    return [text]
+
+
+def generate_samples(model_path: Path, vocab: Vocab, n: int, length: int, temperature: float,
+                     seed: int | None) -> list[str]:
+    from lstmgen.training.epoch_report import sample_prime
+    from lstmgen.runtime.hardware import memory_bytes
+    from lstmgen.generation.sample import generate_text
+    from lstmgen.generation.weights import read_step_model
+
+    step_model = read_step_model(model_path)  # h5py only: `eval --no-loss` never imports TensorFlow
+    check_generation(step_model, n, length, memory_bytes())
+    with ui.bar(total=length, desc="generating", unit="char") as bar:
+        return generate_text(step_model, vocab.decode, sample_prime(vocab), length, n,
+                             Sampling(temperature=temperature).check(), seed, on_step=lambda ids: bar.update(1))
+
+
+def novelty_report(samples: list[str], data: Prepared, ngram: int) -> dict:
+    t0 = time.monotonic()
+    index = CorpusIndex(np.asarray(data.train))
+    ui.detail(f"suffix array over {index.n:,} training characters built in {time.monotonic() - t0:.1f}s")
+    vocab = data.vocab
+    per_sample = []
+    with ui.bar(total=len(samples), desc="novelty", unit="sample") as bar:
+        for text in samples:
+            ids = np.array([vocab.index.get(c, -1) for c in text], dtype=np.int64)
+            r = novelty(index, np.maximum(ids, 0), ngram, known=ids >= 0)
+            r["longest_copy_text"] = text[r["longest_copy_start"]:r["longest_copy_start"] + r["longest_copy"]]
+            per_sample.append(r)
+            bar.update(1)
+    total = sum(len(s) for s in samples)
+    ref_ids = np.asarray(data.val[:min(max(total, 1000), REFERENCE_CHARS)])
+    reference = novelty(index, ref_ids, ngram) if ref_ids.size else None
+    return {"ngram": ngram, **pool(per_sample), "per_sample": per_sample,
+            "reference_validation_text": reference, "train_chars": index.n}
+
+
+def reber_report(samples: list[str], generated: bool) -> dict:
+    """Valid embedded Reber strings among the complete lines (a generated sample's last line may be cut off)."""
+    lines = []
+    for s in samples:
+        parts = s.split("\n")
+        if generated and not s.endswith("\n"):
+            parts = parts[:-1]
+        lines += [p for p in parts if p]
+    return {"strings": len(lines), "valid_fraction": reber.valid_fraction(lines) if lines else None}
+
+
+# --- the command --------------------------------------------------------------------------------------------------
+def evaluate(target: str, texts: list[str], *, which: str = "best", samples_file: str | None = None,
+             generate: int = 0, length: int = 500, temperature: float = 0.8, seed: int | None = None,
+             ngram: int = 20, loss: bool = True) -> dict:
+    check_generate_options(length, generate, seed, samples_name="--generate", min_samples=0)
+    check_range("--length", length, 1, LENGTH[1])
+    check_range("--ngram", ngram, *NGRAM)
+    Sampling(temperature=temperature).check()
+    if samples_file and generate:
+        raise UserError("give --samples FILE or --generate N, not both")
+    if texts and not loss:
+        raise UserError("TEXT files are only used for the loss; drop --no-loss or the TEXT arguments")
+    if samples_file == "-" and "-" in texts:
+        raise UserError("stdin ('-') can feed TEXT or --samples, not both")
+    choice = pick_model(target, which)
+    model_path, run_path = choice.path, choice.run
+    run = RunDir(run_path)
+    info = run.info()
+    if choice.note:
+        ui.say(choice.note)
+    cfg = run.saved_config()
+    vocab = run_vocab(run_path, info, ui.say)
+    data = None
+    model = loaded = None
+    if loss and texts:  # inputs are read (and refused) before the model is loaded
+        from lstmgen.data.sources import read_sources
+
+        text, text_info = read_sources(list(texts))
+    sample_texts = read_samples(samples_file, vocab) if samples_file else None
+    if loss:
+        from lstmgen.generation.generate import load_keras_model
+
+        t0 = time.monotonic()
+        for _ in range(2):  # best.keras replaced by a trainer while it was loaded: load it again
+            loaded = stat_or_none(model_path)
+            model = load_keras_model(model_path)
+            now = stat_or_none(model_path)
+            if loaded is None or now is None or os.path.samestat(loaded, now):
+                break
+        ui.detail(f"loaded {model_path} in {time.monotonic() - t0:.1f}s")
+    state = which_checkpoint(model_path, run, loaded)
+    out = {"model": str(model_path), "which": choice.which, "run": str(run_path),
+           "checkpoint": {k: state.get(k) for k in ("epoch", "global_step", "best_val_loss")} if state else None}
+    if loss:
+        if texts:
+            ids, unknown = text_to_ids(text, vocab, bool(cfg["lowercase"]))
+            described, n_chars = ", ".join(text_info["sources"]), len(text)
+        else:
+            data = run_corpus(run, cfg)
+            if len(data.val) < 2:
+                raise UserError(f"run '{run_path}' has no validation split to evaluate on (its data was prepared "
+                                f"with val_fraction {cfg['val_fraction']}); pass TEXT files to evaluate on")
+            ids, unknown = np.asarray(data.val), {"count": 0, "chars": []}
+            described, n_chars = f"validation split of {run_path}", int(ids.size)
+        t0 = time.monotonic()
+        result = loss_on(model, ids, int(cfg["seq_len"]), int(cfg["val_batch_size"]))
+        ui.detail(f"evaluated {result['predictions']:,} predictions in {time.monotonic() - t0:.1f}s")
+        out["loss"] = {"text": described, "chars": n_chars, "unknown": unknown, **result}
+    if generate:
+        sample_texts = generate_samples(model_path, vocab, generate, length, temperature, seed)
+        out["generated"] = {"samples": generate, "length": length, "temperature": temperature, "seed": seed}
+    if sample_texts is not None:
+        data = data or run_corpus(run, cfg)
+        out["novelty"] = novelty_report(sample_texts, data, ngram)
+        if set(vocab.chars) == REBER_VOCAB:
+            out["reber"] = reber_report(sample_texts, generated=bool(generate))
+    return out
+
+
+def format_eval(r: dict) -> str:
+    ck = r["checkpoint"]
+    lines = [f"model       {r['model']}" + (f"  (epoch {ck['epoch']}, step {ck['global_step']:,})" if ck else "")]
+    if "loss" in r:
+        lo = r["loss"]
+        unk = lo["unknown"]
+        shown = " ".join(map(repr, unk["chars"][:20])) + (" …" if len(unk["chars"]) > 20 else "")
+        lines += [f"text        {lo['text']}: {lo['chars']:,} characters",
+                  f"unknown     {unk['count']:,} characters dropped" + (f" ({len(unk['chars'])} distinct: {shown})"
+                                                                          if unk["count"] else ""),
+                  f"evaluated   {lo['predictions']:,} next-character predictions in {lo['windows']:,} windows of "
+                  f"{lo['seq_len']} (state reset per window, as in training validation)",
+                  f"loss        {lo['nats']:.4f} nats/char   {lo['bits_per_char']:.4f} bits/char   "
+                  f"perplexity {lo['perplexity']:.3f}"]
+    if "novelty" in r:
+        nv = r["novelty"]
+        share = "n/a" if nv["ngram_share"] is None else f"{100 * nv['ngram_share']:.1f} %"
+        lines += [f"samples     {nv['samples']} ({nv['chars']:,} characters) against {nv['train_chars']:,} training "
+                  "characters",
+                  f"copied      longest substring found in the training text: {nv['longest_copy']} characters "
+                  f"(median per sample {nv['median_longest_copy']:.0f})",
+                  f"{nv['ngram']}-grams    {share} of {nv['ngrams']:,} occur in the training text"]
+        best = max(nv["per_sample"], key=lambda p: p["longest_copy"], default=None)
+        if best and best["longest_copy"]:
+            lines.append(f"longest     {best['longest_copy_text'][:200]!r}")
+        ref = nv["reference_validation_text"]
+        if ref:
+            ref_share = "n/a" if ref["ngram_share"] is None else f"{100 * ref['ngram_share']:.1f} %"
+            lines.append(f"reference   held-out validation text ({ref['chars']:,} characters): longest copy "
+                         f"{ref['longest_copy']}, {nv['ngram']}-grams in the training text {ref_share}")
+    if "reber" in r:
+        rb = r["reber"]
+        valid = "n/a" if rb["valid_fraction"] is None else f"{100 * rb['valid_fraction']:.1f} %"
+        lines.append(f"reber       {valid} of {rb['strings']:,} complete strings are valid embedded Reber strings")
+    return "\n".join(lines)

@@ -1,0 +1,1 @@
+"""Stage 3, generation: the NumPy step engine, samplers, continuous batching."""

@@ -1,0 +1,1 @@
+"""Run directories: layout, lock, checkpoints, the data and model a run uses, what it holds."""

@@ -1,0 +1,86 @@
+"""The model a fine-tuning run starts from (`train --from`): a run directory, a `.keras` file inside one, or a model
+shipped with lstmgen (`builtin:english`). Read with h5py: no TensorFlow."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from lstmgen.data.prepared import file_sha256
+from lstmgen.errors import UserError
+from lstmgen.data.vocab import Vocab
+from lstmgen.generation.weights import Weights, read_weights
+
+MODELS_DIR = Path(__file__).resolve().parent.parent / "models"  # one run directory per built-in model
+
+
+def builtin_model_names() -> list[str]:
+    """The built-in models, e.g. ['english']."""
+    if not MODELS_DIR.is_dir():
+        return []
+    return sorted(p.name for p in MODELS_DIR.iterdir() if (p / "run.json").is_file())
+
+
+def builtin_model_dir(name: str) -> Path:
+    """The run directory of built-in model `name`; an unknown name is a UserError listing the known ones."""
+    if name in builtin_model_names():
+        return MODELS_DIR / name
+    known = ", ".join(f"builtin:{n}" for n in builtin_model_names()) or "none (this installation ships none)"
+    raise UserError(f"unknown built-in model 'builtin:{name}'; available: {known}")
+
+
+@dataclass
+class Base:
+    """A base model: its file, the run it came from, its vocabulary and its weights.
+
+    >>> base = resolve_base("builtin:english")           # doctest: +SKIP
+    >>> base.config_shape()
+    {'embedding_dim': 64, 'layers': 2, 'units': 256}
+    """
+
+    spec: str
+    path: Path
+    run: Path
+    vocab: Vocab
+    weights: Weights
+    sha256: str
+    data_sha256: str | None
+    source: str | None
+
+    def config_shape(self) -> dict:
+        """The config keys the base fixes (a new run gets exactly these)."""
+        s = self.weights.shape
+        return {"embedding_dim": s["embedding_dim"], "layers": s["layers"], "units": s["units"][0]}
+
+    def record(self) -> dict:
+        """What run.json keeps of the base: where it was, which file exactly, and what it was trained on."""
+        return {"spec": self.spec, "path": str(self.path.resolve()), "sha256": self.sha256,
+                "data_sha256": self.data_sha256, "source": self.source, "vocab_size": self.vocab.size}
+
+
+def resolve_base(spec: str, warn: Callable[[str], None] = lambda _: None) -> Base:
+    """Find and read the base model named by `spec` (RUN_DIR, MODEL.keras or builtin:NAME)."""
+    from lstmgen.runs.rundata import run_vocab
+    from lstmgen.runs.rundir import RunDir
+    from lstmgen.runs.runmodel import pick_model
+
+    if not spec.startswith("builtin:") and not os.path.exists(spec):
+        raise UserError(f"base model '{spec}' does not exist; give a run directory, a .keras file in one, or "
+                        f"builtin:NAME ({', '.join(builtin_model_names()) or 'none shipped'})")
+    choice = pick_model(spec, "best")
+    if choice.note:
+        warn(f"base: {choice.note}")
+    info = RunDir(choice.run).info()
+    vocab = run_vocab(choice.run, info, warn)
+    weights = read_weights(choice.path)
+    units = weights.shape["units"]
+    if weights.shape["vocab_size"] != vocab.size:
+        raise UserError(f"base model '{choice.path}' has {weights.shape['vocab_size']} characters but its run's "
+                        f"vocab.json has {vocab.size}; the run is damaged, use another base")
+    if len(set(units)) != 1:
+        raise UserError(f"base model '{choice.path}' has LSTM layers of different sizes {units}; lstmgen fine-tunes "
+                        "models whose layers all have the same number of units")
+    return Base(spec, choice.path, choice.run, vocab, weights, file_sha256(choice.path), info.get("data_sha256"),
+                info.get("source"))

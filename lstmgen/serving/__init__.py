@@ -1,0 +1,1 @@
+"""`lstmgen serve`: the generation engine as an HTTP API and a web page."""

@@ -1,0 +1,92 @@
+"""The network: Embedding → N × LSTM(return_sequences) → Dense(vocab logits). Backend-agnostic Keras 3."""
+
+from __future__ import annotations
+
+import keras
+
+from lstmgen.config import Config
+
+
+def build_model(cfg: Config, vocab_size: int, *, batch_size: int | None = None) -> keras.Model:
+    """A functional model mapping int ids (batch, time) to logits (batch, time, vocab)."""
+    inputs = keras.Input(shape=(None,), batch_size=batch_size, dtype="int32", name="ids")
+    x = keras.layers.Embedding(vocab_size, cfg.embedding_dim, name="embedding")(inputs)
+    for i in range(cfg.layers):
+        # Input dropout keeps the cuDNN path on GPU (recurrent_dropout would disable it).
+        x = keras.layers.LSTM(cfg.units, return_sequences=True, dropout=cfg.dropout, name=f"lstm_{i}",
+                              trainable=i >= cfg.freeze_layers)(x)
+    if cfg.dropout:
+        x = keras.layers.Dropout(cfg.dropout, name="output_dropout")(x)
+    # Logits stay float32 under mixed precision so the softmax/loss is computed accurately.
+    logits = keras.layers.Dense(vocab_size, dtype="float32", name="logits")(x)
+    return keras.Model(inputs, logits, name="lstmgen")
+
+
+def set_weights(model: keras.Model, weights) -> None:
+    """Put an lstmgen.generation.weights.Weights (Keras layout, e.g. a base model remapped to this vocabulary) into `model`."""
+    model.get_layer("embedding").set_weights([weights.embedding])
+    for layer, cell in zip(lstm_layers(model), weights.cells):
+        layer.set_weights(list(cell))
+    model.get_layer("logits").set_weights([weights.kernel, weights.bias])
+
+
+def learning_rate(cfg: Config, total_steps: int):
+    if cfg.lr_schedule == "constant" or total_steps <= 0:
+        return cfg.learning_rate
+    warmup = min(cfg.warmup_steps, max(total_steps - 1, 0))
+    return keras.optimizers.schedules.CosineDecay(
+        initial_learning_rate=cfg.learning_rate * 1e-2 if warmup else cfg.learning_rate,
+        decay_steps=max(total_steps - warmup, 1),
+        alpha=cfg.min_learning_rate / cfg.learning_rate,
+        warmup_target=cfg.learning_rate if warmup else None,
+        warmup_steps=warmup,
+    )
+
+
+def compile_model(model: keras.Model, cfg: Config, total_steps: int, jit_compile) -> keras.Model:
+    optimizer = keras.optimizers.Adam(learning_rate=learning_rate(cfg, total_steps),
+                                      global_clipnorm=cfg.clipnorm or None)
+    model.compile(
+        optimizer=optimizer,
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        jit_compile=jit_compile,
+        steps_per_execution=cfg.steps_per_execution,
+    )
+    return model
+
+
+def lstm_layers(model: keras.Model) -> list:
+    return [layer for layer in model.layers if isinstance(layer, keras.layers.LSTM)]
+
+
+def model_shape(model: keras.Model) -> dict:
+    """The architecture facts a run's config must agree with."""
+    emb = model.get_layer("embedding")
+    lstms = lstm_layers(model)
+    return {
+        "vocab_size": int(emb.input_dim),
+        "embedding_dim": int(emb.output_dim),
+        "layers": len(lstms),
+        "units": int(lstms[0].units) if lstms else 0,
+    }
+
+
+def _seed_variables(model: keras.Model) -> list:
+    """The model variables that are not weights: the dropout layers' random-generator states, in model order."""
+    weights = {id(v) for v in model.weights}
+    return [v for v in model.variables if id(v) not in weights]
+
+
+def seed_states(model: keras.Model) -> list[dict]:
+    """The generator states as JSON. Keras does not save them in a .keras file, so a checkpoint carries them to
+    make a resumed run draw the same dropout masks."""
+    return [{"path": v.path, "state": keras.ops.convert_to_numpy(v.value).tolist()} for v in _seed_variables(model)]
+
+
+def restore_seed_states(model: keras.Model, saved: list[dict] | None) -> None:
+    """Put saved generator states back, in model order (paths get per-process suffixes, so order is the key)."""
+    states = _seed_variables(model)
+    if not saved or len(saved) != len(states):
+        return
+    for v, s in zip(states, saved):
+        v.assign(keras.ops.convert_to_tensor(s["state"], dtype=v.dtype))

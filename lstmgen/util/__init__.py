@@ -1,0 +1,1 @@
+"""Small shared helpers: crash-safe writes, input limits, option ranges, reading user YAML."""
