@@ -10,7 +10,7 @@ from pathlib import Path
 
 import yaml
 
-from lstmgen.errors import UserError
+from lstmgen.errors import ConfigError
 from lstmgen.util.limits import EPOCHS, SEED, TEMPERATURE, check_range
 from lstmgen.util.yamlfile import load_yaml_file
 
@@ -178,15 +178,15 @@ def _pytype(t):
 
 
 def coerce(key: str, value, source: str = "config"):
-    """Convert `value` to the type of `key`, raising UserError with a clear message."""
+    """Convert `value` to the type of `key`, raising ConfigError with a clear message."""
     if key not in FIELD_TYPES:
         close = difflib.get_close_matches(key, FIELD_TYPES, n=1)
         hint = f" (did you mean '{close[0]}'?)" if close else ""
         shown = repr(key)[1:-1] if len(key) <= 40 else repr(key)[1:40] + "…"  # no line break from a hostile key
-        raise UserError(f"unknown {source} key '{shown}'{hint}; valid keys: {', '.join(FIELD_TYPES)}")
+        raise ConfigError(f"unknown {source} key '{shown}'{hint}; valid keys: {', '.join(FIELD_TYPES)}")
     t = _pytype(FIELD_TYPES[key])
     shown = repr(value) if len(repr(value)) <= 40 else repr(value)[:40] + "…"
-    bad = UserError(f"{source} key '{key}' must be {_type_name(t)}, got {shown}")
+    bad = ConfigError(f"{source} key '{key}' must be {_type_name(t)}, got {shown}")
     if t is bool:
         if isinstance(value, bool):
             return value
@@ -221,10 +221,10 @@ def validate(cfg: Config) -> Config:
                     OPEN_ENDS.get(key, "[]"))
     for key, allowed in CHOICES.items():
         if getattr(cfg, key) not in allowed:
-            raise UserError(f"config key '{key}' must be one of {', '.join(allowed)}, got {getattr(cfg, key)!r}")
+            raise ConfigError(f"config key '{key}' must be one of {', '.join(allowed)}, got {getattr(cfg, key)!r}")
     for key in ("devices", "coordinator"):
         if len(getattr(cfg, key)) > 1000:
-            raise UserError(f"config key '{key}' is {len(getattr(cfg, key)):,} characters long, at most 1,000 "
+            raise ConfigError(f"config key '{key}' is {len(getattr(cfg, key)):,} characters long, at most 1,000 "
                             "are allowed")
     parse_temperatures(cfg.sample_temperatures)
     return cfg
@@ -238,10 +238,10 @@ def parse_temperatures(text: str) -> list[float]:
         try:
             t = float(part)
         except ValueError:
-            raise UserError(f"sample_temperatures: {part.strip()!r} is not a number; {fix}") from None
+            raise ConfigError(f"sample_temperatures: {part.strip()!r} is not a number; {fix}") from None
         out.append(check_range("sample_temperatures: each temperature", t, *TEMPERATURE, fix=fix))
     if len(out) > 8:
-        raise UserError(f"sample_temperatures: {len(out)} temperatures, at most 8 are allowed; {fix}")
+        raise ConfigError(f"sample_temperatures: {len(out)} temperatures, at most 8 are allowed; {fix}")
     return out
 
 
@@ -255,14 +255,14 @@ def read_yaml(path_or_name: str) -> dict:
     if not path.exists() and (CONFIG_DIR / f"{path_or_name}.yaml").exists():
         path = CONFIG_DIR / f"{path_or_name}.yaml"
     if not path.exists():
-        raise UserError(f"config file '{path_or_name}' not found; give a path or one of: {', '.join(preset_names())}")
+        raise ConfigError(f"config file '{path_or_name}' not found; give a path or one of: {', '.join(preset_names())}")
     if path.is_dir():
-        raise UserError(f"config '{path_or_name}' is a directory; give a YAML file")
+        raise ConfigError(f"config '{path_or_name}' is a directory; give a YAML file")
     data = load_yaml_file(path)
     if data is None:
         return {}
     if not isinstance(data, dict):
-        raise UserError(f"config file '{path}' must be a mapping of key: value pairs")
+        raise ConfigError(f"config file '{path}' must be a mapping of key: value pairs")
     return {str(k): coerce(str(k), v, source=f"config file '{path.name}'") for k, v in data.items()}
 
 

@@ -1,12 +1,47 @@
-"""The one exception type for mistakes a user can fix; the CLI prints it as a single line."""
+"""The exceptions lstmgen raises for mistakes a user can fix. The message is one line: what is wrong and how to fix it.
 
-import click
+    >>> import lstmgen
+    >>> try:
+    ...     lstmgen.prepare("no-such-file.txt")
+    ... except lstmgen.DataError as e:
+    ...     print(e)                                     # doctest: +ELLIPSIS
+    no-such-file.txt: no such file or directory; ...
+
+The command line prints them as `lstmgen: error: MESSAGE` and exits with `exit_code` (1).
+"""
 
 
-class UserError(click.ClickException):
-    """A problem with the user's input, files or options. The message says what and how to fix it.
-
-    It is a ClickException so click (and click's test runner) report it as one line with exit code 1.
-    """
+class LstmgenError(Exception):
+    """A problem with the user's input, files or options (every lstmgen error derives from it)."""
 
     exit_code = 1
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+    def format_message(self) -> str:
+        """The message, as click's exceptions name it (the CLI prints every error the same way)."""
+        return self.message
+
+
+class ConfigError(LstmgenError):
+    """A configuration key, option value or config file that cannot be used."""
+
+
+class DataError(LstmgenError):
+    """A text source that cannot be read, decoded or prepared, or a prepared corpus that is damaged."""
+
+
+class RunError(LstmgenError):
+    """A run directory, checkpoint or model file that cannot be used as asked."""
+
+
+class LogError(LstmgenError):
+    """A training log (or a time given with it) that `estimate --log` cannot read."""
+
+
+UserError = LstmgenError  # the name the modules used before the public API: kept so their `raise` lines read the same

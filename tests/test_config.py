@@ -1,7 +1,7 @@
 import pytest
 
 from lstmgen.config import Config, make_config, preset_names, read_yaml
-from lstmgen.errors import UserError
+from lstmgen.errors import LstmgenError
 
 
 def test_presets_exist_and_load():
@@ -21,7 +21,7 @@ def test_precedence_defaults_file_overrides(tmp_path):
 def test_unknown_key_suggests_close_match(tmp_path):
     f = tmp_path / "c.yaml"
     f.write_text("unitz: 32\n")
-    with pytest.raises(UserError, match="did you mean 'units'"):
+    with pytest.raises(LstmgenError, match="did you mean 'units'"):
         read_yaml(str(f))
 
 
@@ -38,12 +38,12 @@ def test_unknown_key_suggests_close_match(tmp_path):
 def test_bad_config_files(tmp_path, text, match):
     f = tmp_path / "c.yaml"
     f.write_text(text)
-    with pytest.raises(UserError, match=match):
+    with pytest.raises(LstmgenError, match=match):
         make_config(str(f))
 
 
 def test_missing_config_lists_presets():
-    with pytest.raises(UserError, match="smoke"):
+    with pytest.raises(LstmgenError, match="smoke"):
         make_config("no-such-config")
 
 

@@ -14,7 +14,7 @@ import pytest
 from lstmgen.data import builtin
 from lstmgen.data.prepared import (Prepared, encode_corpus, is_prepared_dir, load_prepared, prepare, prepared_for_training,
                             read_sources)
-from lstmgen.errors import UserError
+from lstmgen.errors import LstmgenError
 
 GUTENBERG = (
     "The Project Gutenberg EBook of Pride and Prejudice, by Jane Austen\r\n\r\n"
@@ -97,9 +97,9 @@ def test_forced_encoding(tmp_path):
 def test_forced_wrong_encoding_names_offset(tmp_path):
     data = GUTENBERG.encode("cp1252")
     offset = data.index(b"\x93")
-    with pytest.raises(UserError, match=f"byte offset {offset}.*--encoding"):
+    with pytest.raises(LstmgenError, match=f"byte offset {offset}.*--encoding"):
         read(tmp_path, data, encoding="utf-8")
-    with pytest.raises(UserError, match="unknown encoding"):
+    with pytest.raises(LstmgenError, match="unknown encoding"):
         read(tmp_path, b"abc", encoding="no-such-codec")
 
 
@@ -109,22 +109,22 @@ def test_forced_wrong_encoding_names_offset(tmp_path):
     bytes([1, 2, 3, 4, 5, 6, 7, 8, 14, 15, 16]) * 20,
 ])
 def test_binary_rejected(tmp_path, data):
-    with pytest.raises(UserError, match="looks binary"):
+    with pytest.raises(LstmgenError, match="looks binary"):
         read(tmp_path, data)
 
 
 @pytest.mark.parametrize("data", [b"", b"  \n\r\n\t"])
 def test_empty_rejected(tmp_path, data):
-    with pytest.raises(UserError, match="empty"):
+    with pytest.raises(LstmgenError, match="empty"):
         read(tmp_path, data)
-    with pytest.raises(UserError, match="empty"):
+    with pytest.raises(LstmgenError, match="empty"):
         prepare([str(tmp_path / "in.txt")])
 
 
 def test_missing_file(tmp_path):
-    with pytest.raises(UserError, match="no such file"):
+    with pytest.raises(LstmgenError, match="no such file"):
         read_sources([str(tmp_path / "nope.txt")])
-    with pytest.raises(UserError, match="no SOURCE"):
+    with pytest.raises(LstmgenError, match="no SOURCE"):
         read_sources([])
 
 
@@ -157,13 +157,13 @@ def test_directory_source(tmp_path):
     assert "skipped 1 binary file(s): image.png" in p.summary()
     prepare([str(d)], d / "out")  # a prepared directory inside a source directory is not read as text
     assert read_sources([str(d)])[0] == text
-    with pytest.raises(UserError, match="already a prepared directory"):
+    with pytest.raises(LstmgenError, match="already a prepared directory"):
         read_sources([str(d / "out")])
 
 
 def test_directory_without_text(tmp_path):
     write(tmp_path / "d" / "x.bin", b"\x00\x01")
-    with pytest.raises(UserError, match="no text files"):
+    with pytest.raises(LstmgenError, match="no text files"):
         read_sources([str(tmp_path / "d")])
 
 
@@ -178,7 +178,7 @@ def test_builtins():
     p = prepare(["builtin:reber"], val_fraction=0.05)
     assert p.path.name == "reber" and set(p.vocab.chars) == set("BTPSXVE\n")
     assert p.meta["encoding"] == "builtin"
-    with pytest.raises(UserError, match="builtin:pydocs.*builtin:reber"):
+    with pytest.raises(LstmgenError, match="builtin:pydocs.*builtin:reber"):
         read_sources(["builtin:nope"])
 
 
@@ -246,9 +246,9 @@ def test_url_downloaded_once(tmp_path, server):
 
 def test_url_errors(server):
     _, base, _ = server
-    with pytest.raises(UserError, match=f"{base}/missing.txt.*404"):
+    with pytest.raises(LstmgenError, match=f"{base}/missing.txt.*404"):
         read_sources([f"{base}/missing.txt"])
-    with pytest.raises(UserError, match="could not download"):
+    with pytest.raises(LstmgenError, match="could not download"):
         read_sources(["http://127.0.0.1:9/x.txt"])
 
 
@@ -283,7 +283,7 @@ def test_val_fraction(tmp_path, f, n_val):
 
 @pytest.mark.parametrize("f", [1, 1.5, -0.1, float("nan"), "x"])
 def test_bad_val_fraction(tmp_path, f):
-    with pytest.raises(UserError, match="val-fraction"):
+    with pytest.raises(LstmgenError, match="val-fraction"):
         prepare([write(tmp_path / "t.txt", "abc")], val_fraction=f)
 
 
@@ -302,7 +302,7 @@ def test_uint16_stream(tmp_path):
 
 def test_vocab_too_large():
     text = "".join(chr(c) for c in range(0x20, 0x20 + 65537 + 2048) if not 0xD800 <= c <= 0xDFFF)
-    with pytest.raises(UserError, match="65,537 characters is too large.*--lowercase"):
+    with pytest.raises(LstmgenError, match="65,537 characters is too large.*--lowercase"):
         encode_corpus(text[:65537])
 
 
@@ -344,14 +344,14 @@ def corrupt_cases():
 def test_load_prepared_corrupt(tmp_path, case):
     p = prepare([write(tmp_path / "t.txt", "hello world, hello prepared directory\n")], tmp_path / "p")
     corrupt_cases()[case](p.path)
-    with pytest.raises(UserError, match="lstmgen prepare"):
+    with pytest.raises(LstmgenError, match="lstmgen prepare"):
         load_prepared(p.path)
 
 
 def test_load_prepared_not_a_dir(tmp_path):
-    with pytest.raises(UserError, match="lstmgen prepare"):
+    with pytest.raises(LstmgenError, match="lstmgen prepare"):
         load_prepared(tmp_path / "nothing")
-    with pytest.raises(UserError, match="not an lstmgen prepared directory"):
+    with pytest.raises(LstmgenError, match="not an lstmgen prepared directory"):
         load_prepared(tmp_path)
 
 
@@ -359,12 +359,12 @@ def test_refuses_to_clobber_user_files(tmp_path):
     src = write(tmp_path / "t.txt", "some text\n")
     out = tmp_path / "mine"
     write(out / "notes.txt", "precious")
-    with pytest.raises(UserError, match="notes.txt"):
+    with pytest.raises(LstmgenError, match="notes.txt"):
         prepare([src], out)
     assert (out / "notes.txt").read_text() == "precious" and not (out / "ids.bin").exists()
-    with pytest.raises(UserError, match="not a directory"):
+    with pytest.raises(LstmgenError, match="not a directory"):
         prepare([src], out / "notes.txt")
-    with pytest.raises(UserError, match="writable"):
+    with pytest.raises(LstmgenError, match="writable"):
         prepare([src], out / "notes.txt" / "sub")
 
 
@@ -385,11 +385,11 @@ def test_interrupted_prepare_leaves_uncommitted_dir(tmp_path, monkeypatch):
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr("lstmgen.data.prepared.write_bytes", crash)
-    with pytest.raises(UserError, match="free space"):
+    with pytest.raises(LstmgenError, match="free space"):
         prepare([write(tmp_path / "u.txt", "other text\n")], out, force=True)
     # the old meta.json was marked incomplete before the new ids.bin went in
     assert json.loads((out / "meta.json").read_text())["state"] == "incomplete"
-    with pytest.raises(UserError, match="lstmgen prepare"):
+    with pytest.raises(LstmgenError, match="lstmgen prepare"):
         load_prepared(out)
     monkeypatch.undo()
     assert prepare([src], out).vocab.decode(load_prepared(out).ids) == "some text\n"

@@ -5,7 +5,7 @@ import pytest
 
 from lstmgen.config import Config
 from lstmgen.generation.devicestep import DeviceStepModel, for_engine, pick_engine
-from lstmgen.errors import UserError
+from lstmgen.errors import LstmgenError
 from lstmgen.generation.sample import Sampling, StepModel, generate_ids
 
 
@@ -49,7 +49,7 @@ def test_auto_picks_numpy_without_a_gpu_and_choices_are_checked(step_models):
 
     assert pick_engine("auto") == ("keras" if has_gpu() else "numpy")
     assert pick_engine("keras") == "keras" and pick_engine("numpy") == "numpy"
-    with pytest.raises(UserError, match="--engine"):
+    with pytest.raises(LstmgenError, match="--engine"):
         pick_engine("cuda")
     _, numpy_model, _ = step_models
     assert for_engine(numpy_model, "numpy") is numpy_model

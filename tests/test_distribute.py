@@ -51,7 +51,7 @@ def test_tensorflow_refuses_multi_host_and_points_to_jax(tmp_path):
 def test_plan_batch_split_and_learning_rate_rule(monkeypatch):
     from lstmgen.training import distribute
     from lstmgen.config import make_config
-    from lstmgen.errors import UserError
+    from lstmgen.errors import LstmgenError
 
     monkeypatch.setattr(distribute, "_mirrored", lambda cfg: (None, ["/cpu:0", "/cpu:1", "/cpu:2", "/cpu:3"]))
     plan = distribute.setup(make_config(None, {"distribute": "mirrored", "batch_size": 32, "lr_scaling": "sqrt"}))
@@ -60,9 +60,9 @@ def test_plan_batch_split_and_learning_rate_rule(monkeypatch):
     assert "global batch 32 = 4 × 8 per replica" in plan.describe()
     linear = distribute.setup(make_config(None, {"distribute": "mirrored", "batch_size": 32, "lr_scaling": "linear"}))
     assert linear.scaled(make_config(None)).min_learning_rate == pytest.approx(4 * 1e-4)
-    with pytest.raises(UserError, match="does not split over 4 replicas"):
+    with pytest.raises(LstmgenError, match="does not split over 4 replicas"):
         distribute.setup(make_config(None, {"distribute": "mirrored", "batch_size": 30}))
-    with pytest.raises(UserError, match="KERAS_BACKEND=jax"):
+    with pytest.raises(LstmgenError, match="KERAS_BACKEND=jax"):
         distribute.setup(make_config(None, {"distribute": "data_parallel"}))
 
 

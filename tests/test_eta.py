@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import logsynth as S
-from lstmgen.errors import UserError
+from lstmgen.errors import LstmgenError
 from lstmgen.eta.estimate import estimate, format_report, parse_time
 from lstmgen.eta.command import estimate_log_command
 from lstmgen.eta.logparse import parse_log
@@ -218,14 +218,14 @@ def test_new_run_without_progress_yet_borrows_the_previous_runs_epochs():
     assert first.run == 1 and first.finished
     assert len(est.epoch_ends) == 7
     assert est.remaining_s == pytest.approx(7 * first.seconds_per_epoch, rel=0.35)
-    with pytest.raises(UserError, match="--run 3: the log has 2 runs"):
+    with pytest.raises(LstmgenError, match="--run 3: the log has 2 runs"):
         est_of(data, now=NOW, run=3)
 
 
 def test_epochs_override():
     est = est_of((SYN / "two_runs.txt").read_bytes(), now=NOW, epochs=3)
     assert est.epoch_ends[-1].epoch == 3
-    with pytest.raises(UserError, match="less than the current epoch"):
+    with pytest.raises(LstmgenError, match="less than the current epoch"):
         est_of((SYN / "two_runs.txt").read_bytes(), now=NOW, epochs=1)
 
 
@@ -269,7 +269,7 @@ def test_known_runs_from_their_first_fifth():
         for writer in WRITERS:
             try:
                 errors[scenario, writer] = _error_at(scenario, writer)
-            except UserError as e:  # a per-epoch log still inside its first epoch
+            except LstmgenError as e:  # a per-epoch log still inside its first epoch
                 assert writer in PER_EPOCH and "no training progress" in str(e)
     print("\n".join(f"{s:32} {w:12} {e:+.3f}" for (s, w), e in errors.items()))
     # Keras 1's whole-second epoch totals with only the compiling first epoch done (or a drift smaller than the
@@ -314,32 +314,32 @@ def test_parse_time_zones_and_unix():
 
 @pytest.mark.parametrize("bad", ["", "soon", "25:00", "10:61", "13:00pm", "2024-13-01", "10h40"])
 def test_parse_time_errors(bad):
-    with pytest.raises(UserError, match="time"):
+    with pytest.raises(LstmgenError, match="time"):
         parse_time(bad, REF)
 
 
 # --- the command ---------------------------------------------------------------------------------------------
 
 def test_command_errors(tmp_path):
-    with pytest.raises(UserError, match="not found"):
+    with pytest.raises(LstmgenError, match="not found"):
         run_cmd(tmp_path / "nope.log")
     (tmp_path / "run").mkdir()
     (tmp_path / "run" / "train.log").write_text("")
-    with pytest.raises(UserError, match="is a directory.*train.log"):
+    with pytest.raises(LstmgenError, match="is a directory.*train.log"):
         run_cmd(tmp_path / "run")
-    with pytest.raises(UserError, match="empty"):
+    with pytest.raises(LstmgenError, match="empty"):
         run_cmd(tmp_path / "run" / "train.log")
     (tmp_path / "bin").write_bytes(bytes(range(256)) * 64)
-    with pytest.raises(UserError, match="binary"):
+    with pytest.raises(LstmgenError, match="binary"):
         run_cmd(tmp_path / "bin")
     (tmp_path / "text").write_text("hello\nno training here\n")
-    with pytest.raises(UserError, match="no training progress"):
+    with pytest.raises(LstmgenError, match="no training progress"):
         run_cmd(tmp_path / "text")
-    with pytest.raises(UserError, match="time"):
+    with pytest.raises(LstmgenError, match="time"):
         run_cmd(LOGS / "keras_log_verbose2.txt", started="yesterday-ish")
-    with pytest.raises(UserError, match="--epochs"):
+    with pytest.raises(LstmgenError, match="--epochs"):
         run_cmd(LOGS / "keras_log_verbose2.txt", epochs=0)
-    with pytest.raises(UserError, match="after"):
+    with pytest.raises(LstmgenError, match="after"):
         run_cmd(SYN / "two_runs.txt", started="2026-11-24 13:00", now=NOW)
 
 
@@ -431,7 +431,7 @@ def test_follow_stdin(monkeypatch):
 def test_arbitrary_bytes_only_ever_raise_user_errors(data, started, epochs):
     try:
         est = est_of(data, started=started, now="2024-07-25 10:59", epochs=epochs)
-    except UserError:
+    except LstmgenError:
         return
     format_report(est)
     json.loads(est.to_json())
@@ -444,7 +444,7 @@ def test_truncated_logs_estimate_or_raise_user_error(path, cut, epochs):
     data = path.read_bytes()
     try:
         est = est_of(data[: cut % (len(data) + 1)], now="2026-11-24 12:00", epochs=epochs)
-    except UserError:
+    except LstmgenError:
         return
     format_report(est)
     json.loads(est.to_json())
@@ -458,7 +458,7 @@ def test_command_on_arbitrary_file_bytes(tmp_path):
         p.write_bytes(rng.randbytes(rng.randint(0, 400)) + rng.choice([b"", NOTEBOOK[: rng.randint(0, len(NOTEBOOK))]]))
         try:
             run_cmd(p)
-        except UserError:
+        except LstmgenError:
             pass
 
 

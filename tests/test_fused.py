@@ -50,10 +50,10 @@ def test_fused_matches_keras(policy, tol):
 def test_fused_refused_where_it_does_not_exist():
     from lstmgen.runtime import fused
     from lstmgen.runtime.backend import NAME
-    from lstmgen.errors import UserError
+    from lstmgen.errors import LstmgenError
 
     if NAME == "torch":
         pytest.skip("the fused kernel exists on torch")
-    with pytest.raises(UserError, match="needs the torch backend"):
+    with pytest.raises(LstmgenError, match="needs the torch backend"):
         fused.install("fused")
     assert "keras" in fused.install("auto")

@@ -311,8 +311,8 @@ def test_info_runs_and_eval_read_a_consistent_snapshot_while_checkpoints_churn(r
 
 
 def test_a_checkpoint_pruned_between_listing_and_loading_is_said_so(tmp_path):
-    from lstmgen.errors import UserError
+    from lstmgen.errors import LstmgenError
     from lstmgen.generation.generate import load_keras_model
 
-    with pytest.raises(UserError, match="no longer exists"):
+    with pytest.raises(LstmgenError, match="no longer exists"):
         load_keras_model(tmp_path / "checkpoints" / "ckpt-000000004.keras")

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from contract import fails
 
-from lstmgen.errors import UserError
+from lstmgen.errors import LstmgenError
 
 ROOT = Path(__file__).resolve().parents[1]
 # Runs the CLI, then (at exit, whatever the exit code) prints which heavy modules it imported on stdout's last line.
@@ -117,7 +117,7 @@ def test_weights_that_do_not_match_the_config_are_one_clear_line(tiny_run, tmp_p
     from lstmgen.generation.weights import read_step_model
 
     bad = rewrite(tiny_run / "best.keras", tmp_path / "run" / "bad.keras", config, weights)
-    with pytest.raises(UserError, match=match):
+    with pytest.raises(LstmgenError, match=match):
         read_step_model(bad)
     run = tmp_path / "run"
     for name in ("run.json", "vocab.json", "config.yaml"):

@@ -8,7 +8,7 @@ import pytest
 from click.testing import CliRunner
 
 from lstmgen.cli.main import cli
-from lstmgen.errors import UserError
+from lstmgen.errors import LstmgenError
 from lstmgen.runs.rundir import RunDir
 
 TINY = ["--units", "16", "--layers", "1", "--embedding-dim", "8", "--seq-len", "16", "--batch-size", "8",
@@ -130,7 +130,7 @@ def test_user_error_is_raised_for_unwritable_run_dir(tmp_path, monkeypatch):
     import os
 
     monkeypatch.setattr(os, "access", lambda *a, **k: False)
-    with pytest.raises(UserError, match="not writable"):
+    with pytest.raises(LstmgenError, match="not writable"):
         RunDir(tmp_path / "r").create({})
 
 

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from lstmgen.errors import UserError
+from lstmgen.errors import LstmgenError
 from lstmgen.generation.sample import Sampling, StepModel, choose, probabilities
 
 
@@ -48,7 +48,7 @@ def test_sampling_follows_distribution_and_is_seeded():
                                     dict(temperature=float("inf")), dict(top_p=0), dict(top_p=1.5),
                                     dict(top_k=-2)])
 def test_bad_sampling_options(kwargs):
-    with pytest.raises(UserError):
+    with pytest.raises(LstmgenError):
         Sampling(**kwargs).check()
 
 

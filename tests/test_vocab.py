@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from lstmgen.errors import UserError
+from lstmgen.errors import LstmgenError
 from lstmgen.data.vocab import Vocab, dtype_for_size
 
 ENGLISH = "Hello, world! It's \"fine\" - really... ok?\n" + "abcdefghijklmnopqrstuvwxyz"
@@ -38,7 +38,7 @@ def test_dtype_by_size():
     assert dtype_for_size(256) == np.uint8
     assert dtype_for_size(257) == np.uint16
     assert dtype_for_size(65536) == np.uint16
-    with pytest.raises(UserError, match="too large.*--lowercase"):
+    with pytest.raises(LstmgenError, match="too large.*--lowercase"):
         dtype_for_size(65537)
     big = Vocab([chr(0x100 + i) for i in range(300)])
     text = "".join(big.chars[::-1])
@@ -85,23 +85,23 @@ def test_json_round_trip(vocab, tmp_path):
     {"format": "lstmgen-vocab", "version": 1, "chars": ["a", "b"], "size": 3},
 ])
 def test_from_json_rejects_invalid(obj):
-    with pytest.raises(UserError, match="prepare"):
+    with pytest.raises(LstmgenError, match="prepare"):
         Vocab.from_json(obj)
 
 
 def test_load_errors_are_user_errors(tmp_path):
-    with pytest.raises(UserError, match="not found"):
+    with pytest.raises(LstmgenError, match="not found"):
         Vocab.load(tmp_path / "missing.json")
     (tmp_path / "bad.json").write_text("{not json")
-    with pytest.raises(UserError, match="bad.json"):
+    with pytest.raises(LstmgenError, match="bad.json"):
         Vocab.load(tmp_path / "bad.json")
     (tmp_path / "bin.json").write_bytes(b"\xff\xfe\x00")
-    with pytest.raises(UserError):
+    with pytest.raises(LstmgenError):
         Vocab.load(tmp_path / "bin.json")
 
 
 def test_unknown_error_and_drop(vocab):
-    with pytest.raises(UserError, match="'Z'"):
+    with pytest.raises(LstmgenError, match="'Z'"):
         vocab.encode("aZb")
     assert vocab.decode(vocab.encode("aZb\U0001f600c", unknown="drop")) == "abc"
     assert vocab.unknown_chars("aZbZ\u00e9Z") == ["Z", "\u00e9"]

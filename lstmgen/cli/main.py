@@ -12,9 +12,10 @@ from dataclasses import fields
 
 import click
 
-from lstmgen import __version__, ui
+from lstmgen import __version__
+from lstmgen.cli import ui
 from lstmgen.config import CHOICES, HELP, Config, _pytype
-from lstmgen.errors import UserError
+from lstmgen.errors import LstmgenError
 
 EXIT_CODES = """Exit codes: 0 success, 1 a problem with input, files or options (one line on stderr says
 what and how to fix it), 2 command-line usage error, 3 training interrupted (a checkpoint was saved;
@@ -24,7 +25,7 @@ CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 110}
 
 
 def output_options(func):
-    """-q/--quiet, -v/--verbose and --progress/--no-progress for a command; they set lstmgen.ui.SETTINGS."""
+    """-q/--quiet, -v/--verbose and --progress/--no-progress for a command: the Output it runs under."""
 
     @click.option("--progress/--no-progress", default=None,
                   help="force progress bars on stderr on or off [default: on when stderr is a terminal]")
@@ -34,8 +35,8 @@ def output_options(func):
     def wrapper(*args, quiet, verbose, progress, **kwargs):
         if quiet and verbose:
             raise click.UsageError("-q/--quiet and -v/--verbose contradict each other; give one")
-        ui.configure(quiet=quiet, verbose=verbose, progress=progress)
-        return func(*args, **kwargs)
+        with ui.scoped(quiet=quiet, verbose=verbose, progress=progress):
+            return func(*args, **kwargs)
 
     return wrapper
 
@@ -86,7 +87,7 @@ class Lstmgen(click.Group):
             return super().main(args, prog_name, standalone_mode=False, **extra)
         try:
             super().main(args, prog_name or "lstmgen", standalone_mode=False, **extra)
-        except UserError as e:
+        except LstmgenError as e:
             click.echo(f"lstmgen: error: {one_line(e.format_message())}", err=True)
             sys.exit(e.exit_code)
         except click.UsageError as e:
@@ -166,7 +167,7 @@ def prepare(sources, out_dir, encoding, lowercase, val_fraction, force):
     prepared = run_prepare(list(sources), out_dir, encoding=encoding, lowercase=lowercase, val_fraction=val_fraction,
                            force=force)
     ui.detail(f"prepared in {time.monotonic() - t0:.2f}s (sha256 {prepared.meta['sha256'][:12]}…)")
-    if not ui.SETTINGS.quiet:
+    if not ui.quiet():
         click.echo(prepared.summary())
 
 
@@ -197,11 +198,11 @@ def train(source, config_file, out_dir, **kwargs):
     picked = pick_for_training()  # before Keras is imported
     from lstmgen.training.train import train as run_train
 
-    if picked and not ui.SETTINGS.quiet:
+    if picked and not ui.quiet():
         say(picked)
 
     overrides = pop_overrides(kwargs)
-    quiet = ui.SETTINGS.quiet
+    quiet = ui.quiet()
     t0 = time.monotonic()
     result = run_train(source, config_file=config_file, overrides=overrides, out_dir=out_dir, quiet=quiet, say=say)
     ui.detail(f"train took {time.monotonic() - t0:.1f}s in all; config {result.run_dir / 'config.yaml'}")

@@ -8,9 +8,9 @@ import socket
 
 import click
 
-from lstmgen import ui
+from lstmgen.cli import ui
 from lstmgen.cli.main import EXIT_CODES, output_options
-from lstmgen.errors import UserError
+from lstmgen.errors import LstmgenError
 from lstmgen.serving.params import Limits
 
 LOCAL_HOSTS = {"localhost"}
@@ -30,14 +30,14 @@ def check_bind(host: str, port: int) -> None:
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except socket.gaierror as e:
-        raise UserError(f"--host {host} is not an address or name this machine can resolve ({e.strerror})") from None
+        raise LstmgenError(f"--host {host} is not an address or name this machine can resolve ({e.strerror})") from None
     family, _, _, _, address = infos[0]
     with socket.socket(family, socket.SOCK_STREAM) as s:
         s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             s.bind(address)
         except OSError as e:
-            raise UserError(f"cannot listen on {host}:{port}: {e.strerror}; pick another --port (or stop what "
+            raise LstmgenError(f"cannot listen on {host}:{port}: {e.strerror}; pick another --port (or stop what "
                             "uses it)") from None
 
 
@@ -47,7 +47,7 @@ def import_stack():
         import starlette  # noqa: F401
         import uvicorn
     except ImportError as e:
-        raise UserError(f"lstmgen serve needs the web server packages ({e.name} is not installed); install them with: "
+        raise LstmgenError(f"lstmgen serve needs the web server packages ({e.name} is not installed); install them with: "
                         "pip install 'lstmgen[serve]'") from None
     return uvicorn
 
@@ -86,7 +86,7 @@ def serve(targets, host, port, token, insecure, which, max_length, max_samples, 
     """
     uvicorn = import_stack()
     if not is_local(host) and not token and not insecure:
-        raise UserError(f"--host {host} would let anyone on the network use this server; give --token TOKEN "
+        raise LstmgenError(f"--host {host} would let anyone on the network use this server; give --token TOKEN "
                         "(clients send 'Authorization: Bearer TOKEN'), or --insecure to serve without one")
     check_bind(host, port)
     from lstmgen.serving.app import app
@@ -105,5 +105,5 @@ def serve(targets, host, port, token, insecure, which, max_length, max_samples, 
     try:
         server.run()
     except SystemExit:  # uvicorn's start-up failed (it logged why)
-        raise UserError(f"could not serve on {host}:{port}; see the line above") from None
+        raise LstmgenError(f"could not serve on {host}:{port}; see the line above") from None
     ui.say(f"stopped; served {web.state.server.served} requests")

@@ -12,11 +12,11 @@ import sysconfig
 from pathlib import Path
 from typing import Iterator
 
-from lstmgen import ui
+from lstmgen.util.output import current
 
 from lstmgen.data import reber
 from lstmgen.util.atomic import write_text
-from lstmgen.errors import UserError
+from lstmgen.errors import DataError
 
 REBER_LINES = 20_000  # ~260 KB
 REBER_SEED = 0
@@ -40,13 +40,13 @@ def names() -> list[str]:
 
 
 def builtin_text(name: str) -> str:
-    """The text of builtin corpus `name`; unknown names are a UserError listing the available ones."""
+    """The text of builtin corpus `name`; unknown names are a DataError listing the available ones."""
     if name == "reber":
         return reber.corpus(n=REBER_LINES, seed=REBER_SEED)
     if name == "pydocs":
         return pydocs_text()
     available = ", ".join(f"builtin:{n}" for n in names())
-    raise UserError(f"unknown builtin corpus {name!r}; available: {available}")
+    raise DataError(f"unknown builtin corpus {name!r}; available: {available}")
 
 
 # -- pydocs -------------------------------------------------------------------------------------------------------
@@ -84,7 +84,7 @@ def build_pydocs(stdlib: str | os.PathLike | None = None, max_chars: int = PYDOC
     out: list[str] = []
     total = 0
     files = _stdlib_files(stdlib)
-    with ui.bar(total=len(files), desc="builtin:pydocs (once)", unit="file") as bar:
+    with current().bar(total=len(files), desc="builtin:pydocs (once)", unit="file") as bar:
         for path in files:
             bar.update(1)
             try:
@@ -120,7 +120,7 @@ def pydocs_text() -> str:
         pass
     text = build_pydocs()
     if not text:
-        raise UserError("builtin:pydocs found no standard-library sources to read; use another SOURCE")
+        raise DataError("builtin:pydocs found no standard-library sources to read; use another SOURCE")
     try:
         cache.parent.mkdir(parents=True, exist_ok=True)
         write_text(cache, text)

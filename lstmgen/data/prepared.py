@@ -19,7 +19,7 @@ import numpy as np
 
 from lstmgen import FORMAT_VERSION, __version__
 from lstmgen.util.atomic import TMP_MARK, clean_stale_temps, write_bytes, write_json
-from lstmgen.errors import UserError
+from lstmgen.errors import DataError, LstmgenError
 from lstmgen.data.sources import PREPARED_FORMAT, cache_subdir, fetch, is_prepared_dir, read_fetched, read_sources
 from lstmgen.data.vocab import Vocab, dtype_for_size, text_codes
 
@@ -75,7 +75,7 @@ def encode_corpus(text: str) -> tuple[Vocab, np.ndarray]:
         else:
             counts[: c.size] += c
     present = np.flatnonzero(counts)
-    dtype = dtype_for_size(present.size)  # UserError when the vocabulary is too large
+    dtype = dtype_for_size(present.size)  # DataError when the vocabulary is too large
     vocab = Vocab.from_codes(present)
     lut = np.zeros(counts.size, dtype=dtype)
     lut[present] = np.arange(present.size, dtype=dtype)
@@ -92,7 +92,7 @@ def _check_val_fraction(val_fraction: float) -> float:
     except (TypeError, ValueError):
         f = math.nan
     if not (0.0 <= f < 1.0):
-        raise UserError(f"--val-fraction must be at least 0 and below 1, got {val_fraction!r}; e.g. --val-fraction 0.1")
+        raise DataError(f"--val-fraction must be at least 0 and below 1, got {val_fraction!r}; e.g. --val-fraction 0.1")
     return f
 
 
@@ -106,23 +106,23 @@ def _prepare_out_dir(out: Path, meta: dict, force: bool = False) -> None:
     """Create `out`, or check that it holds nothing but lstmgen prepared files (never clobber user files), and not
     another corpus's preparation unless `force`."""
     if out.exists() and not out.is_dir():
-        raise UserError(f"output {out} exists and is not a directory; choose another -o DIR")
+        raise DataError(f"output {out} exists and is not a directory; choose another -o DIR")
     if out.is_dir():
         foreign = sorted(p.name for p in out.iterdir() if p.name not in FILES and not p.name.startswith(TMP_MARK))
         if foreign:
             shown = ", ".join(foreign[:3]) + (", …" if len(foreign) > 3 else "")
-            raise UserError(
+            raise DataError(
                 f"output directory {out} already holds files that lstmgen did not write ({shown}); "
                 "choose another -o DIR or empty it"
             )
         old = _read_meta(out)
         present = [name for name in FILES if (out / name).exists()]  # with no meta.json of lstmgen's
         if not force and old is None and present:
-            raise UserError(f"output directory {out} holds {', '.join(present)}, not written by lstmgen (no meta.json "
+            raise DataError(f"output directory {out} holds {', '.join(present)}, not written by lstmgen (no meta.json "
                             "of its own); choose another -o DIR, or pass --force to replace them")
         if not force and old is not None and _differs(old, meta):
             sources = ", ".join(map(str, old.get("sources") or []))
-            raise UserError(f"output directory {out} already holds another prepared corpus ({sources[:60]}, "
+            raise DataError(f"output directory {out} already holds another prepared corpus ({sources[:60]}, "
                             f"{old.get('n_chars', 0):,} characters, val fraction {old.get('val_fraction')}); runs "
                             "trained on it need it as it is: choose another -o DIR, or pass --force to replace it")
     try:
@@ -132,7 +132,7 @@ def _prepare_out_dir(out: Path, meta: dict, force: bool = False) -> None:
         # incomplete meta.json still says the folder is lstmgen's, so the next prepare may finish it.
         write_json(out / "meta.json", {"format": PREPARED_FORMAT, "version": FORMAT_VERSION, "state": "incomplete"})
     except OSError as e:
-        raise UserError(f"cannot write to {out} ({e.strerror or e}); choose a writable -o DIR") from None
+        raise DataError(f"cannot write to {out} ({e.strerror or e}); choose a writable -o DIR") from None
 
 
 def _read_meta(out: Path) -> dict | None:
@@ -172,7 +172,7 @@ def _write_prepared(text: str, info: dict, out: Path, *, lowercase: bool, val_fr
         vocab.save(out / "vocab.json")
         write_json(out / "meta.json", meta)  # last: its presence commits the directory
     except OSError as e:
-        raise UserError(
+        raise DataError(
             f"cannot write to {out} ({e.strerror or e}); choose a writable -o DIR with free space"
         ) from None
     prepared = _open(out, meta, vocab)
@@ -204,7 +204,7 @@ def prepare(sources: Sequence[str], out_dir: str | os.PathLike | None = None, *,
     if isinstance(sources, str):
         sources = [sources]
     if not sources:
-        raise UserError("no SOURCE given; pass a text file, a directory, '-', an http(s) URL or builtin:NAME")
+        raise DataError("no SOURCE given; pass a text file, a directory, '-', an http(s) URL or builtin:NAME")
     fetched = [fetch(s) for s in sources]
     return _prepare_fetched(fetched, out_dir, encoding=encoding, lowercase=lowercase, val_fraction=val_fraction,
                             force=force)
@@ -216,8 +216,8 @@ def _open(path: Path, meta: dict, vocab: Vocab) -> Prepared:
     return Prepared(path=path, meta=meta, vocab=vocab, ids=ids)
 
 
-def _corrupt(path: Path, why: str) -> UserError:
-    return UserError(
+def _corrupt(path: Path, why: str) -> DataError:
+    return DataError(
         f"{path} is not an lstmgen prepared directory, or is corrupt or from an incompatible version ({why}); "
         f"{_REPREPARE} to rebuild it"
     )
@@ -239,7 +239,7 @@ def load_prepared(path: str | os.PathLike, *, verify: bool = True) -> Prepared:
     """
     path = Path(path)
     if not path.is_dir():
-        raise UserError(f"{path} is not a directory; run `lstmgen prepare SOURCE -o {path}` first")
+        raise DataError(f"{path} is not a directory; run `lstmgen prepare SOURCE -o {path}` first")
     try:
         meta = json.loads((path / "meta.json").read_text(encoding="utf-8"))
     except FileNotFoundError:
@@ -257,7 +257,7 @@ def load_prepared(path: str | os.PathLike, *, verify: bool = True) -> Prepared:
         raise _corrupt(path, "n_train + n_val does not equal n_chars")
     try:
         vocab = Vocab.load(path / "vocab.json")
-    except UserError as e:
+    except LstmgenError as e:
         raise _corrupt(path, str(e).split("; ")[0]) from None
     if vocab.size != meta["vocab_size"] or vocab.dtype.name != meta["dtype"]:
         raise _corrupt(path, f"vocab.json has {vocab.size} characters, meta.json says {meta['vocab_size']} "
@@ -304,6 +304,6 @@ def prepared_for_training(source: str, cache_dir: str | os.PathLike | None = Non
     if is_prepared_dir(out):
         try:
             return load_prepared(out)
-        except UserError:
+        except LstmgenError:
             pass  # a damaged cache entry is simply rebuilt
     return _prepare_fetched(fetched, out, force=True, **opts)  # the cache entry is lstmgen's, keyed by its data

@@ -14,9 +14,10 @@ from typing import Sequence
 
 import numpy as np
 
-from lstmgen import __version__, ui
+from lstmgen import __version__
+from lstmgen.util.output import current
 from lstmgen.util.atomic import atomic_path
-from lstmgen.errors import UserError
+from lstmgen.errors import DataError
 from lstmgen.util.inputs import is_special, read_regular, read_stream
 from lstmgen.util.limits import STDIN_BYTES
 
@@ -53,7 +54,7 @@ def cache_subdir(name: str) -> Path:
     try:
         d.mkdir(parents=True, exist_ok=True)
     except OSError as e:
-        raise UserError(f"cannot create cache directory {d} ({e.strerror}); set LSTMGEN_CACHE to a writable directory")
+        raise DataError(f"cannot create cache directory {d} ({e.strerror}); set LSTMGEN_CACHE to a writable directory")
     return d
 
 
@@ -110,22 +111,22 @@ def _guess_with_charset_normalizer(data: bytes, label: str) -> tuple[str, str]:
             return data.decode(match.encoding), codecs.lookup(match.encoding).name
         except (UnicodeDecodeError, LookupError):
             continue
-    raise UserError(f"{label}: could not detect the text encoding; pass --encoding (e.g. --encoding cp1252)")
+    raise DataError(f"{label}: could not detect the text encoding; pass --encoding (e.g. --encoding cp1252)")
 
 
-def _binary_error(label: str) -> UserError:
-    return UserError(
+def _binary_error(label: str) -> DataError:
+    return DataError(
         f"{label} looks binary (NUL or control bytes), not text; pass a plain-text file "
         "(UTF-16 without a byte-order mark needs --encoding utf-16-le or utf-16-be)"
     )
 
 
 def check_encoding(encoding: str | None) -> str | None:
-    """The codec's canonical name; an unknown one is a UserError."""
+    """The codec's canonical name; an unknown one is a DataError."""
     try:
         return codecs.lookup(encoding).name if encoding else None
     except LookupError:
-        raise UserError(f"unknown encoding {encoding!r}; use a Python codec name such as utf-8, cp1252, "
+        raise DataError(f"unknown encoding {encoding!r}; use a Python codec name such as utf-8, cp1252, "
                         "latin-1") from None
 
 
@@ -138,7 +139,7 @@ def decode_bytes(data: bytes, label: str, encoding: str | None = None) -> tuple[
         try:
             text = data.decode(enc)
         except UnicodeDecodeError as e:
-            raise UserError(
+            raise DataError(
                 f"{label}: byte 0x{data[e.start]:02x} at byte offset {e.start} cannot be decoded as {enc} "
                 f"({e.reason}); pass the right --encoding or omit it to auto-detect"
             ) from None
@@ -155,7 +156,7 @@ def _detect_and_decode(data: bytes, label: str) -> tuple[str, str]:
             try:
                 return data.decode(enc), enc
             except UnicodeDecodeError as e:
-                raise UserError(
+                raise DataError(
                     f"{label} starts with a {enc} byte-order mark but is not valid {enc} at byte offset {e.start}; "
                     "pass the right --encoding"
                 ) from None
@@ -213,7 +214,7 @@ def _fetch_dir(d: Path, bound: tuple[int, str, str] | None = None) -> Fetched:
         files += [Path(root, n) for n in names if not n.startswith(".")]
     files.sort(key=lambda p: p.relative_to(d).parts)
     fetched = Fetched(str(d.resolve()), _safe_name(d.resolve().name))
-    with ui.bar(total=len(files), desc=f"reading {d.name or d}", unit="file") as bar:
+    with current().bar(total=len(files), desc=f"reading {d.name or d}", unit="file") as bar:
         for f in files:
             bar.update(1)
             if is_special(f):
@@ -227,7 +228,7 @@ def _fetch_dir(d: Path, bound: tuple[int, str, str] | None = None) -> Fetched:
                 continue
             fetched.pieces.append(Piece(str(f), data=data))
     if not fetched.pieces:
-        raise UserError(
+        raise DataError(
             f"directory {d} contains no text files ({len(fetched.skipped)} binary and {len(fetched.special)} special "
             "file(s) skipped; hidden files and directories are ignored); point to a directory holding text files"
         )
@@ -248,17 +249,17 @@ def download(url: str) -> Path:
         req = urllib.request.Request(url, headers={"User-Agent": f"lstmgen/{__version__}"})
         with urllib.request.urlopen(req, timeout=60) as resp, atomic_path(dest) as tmp:
             size = resp.headers.get("Content-Length")
-            with open(tmp, "wb") as f, ui.bar(total=int(size) if size and size.isdigit() else None, unit="B",
+            with open(tmp, "wb") as f, current().bar(total=int(size) if size and size.isdigit() else None, unit="B",
                                                unit_scale=True, desc=f"downloading {_url_name(url)}") as bar:
                 while chunk := resp.read(1 << 16):
                     f.write(chunk)
                     bar.update(len(chunk))
     except urllib.error.HTTPError as e:
-        raise UserError(f"could not download {url}: HTTP {e.code} {e.reason}; {fix}") from None
+        raise DataError(f"could not download {url}: HTTP {e.code} {e.reason}; {fix}") from None
     except urllib.error.URLError as e:
-        raise UserError(f"could not download {url}: {e.reason}; {fix}") from None
+        raise DataError(f"could not download {url}: {e.reason}; {fix}") from None
     except (OSError, ValueError, http.client.HTTPException) as e:
-        raise UserError(f"could not download {url}: {e or type(e).__name__}; {fix}") from None
+        raise DataError(f"could not download {url}: {e or type(e).__name__}; {fix}") from None
     return dest
 
 
@@ -277,7 +278,7 @@ def fetch(source: str, bound: tuple[int, str, str] | None = None) -> Fetched:
     if source == "-":
         stdin = getattr(sys.stdin, "buffer", None)
         if stdin is None or (hasattr(stdin, "isatty") and stdin.isatty()):
-            raise UserError(
+            raise DataError(
                 "SOURCE '-' reads stdin, but nothing is piped in; use e.g. `cat book.txt | lstmgen prepare -`"
             )
         try:
@@ -285,7 +286,7 @@ def fetch(source: str, bound: tuple[int, str, str] | None = None) -> Fetched:
                                                   "save the text to a file and pass its path")))
             return Fetched("-", "stdin", [Piece("<stdin>", data=data)])
         except OSError as e:
-            raise UserError(f"cannot read stdin ({e}); pass a file path instead") from None
+            raise DataError(f"cannot read stdin ({e}); pass a file path instead") from None
     if source.startswith(BUILTIN_PREFIX):
         from lstmgen.data.builtin import builtin_text
 
@@ -295,11 +296,11 @@ def fetch(source: str, bound: tuple[int, str, str] | None = None) -> Fetched:
         return Fetched(source, _url_name(source), [Piece(source, data=download(source).read_bytes())])
     path = Path(source).expanduser()
     if is_prepared_dir(path):
-        raise UserError(f"{source} is already a prepared directory; pass it to `lstmgen train` instead of preparing it")
+        raise DataError(f"{source} is already a prepared directory; pass it to `lstmgen train` instead of preparing it")
     if path.is_dir():
         return _fetch_dir(path, bound)
     if not path.exists():
-        raise UserError(
+        raise DataError(
             f"{source}: no such file or directory; pass a text file, a directory, '-', an http(s) URL or builtin:NAME"
         )
     return Fetched(str(path.resolve()), _safe_name(path.stem), [Piece(str(path), data=_read_file(path, bound))])
@@ -325,7 +326,7 @@ def read_fetched(fetched: Sequence[Fetched], encoding: str | None = None) -> tup
     text = "".join(parts)
     labels = [f.source for f in fetched]
     if not text.strip():
-        raise UserError(f"input is empty ({', '.join(labels)}); pass a file with some text in it")
+        raise DataError(f"input is empty ({', '.join(labels)}); pass a file with some text in it")
     info = {
         "sources": labels,
         "files": [p.label for f in fetched for p in f.pieces],
@@ -344,5 +345,5 @@ def read_sources(sources: Sequence[str], encoding: str | None = None,
     if isinstance(sources, str):
         sources = [sources]
     if not sources:
-        raise UserError("no SOURCE given; pass a text file, a directory, '-', an http(s) URL or builtin:NAME")
+        raise DataError("no SOURCE given; pass a text file, a directory, '-', an http(s) URL or builtin:NAME")
     return read_fetched([fetch(s, bound) for s in sources], encoding)

@@ -11,7 +11,7 @@ from typing import Iterable, Sequence
 import numpy as np
 
 from lstmgen.util.atomic import write_json
-from lstmgen.errors import UserError
+from lstmgen.errors import DataError, LstmgenError
 
 FORMAT = "lstmgen-vocab"
 VERSION = 1
@@ -38,7 +38,7 @@ def dtype_for_size(size: int) -> np.dtype:
         return np.dtype(np.uint8)
     if size <= MAX_SIZE:
         return np.dtype(np.uint16)
-    raise UserError(
+    raise DataError(
         f"vocabulary of {size:,} characters is too large (at most {MAX_SIZE:,}); "
         "consider --lowercase or cleaning the text"
     )
@@ -150,7 +150,7 @@ class Vocab:
     def encode(self, text: str, unknown: str = "error") -> np.ndarray:
         """ids for `text` (dtype uint8/uint16 by vocabulary size).
 
-        unknown: "error" raises UserError naming the unknown characters; "map" replaces them with a close
+        unknown: "error" raises DataError naming the unknown characters; "map" replaces them with a close
         in-vocabulary spelling (é->e, ’->', …->..., case swap) or drops them; "drop" removes them.
         """
         if unknown not in ("error", "map", "drop"):
@@ -163,7 +163,7 @@ class Vocab:
             if unknown == "error":
                 bad = self.unknown_chars(text)
                 shown = ", ".join(repr(c) for c in bad[:10]) + (", …" if len(bad) > 10 else "")
-                raise UserError(
+                raise DataError(
                     f"text contains {len(bad)} character(s) not in the vocabulary: {shown}; "
                     "remove them or let lstmgen map them to known characters"
                 )
@@ -187,20 +187,20 @@ class Vocab:
     def from_json(cls, obj: object) -> "Vocab":
         fix = "re-run `lstmgen prepare` to rebuild it"
         if not isinstance(obj, dict) or obj.get("format") != FORMAT:
-            raise UserError(f"not an lstmgen vocabulary (format is not {FORMAT!r}); {fix}")
+            raise DataError(f"not an lstmgen vocabulary (format is not {FORMAT!r}); {fix}")
         if obj.get("version") != VERSION:
-            raise UserError(
+            raise DataError(
                 f"lstmgen vocabulary version {obj.get('version')!r} is not supported (expected {VERSION}); {fix}"
             )
         chars = obj.get("chars")
         if not isinstance(chars, list) or not chars:
-            raise UserError(f"lstmgen vocabulary has no 'chars' list; {fix}")
+            raise DataError(f"lstmgen vocabulary has no 'chars' list; {fix}")
         if "size" in obj and obj["size"] != len(chars):
-            raise UserError(f"lstmgen vocabulary says size {obj['size']!r} but lists {len(chars)} characters; {fix}")
+            raise DataError(f"lstmgen vocabulary says size {obj['size']!r} but lists {len(chars)} characters; {fix}")
         try:
             return cls(chars)
         except ValueError as e:
-            raise UserError(f"invalid lstmgen vocabulary: {e}; {fix}") from None
+            raise DataError(f"invalid lstmgen vocabulary: {e}; {fix}") from None
 
     def save(self, path: str | os.PathLike) -> None:
         write_json(path, self.to_json())
@@ -211,10 +211,10 @@ class Vocab:
         try:
             obj = json.loads(path.read_text(encoding="utf-8"))
         except FileNotFoundError:
-            raise UserError(f"vocabulary file {path} not found; re-run `lstmgen prepare`") from None
+            raise DataError(f"vocabulary file {path} not found; re-run `lstmgen prepare`") from None
         except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
-            raise UserError(f"cannot read vocabulary {path} ({e}); re-run `lstmgen prepare`") from None
+            raise DataError(f"cannot read vocabulary {path} ({e}); re-run `lstmgen prepare`") from None
         try:
             return cls.from_json(obj)
-        except UserError as e:
-            raise UserError(f"{path}: {e}") from None
+        except LstmgenError as e:
+            raise DataError(f"{path}: {e}") from None

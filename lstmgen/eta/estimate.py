@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections import Counter
 from datetime import datetime, timedelta
 
-from lstmgen.errors import UserError
+from lstmgen.errors import LogError
 from lstmgen.eta.interval import relative_halfwidth
 from lstmgen.eta.record import MAX_JSON_ROWS, EpochEta, Estimate
 from lstmgen.eta.rate import choose_rate
@@ -29,7 +29,7 @@ _FORMATS = ("Keras 'Epoch k/N' with '12/345 ━━━ …' or '[====>…] - ETA'
 def estimate(events: list[Event], *, started: str | datetime | None = None, now: str | datetime | None = None,
              epochs: int | None = None, mtime: float | None = None, current_time: datetime | None = None,
              log_name: str = "the log", run: int | None = None) -> Estimate:
-    """Estimate run number `run` (1-based, file order; default the last) of `events`. Raises UserError when
+    """Estimate run number `run` (1-based, file order; default the last) of `events`. Raises LogError when
     there is nothing to estimate.
 
         >>> est = estimate(parse_log(open("train.log", "rb").read()))  # doctest: +SKIP
@@ -37,9 +37,9 @@ def estimate(events: list[Event], *, started: str | datetime | None = None, now:
     """
     runs = build_runs(events)
     if not any(r.has_training for r in runs):
-        raise UserError(f"no training progress found in {log_name}: expected {_FORMATS}")
+        raise LogError(f"no training progress found in {log_name}: expected {_FORMATS}")
     if run is not None and not 1 <= run <= len(runs):
-        raise UserError(f"--run {run}: {log_name} has {len(runs)} run{'s' if len(runs) > 1 else ''} "
+        raise LogError(f"--run {run}: {log_name} has {len(runs)} run{'s' if len(runs) > 1 else ''} "
                         f"(1–{len(runs)})")
     index = (run or len(runs)) - 1
     borrowed = None
@@ -62,9 +62,9 @@ def _estimate_run(runs, index, borrowed, started, now, epochs, mtime, current_ti
     as_of, as_of_src = _anchor(run, now, mtime, clock)
     start_dt = parse_time(started, as_of) if isinstance(started, str) else started
     if start_dt is not None and start_dt > as_of:
-        raise UserError(f"--started {fmt_full(start_dt)} is after the estimate's 'now' ({fmt_full(as_of)})")
+        raise LogError(f"--started {fmt_full(start_dt)} is after the estimate's 'now' ({fmt_full(as_of)})")
     if epochs is not None and cur.number is not None and epochs < cur.number:
-        raise UserError(f"--epochs {epochs} is less than the current epoch ({cur.number}); pass the total")
+        raise LogError(f"--epochs {epochs} is less than the current epoch ({cur.number}); pass the total")
     total_epochs = epochs or run.total_epochs
     steps = cur.steps or _common_steps(run)
     per_epoch_only = steps is None and not any(e.snaps for e in run.epochs)

@@ -8,7 +8,7 @@ import time
 from datetime import datetime
 from pathlib import Path
 
-from lstmgen.errors import UserError
+from lstmgen.errors import LogError, LstmgenError
 from lstmgen.util.inputs import check_regular, read_stream
 from lstmgen.util.limits import LOG_STDIN_BYTES
 from lstmgen.eta.estimate import estimate
@@ -24,7 +24,7 @@ _SPECIAL_FIX = "pass a log file, or '-' to read a pipe from standard input"
 
 
 def read_log(path: str) -> tuple[bytes, float | None, str]:
-    """(bytes, modification time or None for stdin, display name). Problems → UserError."""
+    """(bytes, modification time or None for stdin, display name). Problems → LogError."""
     if path == "-":
         return read_stream(sys.stdin.buffer, LOG_STDIN_BYTES, "estimate --log - (standard input)",
                            "pass the log file's path instead (a big file is read from its end) or pipe its tail, "
@@ -34,17 +34,17 @@ def read_log(path: str) -> tuple[bytes, float | None, str]:
         st = check_regular(p, path, _SPECIAL_FIX)
         if p.is_dir():
             hint = f", e.g. {p / 'train.log'}" if (p / "train.log").is_file() else ""
-            raise UserError(f"{path} is a directory; pass the log file inside it{hint}")
+            raise LogError(f"{path} is a directory; pass the log file inside it{hint}")
         with open(p, "rb") as f:
             if st.st_size > MAX_READ:
                 seek_tail(f, st.st_size - MAX_READ)
             data = f.read()
     except FileNotFoundError:
-        raise UserError(f"log file not found: {path} (check the path; use '-' to read standard input)") from None
+        raise LogError(f"log file not found: {path} (check the path; use '-' to read standard input)") from None
     except PermissionError:
-        raise UserError(f"cannot read {path}: permission denied") from None
+        raise LogError(f"cannot read {path}: permission denied") from None
     except OSError as e:
-        raise UserError(f"cannot read {path}: {e.strerror or e}") from None
+        raise LogError(f"cannot read {path}: {e.strerror or e}") from None
     return data, st.st_mtime, path
 
 
@@ -61,9 +61,9 @@ def seek_tail(f, cut: int) -> int:
 
 def check_text(data: bytes, name: str) -> None:
     if not data.strip():
-        raise UserError(f"{name} is empty: nothing has been logged yet (wait, or use --follow)")
+        raise LogError(f"{name} is empty: nothing has been logged yet (wait, or use --follow)")
     if looks_binary(data):
-        raise UserError(f"{name} is not a text log (binary data); pass the file the training output went to")
+        raise LogError(f"{name} is not a text log (binary data); pass the file the training output went to")
 
 
 def estimate_file(log: str, started: str | None, now: str | None, epochs: int | None, run: int | None = None) -> Estimate:
@@ -97,7 +97,7 @@ def _render(events, log, started, now, epochs, mtime, as_json, run=None) -> tupl
     """Report text (or one JSON line) for the current state; a waiting message while there is no progress."""
     try:
         est = estimate(events, started=started, now=now, epochs=epochs, mtime=mtime, log_name=log, run=run)
-    except UserError as e:
+    except LstmgenError as e:
         if "no training progress" not in str(e) and not (run and str(e).startswith("--run")):
             raise
         return f"waiting for training progress in {log}…", None
@@ -135,7 +135,7 @@ def follow(log: str, started, now, epochs, as_json: bool, out, *, poll_s: float 
                     f.seek(offset)
                     new = f.read(MAX_READ)
             except OSError as e:
-                raise UserError(f"cannot read {log}: {e.strerror or e}") from None
+                raise LogError(f"cannot read {log}: {e.strerror or e}") from None
             if offset == 0 and new.strip() and looks_binary(new):
                 check_text(new, log)
             offset += len(new)
@@ -172,7 +172,7 @@ def _follow_stdin(started, now, epochs, as_json: bool, out, poll_s: float, run: 
                 out.flush()
                 shown = text
             if not chunk and est is None:
-                raise UserError("no training progress found in <stdin>")
+                raise LogError("no training progress found in <stdin>")
             if not chunk or (est is not None and est.finished):
                 return 0
     except KeyboardInterrupt:

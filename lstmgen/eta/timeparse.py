@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 from datetime import datetime, timedelta
 
-from lstmgen.errors import UserError
+from lstmgen.errors import LogError
 
 _CLOCK = re.compile(r"^(\d{1,2}):(\d\d)(?::(\d\d)(?:\.(\d{1,6}))?)?\s*([ap]\.?m\.?)?$", re.I)
 _UNIX = re.compile(r"^\d{9,11}(?:\.\d+)?$")
@@ -20,23 +20,23 @@ def parse_time(text: str, ref_date: datetime | None = None) -> datetime:
     ref = ref_date or datetime.now()
     raw = (text or "").strip()
     if not raw:
-        raise UserError(f"empty time; {_HELP}")
+        raise LogError(f"empty time; {_HELP}")
     if _UNIX.match(raw):
         try:
             return datetime.fromtimestamp(float(raw))
         except (OverflowError, OSError, ValueError):
-            raise UserError(f"cannot read time {text!r}: unix seconds out of range") from None
+            raise LogError(f"cannot read time {text!r}: unix seconds out of range") from None
     m = _CLOCK.match(raw)
     if m:
         hour, minute, second = int(m[1]), int(m[2]), int(m[3] or 0)
         if m[5]:
             if not 1 <= hour <= 12:
-                raise UserError(f"cannot read time {text!r}: hour {hour} with am/pm; {_HELP}")
+                raise LogError(f"cannot read time {text!r}: hour {hour} with am/pm; {_HELP}")
             hour = hour % 12 + (12 if m[5].lower().startswith("p") else 0)
         try:
             t = ref.replace(hour=hour, minute=minute, second=second, microsecond=int((m[4] or "0").ljust(6, "0")))
         except ValueError:
-            raise UserError(f"cannot read time {text!r}: not a valid clock time; {_HELP}") from None
+            raise LogError(f"cannot read time {text!r}: not a valid clock time; {_HELP}") from None
         return t - timedelta(days=1) if t > ref else t
     iso = raw.replace("/", "-")
     if iso.endswith(("Z", "z")):
@@ -44,7 +44,7 @@ def parse_time(text: str, ref_date: datetime | None = None) -> datetime:
     try:
         t = datetime.fromisoformat(iso)
     except ValueError:
-        raise UserError(f"cannot read time {text!r}; {_HELP}") from None
+        raise LogError(f"cannot read time {text!r}; {_HELP}") from None
     if t.tzinfo is not None:
         t = t.astimezone().replace(tzinfo=None)
     return t

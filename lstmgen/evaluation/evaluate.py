@@ -13,12 +13,12 @@ from pathlib import Path
 
 import numpy as np
 
-from lstmgen import ui
+from lstmgen.util.output import current
 
 from lstmgen.data import reber
 from lstmgen.data.prepared import Prepared
 from lstmgen.runs.rundata import run_data, run_vocab
-from lstmgen.errors import UserError
+from lstmgen.errors import LstmgenError
 from lstmgen.generation.generate import check_generate_options
 from lstmgen.util.limits import LENGTH, NGRAM, SAMPLES_BYTES, check_range
 from lstmgen.evaluation.novelty import CorpusIndex, novelty, pool
@@ -71,7 +71,7 @@ def loss_on(model, ids: np.ndarray, seq_len: int, batch_size: int) -> dict:
     as in training validation); the last, shorter window is padded and masked."""
     n_pred = max(ids.size - 1, 0)
     if n_pred == 0:
-        raise UserError("the text to evaluate has fewer than 2 known characters; give a longer text")
+        raise LstmgenError("the text to evaluate has fewer than 2 known characters; give a longer text")
     n_win = math.ceil(n_pred / seq_len)
     padded = np.zeros(n_win * seq_len + 1, dtype=np.int32)
     padded[:ids.size] = ids
@@ -79,7 +79,7 @@ def loss_on(model, ids: np.ndarray, seq_len: int, batch_size: int) -> dict:
     weight = (starts[:, None] + np.arange(seq_len) < n_pred).astype(np.float64)
     total = 0.0
     batch_size = max(1, min(batch_size, n_win))
-    with ui.bar(total=n_win, desc="evaluating", unit="window") as bar:
+    with current().bar(total=n_win, desc="evaluating", unit="window") as bar:
         for b in range(0, n_win, batch_size):
             s = starts[b:b + batch_size]
             window = padded[s[:, None] + np.arange(seq_len + 1)]
@@ -124,7 +124,7 @@ def generate_samples(model_path: Path, vocab: Vocab, n: int, length: int, temper
 
     step_model = read_step_model(model_path)  # h5py only: `eval --no-loss` never imports TensorFlow
     check_generation(step_model, n, length, memory_bytes())
-    with ui.bar(total=length, desc="generating", unit="char") as bar:
+    with current().bar(total=length, desc="generating", unit="char") as bar:
         return generate_text(step_model, vocab.decode, sample_prime(vocab), length, n,
                              Sampling(temperature=temperature).check(), seed, on_step=lambda ids: bar.update(1))
 
@@ -132,10 +132,10 @@ def generate_samples(model_path: Path, vocab: Vocab, n: int, length: int, temper
 def novelty_report(samples: list[str], data: Prepared, ngram: int) -> dict:
     t0 = time.monotonic()
     index = CorpusIndex(np.asarray(data.train))
-    ui.detail(f"suffix array over {index.n:,} training characters built in {time.monotonic() - t0:.1f}s")
+    current().detail(f"suffix array over {index.n:,} training characters built in {time.monotonic() - t0:.1f}s")
     vocab = data.vocab
     per_sample = []
-    with ui.bar(total=len(samples), desc="novelty", unit="sample") as bar:
+    with current().bar(total=len(samples), desc="novelty", unit="sample") as bar:
         for text in samples:
             ids = np.array([vocab.index.get(c, -1) for c in text], dtype=np.int64)
             r = novelty(index, np.maximum(ids, 0), ngram, known=ids >= 0)
@@ -169,19 +169,19 @@ def evaluate(target: str, texts: list[str], *, which: str = "best", samples_file
     check_range("--ngram", ngram, *NGRAM)
     Sampling(temperature=temperature).check()
     if samples_file and generate:
-        raise UserError("give --samples FILE or --generate N, not both")
+        raise LstmgenError("give --samples FILE or --generate N, not both")
     if texts and not loss:
-        raise UserError("TEXT files are only used for the loss; drop --no-loss or the TEXT arguments")
+        raise LstmgenError("TEXT files are only used for the loss; drop --no-loss or the TEXT arguments")
     if samples_file == "-" and "-" in texts:
-        raise UserError("stdin ('-') can feed TEXT or --samples, not both")
+        raise LstmgenError("stdin ('-') can feed TEXT or --samples, not both")
     choice = pick_model(target, which)
     model_path, run_path = choice.path, choice.run
     run = RunDir(run_path)
     info = run.info()
     if choice.note:
-        ui.say(choice.note)
+        current().say(choice.note)
     cfg = run.saved_config()
-    vocab = run_vocab(run_path, info, ui.say)
+    vocab = run_vocab(run_path, info, current().say)
     data = None
     model = loaded = None
     if loss and texts:  # inputs are read (and refused) before the model is loaded
@@ -199,7 +199,7 @@ def evaluate(target: str, texts: list[str], *, which: str = "best", samples_file
             now = stat_or_none(model_path)
             if loaded is None or now is None or os.path.samestat(loaded, now):
                 break
-        ui.detail(f"loaded {model_path} in {time.monotonic() - t0:.1f}s")
+        current().detail(f"loaded {model_path} in {time.monotonic() - t0:.1f}s")
     state = which_checkpoint(model_path, run, loaded)
     out = {"model": str(model_path), "which": choice.which, "run": str(run_path),
            "checkpoint": {k: state.get(k) for k in ("epoch", "global_step", "best_val_loss")} if state else None}
@@ -210,13 +210,13 @@ def evaluate(target: str, texts: list[str], *, which: str = "best", samples_file
         else:
             data = run_corpus(run, cfg)
             if len(data.val) < 2:
-                raise UserError(f"run '{run_path}' has no validation split to evaluate on (its data was prepared "
+                raise LstmgenError(f"run '{run_path}' has no validation split to evaluate on (its data was prepared "
                                 f"with val_fraction {cfg['val_fraction']}); pass TEXT files to evaluate on")
             ids, unknown = np.asarray(data.val), {"count": 0, "chars": []}
             described, n_chars = f"validation split of {run_path}", int(ids.size)
         t0 = time.monotonic()
         result = loss_on(model, ids, int(cfg["seq_len"]), int(cfg["val_batch_size"]))
-        ui.detail(f"evaluated {result['predictions']:,} predictions in {time.monotonic() - t0:.1f}s")
+        current().detail(f"evaluated {result['predictions']:,} predictions in {time.monotonic() - t0:.1f}s")
         out["loss"] = {"text": described, "chars": n_chars, "unknown": unknown, **result}
     if generate:
         sample_texts = generate_samples(model_path, vocab, generate, length, temperature, seed)

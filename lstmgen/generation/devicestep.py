@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from lstmgen.errors import UserError
+from lstmgen.errors import LstmgenError
 from lstmgen.generation.sample import StepModel
 
 ENGINES = ("auto", "numpy", "keras")
@@ -83,7 +83,7 @@ class DeviceStepModel:
 def pick_engine(setting: str) -> str:
     """`auto` → the Keras backend's compiled step on a GPU, NumPy on a CPU (faster there, measured)."""
     if setting not in ENGINES:
-        raise UserError(f"--engine must be one of {', '.join(ENGINES)}, got {setting!r}")
+        raise LstmgenError(f"--engine must be one of {', '.join(ENGINES)}, got {setting!r}")
     if setting != "auto":
         return setting
     from lstmgen.runtime.hardware import gpu_device_present

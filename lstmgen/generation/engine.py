@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable
 
-from lstmgen.errors import UserError
+from lstmgen.errors import LstmgenError
 from lstmgen.generation.sample import Sampling, StepModel
 from lstmgen.generation.streams import Batch, Blas, Stream  # noqa: F401  (Stream: part of this API)
 
@@ -54,7 +54,7 @@ def describe_model(name: str, step_model: StepModel, vocab, choice) -> dict:
     state = checkpoints[0][1] if checkpoints else {}
     try:
         embedding_dim = run.saved_config().get("embedding_dim")
-    except UserError:  # config.yaml missing or damaged: the rest still describes the model
+    except LstmgenError:  # config.yaml missing or damaged: the rest still describes the model
         embedding_dim = None
     return {"name": name, "path": str(choice.path), "which": choice.which, "layers": len(step_model.units),
             "units": step_model.units[0], "embedding_dim": embedding_dim, "vocab_size": step_model.vocab_size,
@@ -72,7 +72,7 @@ class Engine:
     def __init__(self, models: Iterable[Model], max_streams: int = 128, blas_threads: int | None = None):
         self.models = {m.name: m for m in models}
         if not self.models:
-            raise UserError("no model to serve; pass a run directory or a .keras file")
+            raise LstmgenError("no model to serve; pass a run directory or a .keras file")
         self.max_streams, self.blas_threads = max_streams, blas_threads
         self._batches = {name: Batch(m) for name, m in self.models.items()}
         self._pending: list[Stream] = []

@@ -14,9 +14,9 @@ from typing import Callable, TextIO
 
 import numpy as np
 
-from lstmgen import ui
+from lstmgen.util.output import current
 from lstmgen.generation.devicestep import for_engine, pick_engine
-from lstmgen.errors import UserError
+from lstmgen.errors import RunError
 from lstmgen.runtime.hardware import memory_bytes
 from lstmgen.util.limits import GENERATED_CHARS, LENGTH, NUM_SAMPLES, SEED, check_range
 from lstmgen.runs.rundata import run_vocab
@@ -28,25 +28,26 @@ from lstmgen.generation.weights import read_step_model
 
 
 def load_keras_model(path: Path):
-    """Load a .keras file with safe_mode (no code from the file is executed); any damage → UserError."""
+    """Load a .keras file with safe_mode (no code from the file is executed); any damage → RunError."""
     from lstmgen.runtime.backend import keras
 
     if not Path(path).exists():  # listed a moment ago: pruned by the run's trainer since
-        raise UserError(f"model '{path}' no longer exists (a training run keeps only its last checkpoints); "
+        raise RunError(f"model '{path}' no longer exists (a training run keeps only its last checkpoints); "
                         "use the run directory's best or latest model")
     if not zipfile.is_zipfile(path):
-        raise UserError(f"'{path}' is not a Keras model file (truncated or corrupt); use an intact checkpoint "
+        raise RunError(f"'{path}' is not a Keras model file (truncated or corrupt); use an intact checkpoint "
                         "from the run's checkpoints/ directory")
     try:
         return keras.saving.load_model(path, compile=False, safe_mode=True)
     except Exception as e:  # Keras raises many types for damaged archives
-        raise UserError(f"cannot load model '{path}': {str(e).splitlines()[0][:200] if str(e) else type(e).__name__}; "
+        raise RunError(f"cannot load model '{path}': {str(e).splitlines()[0][:200] if str(e) else type(e).__name__}; "
                         "the file is damaged or not an lstmgen model") from None
 
 
-def load(target: str | None, which: str = "best", warn: Callable[[str], None] = ui.say
+def load(target: str | None, which: str = "best", warn: Callable[[str], None] | None = None
          ) -> tuple[StepModel, Vocab, ModelChoice]:
     """The step model and vocabulary of a run's model; `warn` gets notes on what was substituted for missing files."""
+    warn = warn or current().say
     choice = pick_model(target, which)
     path, run = choice.path, choice.run
     info = RunDir(run).info()  # refuses run directories of an incompatible format version
@@ -55,7 +56,7 @@ def load(target: str | None, which: str = "best", warn: Callable[[str], None] = 
     vocab = run_vocab(run, info, warn)
     step_model = read_step_model(path)  # the weights only, read with h5py: no TensorFlow
     if step_model.vocab_size != vocab.size:
-        raise UserError(f"model '{path}' has {step_model.vocab_size} outputs but the run's vocab.json has "
+        raise RunError(f"model '{path}' has {step_model.vocab_size} outputs but the run's vocab.json has "
                         f"{vocab.size} characters; the run directory is inconsistent")
     return step_model, vocab, choice
 
@@ -92,7 +93,7 @@ def check_generate_options(length: int, num_samples: int, seed: int | None, leng
     check_range(length_name, length, *LENGTH)
     check_range(samples_name, num_samples, min_samples, NUM_SAMPLES[1])
     if num_samples * length > GENERATED_CHARS:
-        raise UserError(f"{samples_name} × {length_name} = {num_samples:,} × {length:,} characters; at most "
+        raise RunError(f"{samples_name} × {length_name} = {num_samples:,} × {length:,} characters; at most "
                         f"{GENERATED_CHARS:,} are generated at once; lower one of them")
     if seed is not None:
         check_range("--seed", seed, *SEED)
@@ -117,7 +118,7 @@ def generate(target: str | None = None, *, which: str = "best", prime: str = "",
     check_generation(step_model, num_samples, length, memory_bytes())
     engine = pick_engine(engine)
     step_model = for_engine(step_model, engine)
-    ui.detail(f"loaded {path} in {time.monotonic() - t0:.1f}s; generation engine {engine}")
+    current().detail(f"loaded {path} in {time.monotonic() - t0:.1f}s; generation engine {engine}")
     prime_ids, used = encode_prime(vocab, prime, warn)
     if info is not None:
         info.update(model=str(path), which=choice.which, prime=used, engine=engine)
@@ -126,7 +127,7 @@ def generate(target: str | None = None, *, which: str = "best", prime: str = "",
         out.write(used)
         on_step = Streamer(out, vocab)
     else:
-        bar = ui.bar(total=length, desc="generating", unit="char")
+        bar = current().bar(total=length, desc="generating", unit="char")
         on_step = lambda ids: bar.update(1)  # noqa: E731
     t0 = time.monotonic()
     try:
@@ -136,7 +137,7 @@ def generate(target: str | None = None, *, which: str = "best", prime: str = "",
         if bar is not None:
             bar.close()
     seconds = time.monotonic() - t0
-    ui.detail(f"generated {num_samples} × {length} characters in {seconds:.2f}s "
+    current().detail(f"generated {num_samples} × {length} characters in {seconds:.2f}s "
               f"({num_samples * length / max(seconds, 1e-9):,.0f} chars/s)")
     texts = [used + t for t in texts]
     if out is not None:

@@ -12,7 +12,7 @@ from typing import Callable, Iterator
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from lstmgen.errors import UserError
+from lstmgen.errors import LstmgenError
 from lstmgen.util.limits import TEMPERATURE, TOP_K, check_range
 
 # Below this many streams a step is a few tiny matrix products: BLAS threads only add hand-off latency and
@@ -137,7 +137,7 @@ def check_generation(step_model: StepModel, n: int, length: int, memory: int) ->
     the ids kept until the end, the float64 sampling arrays (a few per vocabulary entry) and the LSTM state."""
     need = n * (8 * length + 48 * step_model.vocab_size + 48 * sum(step_model.units))
     if memory and need > memory / 2:
-        raise UserError(f"{n} samples × {length:,} characters need about {need / 2**30:.1f} GiB, more than half of "
+        raise LstmgenError(f"{n} samples × {length:,} characters need about {need / 2**30:.1f} GiB, more than half of "
                         f"this machine's {memory / 2**30:.1f} GiB; lower --num-samples or --length")
 
 

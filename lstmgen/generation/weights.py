@@ -3,7 +3,7 @@
 A `.keras` file is a zip of `config.json` (the architecture), `metadata.json` and `model.weights.h5`. Keras stores
 each layer's variables under an HDF5 group named after the layer's class (`layers/lstm_1/cell/vars/0`, …) whose
 `vars` group carries the layer's own name as an attribute. The layers are matched to the config by that name and
-every array's shape is checked against the shape the config implies; anything else is a UserError.
+every array's shape is checked against the shape the config implies; anything else is a RunError.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from lstmgen.errors import UserError
+from lstmgen.errors import LstmgenError, RunError
 from lstmgen.generation.sample import StepModel
 
 NOT_LSTMGEN = "is not an lstmgen model"
@@ -108,7 +108,7 @@ def read_weights(path: str | Path) -> Weights:
 
     path = Path(path)
     if not zipfile.is_zipfile(path):
-        raise UserError(f"'{path}' is not a Keras model file (truncated or corrupt); use an intact checkpoint "
+        raise RunError(f"'{path}' is not a Keras model file (truncated or corrupt); use an intact checkpoint "
                         "from the run's checkpoints/ directory")
     try:
         with zipfile.ZipFile(path) as z:
@@ -127,10 +127,10 @@ def read_weights(path: str | Path) -> Weights:
                     raise _Mismatch(f"its logits layer has {dense['units']} outputs for {vocab} input characters")
                 kernel, bias = _arrays(groups, "logits", [(width, vocab), (vocab,)])
     except _Mismatch as e:
-        raise UserError(f"'{path}' {NOT_LSTMGEN}: {e}; use a model written by `lstmgen train`") from None
-    except UserError:
+        raise RunError(f"'{path}' {NOT_LSTMGEN}: {e}; use a model written by `lstmgen train`") from None
+    except LstmgenError:
         raise
     except Exception as e:  # damaged zip member, bad JSON, HDF5 errors, missing keys
         detail = str(e).splitlines()[0][:200] if str(e) else type(e).__name__
-        raise UserError(f"cannot read model '{path}': {detail}; the file is damaged or not an lstmgen model") from None
+        raise RunError(f"cannot read model '{path}': {detail}; the file is damaged or not an lstmgen model") from None
     return Weights(embedding, cells, kernel, bias)

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Callable
 
 from lstmgen.data.prepared import file_sha256
-from lstmgen.errors import UserError
+from lstmgen.errors import RunError
 from lstmgen.data.vocab import Vocab
 from lstmgen.generation.weights import Weights, read_weights
 
@@ -24,11 +24,11 @@ def builtin_model_names() -> list[str]:
 
 
 def builtin_model_dir(name: str) -> Path:
-    """The run directory of built-in model `name`; an unknown name is a UserError listing the known ones."""
+    """The run directory of built-in model `name`; an unknown name is a RunError listing the known ones."""
     if name in builtin_model_names():
         return MODELS_DIR / name
     known = ", ".join(f"builtin:{n}" for n in builtin_model_names()) or "none (this installation ships none)"
-    raise UserError(f"unknown built-in model 'builtin:{name}'; available: {known}")
+    raise RunError(f"unknown built-in model 'builtin:{name}'; available: {known}")
 
 
 @dataclass
@@ -67,7 +67,7 @@ def resolve_base(spec: str, warn: Callable[[str], None] = lambda _: None) -> Bas
     from lstmgen.runs.runmodel import pick_model
 
     if not spec.startswith("builtin:") and not os.path.exists(spec):
-        raise UserError(f"base model '{spec}' does not exist; give a run directory, a .keras file in one, or "
+        raise RunError(f"base model '{spec}' does not exist; give a run directory, a .keras file in one, or "
                         f"builtin:NAME ({', '.join(builtin_model_names()) or 'none shipped'})")
     choice = pick_model(spec, "best")
     if choice.note:
@@ -77,10 +77,10 @@ def resolve_base(spec: str, warn: Callable[[str], None] = lambda _: None) -> Bas
     weights = read_weights(choice.path)
     units = weights.shape["units"]
     if weights.shape["vocab_size"] != vocab.size:
-        raise UserError(f"base model '{choice.path}' has {weights.shape['vocab_size']} characters but its run's "
+        raise RunError(f"base model '{choice.path}' has {weights.shape['vocab_size']} characters but its run's "
                         f"vocab.json has {vocab.size}; the run is damaged, use another base")
     if len(set(units)) != 1:
-        raise UserError(f"base model '{choice.path}' has LSTM layers of different sizes {units}; lstmgen fine-tunes "
+        raise RunError(f"base model '{choice.path}' has LSTM layers of different sizes {units}; lstmgen fine-tunes "
                         "models whose layers all have the same number of units")
     return Base(spec, choice.path, choice.run, vocab, weights, file_sha256(choice.path), info.get("data_sha256"),
                 info.get("source"))

@@ -31,7 +31,7 @@ from lstmgen.util import atomic
 
 from lstmgen.runs import ckptschema
 from lstmgen.config import Config
-from lstmgen.errors import UserError
+from lstmgen.errors import LstmgenError, RunError
 from lstmgen.runs.runlock import RunLock, is_training
 
 RUN_FORMAT = "lstmgen-run"
@@ -73,22 +73,22 @@ def stat_or_none(path: str | os.PathLike) -> os.stat_result | None:
 
 
 def refuse_foreign_run_json(path: str | os.PathLike) -> None:
-    """A folder whose run.json is damaged or not an lstmgen run's: raise the UserError that says which."""
+    """A folder whose run.json is damaged or not an lstmgen run's: raise the RunError that says which."""
     if (Path(path) / "run.json").is_file() and not is_run_dir(path):
         RunDir(path).info()
 
 
 def read_mapping(path: Path, what: str, fix: str = "", loads=json.loads) -> dict:
-    """A JSON object from `path` (a YAML mapping with loads=yaml.safe_load); anything else is a UserError."""
+    """A JSON object from `path` (a YAML mapping with loads=yaml.safe_load); anything else is a RunError."""
     hint = f"; {fix}" if fix else ""
     try:
         data = loads(Path(path).read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise UserError(f"{what} '{path}' is missing{hint}") from None
+        raise RunError(f"{what} '{path}' is missing{hint}") from None
     except (OSError, ValueError, yaml.YAMLError) as e:  # ValueError: JSON and UTF-8 decoding errors
-        raise UserError(f"{what} '{path}' is unreadable or corrupt ({e.__class__.__name__}){hint}") from None
+        raise RunError(f"{what} '{path}' is unreadable or corrupt ({e.__class__.__name__}){hint}") from None
     if not isinstance(data, dict):
-        raise UserError(f"{what} '{path}' is corrupt (not a {'JSON object' if loads is json.loads else 'mapping'})"
+        raise RunError(f"{what} '{path}' is corrupt (not a {'JSON object' if loads is json.loads else 'mapping'})"
                         f"{hint}")
     return data
 
@@ -105,9 +105,9 @@ class RunDir:
         try:
             self.path.mkdir(parents=True, exist_ok=True)
         except OSError as e:
-            raise UserError(f"cannot create run directory '{self.path}': {e.strerror}; choose another with -o") from None
+            raise RunError(f"cannot create run directory '{self.path}': {e.strerror}; choose another with -o") from None
         if not os.access(self.path, os.W_OK):
-            raise UserError(f"run directory '{self.path}' is not writable; choose another with -o")
+            raise RunError(f"run directory '{self.path}' is not writable; choose another with -o")
         if not _has_format(self.path / MARKER_NAME):
             atomic.write_json(self.path / MARKER_NAME, {"format": RUN_FORMAT, "version": FORMAT_VERSION})
 
@@ -117,14 +117,14 @@ class RunDir:
         try:
             self.ckpt_dir.mkdir(exist_ok=True)
         except OSError as e:
-            raise UserError(f"cannot create run directory '{self.path}': {e.strerror}; choose another with -o") from None
+            raise RunError(f"cannot create run directory '{self.path}': {e.strerror}; choose another with -o") from None
         for name, text in (files or {}).items():
             atomic.write_text(self.path / name, text)
         atomic.write_json(self.path / "run.json", {"format": RUN_FORMAT, "version": FORMAT_VERSION,
                                                    "created": now_iso(), **info})
 
     def read_config(self) -> dict:
-        """The run's config.yaml as saved; missing, unreadable or not a mapping is a UserError."""
+        """The run's config.yaml as saved; missing, unreadable or not a mapping is a RunError."""
         return read_mapping(self.path / "config.yaml", "run config", loads=yaml.safe_load,
                             fix="restore it (each checkpoint's .json keeps the run's settings under \"config\") or "
                                 "start a new run with -o NEW_DIR")
@@ -133,16 +133,16 @@ class RunDir:
         """The run's config.yaml over the defaults, for reports (a missing or broken file gives the defaults)."""
         try:
             saved = self.read_config()
-        except UserError:
+        except LstmgenError:
             saved = {}
         return {**Config().resolved(), **saved}
 
     def info(self) -> dict:
         info = read_mapping(self.path / "run.json", "run file")
         if info.get("format") != RUN_FORMAT:
-            raise UserError(f"'{self.path}' is not an lstmgen run directory (run.json has another format)")
+            raise RunError(f"'{self.path}' is not an lstmgen run directory (run.json has another format)")
         if info.get("version") != FORMAT_VERSION:
-            raise UserError(f"run directory '{self.path}' was written by an incompatible lstmgen "
+            raise RunError(f"run directory '{self.path}' was written by an incompatible lstmgen "
                             f"(format version {info.get('version')}, this lstmgen reads {FORMAT_VERSION}); "
                             "retrain it or use the matching lstmgen version")
         return info
@@ -222,13 +222,13 @@ class RunDir:
         if not p.exists() or (p.is_dir() and not any(p.iterdir())) or self.aborted_creation():
             return
         if not p.is_dir():
-            raise UserError(f"'{p}' is a file, not a run directory; choose another with -o")
+            raise RunError(f"'{p}' is a file, not a run directory; choose another with -o")
         if is_run_dir(p):
-            raise UserError(f"'{p}' is already an lstmgen run; continue it with 'lstmgen train {p}', or choose a new "
+            raise RunError(f"'{p}' is already an lstmgen run; continue it with 'lstmgen train {p}', or choose a new "
                             "or empty folder with -o")
         names = sorted(e.name for e in p.iterdir())
         shown = ", ".join(names[:3]) + (", …" if len(names) > 3 else "")
-        raise UserError(f"'{p}' holds files and is not an lstmgen run ({shown}); choose a new or empty folder with -o")
+        raise RunError(f"'{p}' holds files and is not an lstmgen run ({shown}); choose a new or empty folder with -o")
 
     def claim(self, lock: bool = True) -> None:
         """Make a new run here: mark the folder, take its lock (if `lock`), clear an aborted creation. Call
@@ -238,7 +238,7 @@ class RunDir:
             self.acquire_lock()
         if not self.aborted_creation():  # with the marker written: only lstmgen's own files, no run.json
             self.release_lock()
-            raise UserError(f"'{self.path}' was just written by another lstmgen; choose another folder with -o")
+            raise RunError(f"'{self.path}' was just written by another lstmgen; choose another folder with -o")
         self.start_over()
 
     def start_over(self) -> None:
@@ -265,7 +265,7 @@ class RunDir:
 
     # --- who is training it ---------------------------------------------------------------------------
     def acquire_lock(self) -> None:
-        """Take the run's exclusive lock (UserError naming the holder if another process trains it)."""
+        """Take the run's exclusive lock (RunError naming the holder if another process trains it)."""
         self._lock.acquire()
 
     def release_lock(self) -> None:

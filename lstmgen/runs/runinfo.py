@@ -10,7 +10,7 @@ from datetime import datetime
 from pathlib import Path
 
 from lstmgen.config import Config
-from lstmgen.errors import UserError
+from lstmgen.errors import LstmgenError, RunError
 from lstmgen.runs.rundir import (DEFAULT_RUNS, RunDir, is_run_dir, read_mapping, refuse_foreign_run_json,
                             stat_or_none)
 from lstmgen.data.vocab import Vocab
@@ -103,7 +103,7 @@ def find_runs(root: str | os.PathLike = DEFAULT_RUNS) -> list[Path]:
         return [root]
     if not root.is_dir():
         hint = "train one with 'lstmgen train CORPUS'" if root == DEFAULT_RUNS else "pass a directory of runs"
-        raise UserError(f"'{root}' is not a directory; {hint}")
+        raise RunError(f"'{root}' is not a directory; {hint}")
     found = []
     for child in sorted(p for p in root.iterdir() if p.is_dir()):
         if is_run_dir(child):
@@ -120,7 +120,7 @@ def list_runs(root: str | os.PathLike = DEFAULT_RUNS) -> list[dict]:
     for path in find_runs(root):
         try:
             rows.append(summarize(path))
-        except UserError as e:
+        except LstmgenError as e:
             rows.append({"path": str(path), "name": path.name, "state": "unreadable", "error": str(e),
                          "updated": None, "size_bytes": dir_size(path)[0]})
     return sorted(rows, key=lambda r: r.get("updated") or "", reverse=True)
@@ -205,10 +205,10 @@ def run_info(path: str | os.PathLike) -> dict:
         path = builtin_model_dir(str(path)[len("builtin:"):])
     run = RunDir(path)
     if not Path(path).is_dir():
-        raise UserError(f"run directory '{path}' does not exist; list runs with 'lstmgen runs'")
+        raise RunError(f"run directory '{path}' does not exist; list runs with 'lstmgen runs'")
     if not is_run_dir(path):
         refuse_foreign_run_json(path)
-        raise UserError(f"'{path}' is not an lstmgen run directory (no run.json); list runs with 'lstmgen runs'")
+        raise RunError(f"'{path}' is not an lstmgen run directory (no run.json); list runs with 'lstmgen runs'")
     summary = summarize(path)
     vocab = Vocab.load(run.path / "vocab.json")
     cfg = run.saved_config()

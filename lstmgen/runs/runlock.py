@@ -15,7 +15,7 @@ import time
 from datetime import datetime
 from pathlib import Path
 
-from lstmgen.errors import UserError
+from lstmgen.errors import RunError
 
 try:
     import fcntl
@@ -60,7 +60,7 @@ def _flock_exclusive(fd: int, tries: int = 10) -> None:
 
 
 class RunLock:
-    """An exclusive, non-blocking lock on one lock file; acquire() raises UserError naming the holder."""
+    """An exclusive, non-blocking lock on one lock file; acquire() raises RunError naming the holder."""
 
     def __init__(self, path: str | os.PathLike, what: str):
         self.path, self.what = Path(path), what
@@ -73,13 +73,13 @@ class RunLock:
             try:
                 fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
             except OSError as e:
-                raise UserError(f"cannot write to run directory '{self.path.parent}' (creating its {self.path.name}: "
+                raise RunError(f"cannot write to run directory '{self.path.parent}' (creating its {self.path.name}: "
                                 f"{e.strerror}); make it writable, then run this again") from None
             try:
                 _flock_exclusive(fd)
             except BlockingIOError:
                 os.close(fd)
-                raise UserError(f"{self.what} is being trained by {describe(holder(self.path))}; wait for it to "
+                raise RunError(f"{self.what} is being trained by {describe(holder(self.path))}; wait for it to "
                                 "finish or stop it, then run this again") from None
             except OSError:  # a filesystem without flock: proceed unlocked, as before
                 pass

@@ -6,7 +6,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from lstmgen.errors import UserError
+from lstmgen.errors import RunError
 from lstmgen.runs.rundir import DEFAULT_RUNS, RunDir, is_run_dir, refuse_foreign_run_json
 
 
@@ -33,7 +33,7 @@ def pick_model(target: str | os.PathLike | None, which: str = "best") -> ModelCh
     if target is None:
         target = latest_run()
         if target is None:
-            raise UserError(f"no trained run found under '{DEFAULT_RUNS}/'; train one with 'lstmgen train CORPUS' "
+            raise RunError(f"no trained run found under '{DEFAULT_RUNS}/'; train one with 'lstmgen train CORPUS' "
                             "or pass a run directory")
     if str(target).startswith("builtin:"):  # a model shipped with lstmgen: a run directory inside the package
         from lstmgen.runs.basemodel import builtin_model_dir
@@ -43,16 +43,16 @@ def pick_model(target: str | os.PathLike | None, which: str = "best") -> ModelCh
     if path.is_dir():
         if not is_run_dir(path):
             refuse_foreign_run_json(path)
-            raise UserError(f"'{path}' is not an lstmgen run directory (no run.json)")
+            raise RunError(f"'{path}' is not an lstmgen run directory (no run.json)")
         return _in_run(path, which)
     if not path.exists():
-        raise UserError(f"model or run directory '{path}' does not exist")
+        raise RunError(f"model or run directory '{path}' does not exist")
     if path.suffix != ".keras":
-        raise UserError(f"'{path}' is not a .keras model file or a run directory")
+        raise RunError(f"'{path}' is not a .keras model file or a run directory")
     for run in (path.parent, path.parent.parent):
         if is_run_dir(run):
             return ModelChoice(path, run, "file")
-    raise UserError(f"model '{path}' is not inside an lstmgen run directory (its vocab.json is needed)")
+    raise RunError(f"model '{path}' is not inside an lstmgen run directory (its vocab.json is needed)")
 
 
 def _in_run(run: Path, which: str) -> ModelChoice:
@@ -75,7 +75,7 @@ def _in_run(run: Path, which: str) -> ModelChoice:
         model = checkpoints[0][0]
         return ModelChoice(model, run, "latest", f"{run}/{which}.keras and latest.keras are missing; using the newest "
                                                  f"checkpoint, {model.relative_to(run)}")
-    raise UserError(f"run directory '{run}' has no saved model (no best.keras, latest.keras or checkpoint in "
+    raise RunError(f"run directory '{run}' has no saved model (no best.keras, latest.keras or checkpoint in "
                     f"checkpoints/); train it with: lstmgen train {run}")
 
 

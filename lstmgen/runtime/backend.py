@@ -47,17 +47,17 @@ def check_backend_choice(name: str | None) -> None:
     """Refuse a KERAS_BACKEND that is not one of BACKENDS or is not installed, saying which are."""
     import importlib.util
 
-    from lstmgen.errors import UserError
+    from lstmgen.errors import LstmgenError
 
     if name is None:
         return
     installed = [b for b in BACKENDS if importlib.util.find_spec(b) is not None]
     have = f"installed here: {', '.join(installed)}" if installed else "none is installed here"
     if name not in BACKENDS:
-        raise UserError(f"KERAS_BACKEND={name!r} is not a backend lstmgen can use; set it to tensorflow, jax or torch "
+        raise LstmgenError(f"KERAS_BACKEND={name!r} is not a backend lstmgen can use; set it to tensorflow, jax or torch "
                         f"({have}), or unset it")
     if name not in installed:
-        raise UserError(f"KERAS_BACKEND={name} but {name} is not installed ({have}); install it or choose another")
+        raise LstmgenError(f"KERAS_BACKEND={name} but {name} is not installed ({have}); install it or choose another")
 
 
 check_backend_choice(os.environ.get("KERAS_BACKEND") or None)  # Keras ignores an empty one too
@@ -65,9 +65,9 @@ with muted_stderr():
     try:
         import keras
     except (ImportError, ValueError) as _e:  # e.g. a backend named in ~/.keras/keras.json that cannot be imported
-        from lstmgen.errors import UserError
+        from lstmgen.errors import LstmgenError
 
-        raise UserError(f"cannot start Keras ({str(_e)[:120]}); set KERAS_BACKEND to tensorflow, jax or "
+        raise LstmgenError(f"cannot start Keras ({str(_e)[:120]}); set KERAS_BACKEND to tensorflow, jax or "
                         "torch") from None
 check_backend_choice(keras.backend.backend())
 if keras.backend.backend() == "tensorflow":

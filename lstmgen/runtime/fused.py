@@ -33,9 +33,9 @@ def install(setting: str) -> str:
     from keras.src import backend as kb
 
     if setting == "fused" and not available():
-        from lstmgen.errors import UserError
+        from lstmgen.errors import LstmgenError
 
-        raise UserError(f"--lstm-kernel fused needs the torch backend (KERAS_BACKEND=torch, pip install torch); "
+        raise LstmgenError(f"--lstm-kernel fused needs the torch backend (KERAS_BACKEND=torch, pip install torch); "
                         f"this is {NAME}: use auto or keras")
     rnn = importlib.import_module(f"keras.src.backend.{NAME}.rnn")
     if setting == "keras" or not available():

@@ -15,7 +15,7 @@ import zipfile
 from pathlib import Path
 
 from lstmgen.util import atomic
-from lstmgen.errors import UserError
+from lstmgen.errors import RunError
 from lstmgen.runs.rundir import RunDir, now_iso
 
 COPIED = ("vocab.json", "metrics.csv", "train.log")
@@ -62,7 +62,7 @@ def _copy_checkpoints(src: RunDir, dst: RunDir) -> dict | None:
 def start_branch(src: RunDir, dst: RunDir, info: dict, config_text: str, lock: bool = True) -> None:
     """Make `dst` a copy of `src` to continue under a new name (dst must be new or empty: see RunDir.check_new)."""
     if dst.path.resolve().is_relative_to(src.path.resolve()):
-        raise UserError(f"'{dst.path}' is inside the run '{src.path}', which a branch leaves unchanged; choose a "
+        raise RunError(f"'{dst.path}' is inside the run '{src.path}', which a branch leaves unchanged; choose a "
                         "folder outside it with -o")
     dst.check_new()
     dst.claim(lock)
@@ -83,7 +83,7 @@ def start_branch(src: RunDir, dst: RunDir, info: dict, config_text: str, lock: b
         dst.create({**kept, "branched_from": origin})  # run.json last: the branch exists
     except OSError as e:
         dst.release_lock()
-        raise UserError(f"cannot branch '{src.path}' into '{dst.path}': {e.strerror or e}; free space or fix "
+        raise RunError(f"cannot branch '{src.path}' into '{dst.path}': {e.strerror or e}; free space or fix "
                         f"permissions, then run the same command again ('{src.path}' is unchanged)") from None
     except BaseException:
         dst.release_lock()

@@ -16,7 +16,7 @@ import numpy as np
 
 from lstmgen.runtime import backend
 from lstmgen.config import Config
-from lstmgen.errors import UserError
+from lstmgen.errors import LstmgenError
 
 _ENV = {"coordinator": ("LSTMGEN_COORDINATOR", "JAX_COORDINATOR_ADDRESS"),
         "num_processes": ("LSTMGEN_NUM_PROCESSES", "JAX_NUM_PROCESSES"),
@@ -65,7 +65,7 @@ def _from_env(key: str, value, unset):
             try:
                 return int(raw)
             except ValueError:
-                raise UserError(f"${name} must be an integer, got {raw!r}; fix or unset it") from None
+                raise LstmgenError(f"${name} must be an integer, got {raw!r}; fix or unset it") from None
     return unset
 
 
@@ -77,19 +77,19 @@ def join_job(cfg: Config) -> Job:
     if processes == 1:
         return Job()
     if backend.NAME != "jax":
-        raise UserError(f"multi-host training (--num-processes {processes}) is not supported on the {backend.NAME} "
+        raise LstmgenError(f"multi-host training (--num-processes {processes}) is not supported on the {backend.NAME} "
                         f"backend (MultiWorkerMirroredStrategy with model.fit is broken in Keras 3.15, "
                         f"keras-team/keras#20585); run every process with KERAS_BACKEND=jax")
     coordinator = _from_env("coordinator", cfg.coordinator, "")
     pid = _from_env("process_id", cfg.process_id, -1)
     if not coordinator or pid < 0 or pid >= processes:
-        raise UserError(f"a {processes}-process job needs --coordinator HOST:PORT and --process-id 0…{processes - 1} "
+        raise LstmgenError(f"a {processes}-process job needs --coordinator HOST:PORT and --process-id 0…{processes - 1} "
                         "(or $LSTMGEN_COORDINATOR and $LSTMGEN_PROCESS_ID) on every process")
     if _JOINED is None:
         backend.keras.distribution.initialize(coordinator, processes, pid)
         _JOINED = (coordinator, processes, pid)
     elif _JOINED != (coordinator, processes, pid):
-        raise UserError("this Python process already joined another multi-host job; start a new process")
+        raise LstmgenError("this Python process already joined another multi-host job; start a new process")
     return Job(processes, pid, coordinator)
 
 
@@ -198,7 +198,7 @@ def _resolve_mode(cfg: Config, job: Job) -> str:
         mode = "data_parallel"
     want = {"mirrored": "tensorflow", "data_parallel": "jax"}.get(mode)
     if want and backend.NAME != want:
-        raise UserError(f"--distribute {mode} needs the {want} backend, this is {backend.NAME}; run with "
+        raise LstmgenError(f"--distribute {mode} needs the {want} backend, this is {backend.NAME}; run with "
                         f"KERAS_BACKEND={want}, or use --distribute auto")
     return mode
 
@@ -226,12 +226,12 @@ def _mirrored(cfg: Config):
             try:
                 tf.config.set_logical_device_configuration(physical, wanted)
             except RuntimeError:
-                raise UserError(f"cannot split the CPU into {len(cpus)} devices after TensorFlow started; run "
+                raise LstmgenError(f"cannot split the CPU into {len(cpus)} devices after TensorFlow started; run "
                                 "lstmgen train in a new process") from None
     try:
         strategy = tf.distribute.MirroredStrategy(devices=devices)
     except (ValueError, RuntimeError) as e:
-        raise UserError(f"--devices {cfg.devices or '(all GPUs)'}: {e}; list devices such as /gpu:0,/gpu:1") from None
+        raise LstmgenError(f"--devices {cfg.devices or '(all GPUs)'}: {e}; list devices such as /gpu:0,/gpu:1") from None
     return strategy, list(strategy.extended.worker_devices)
 
 
@@ -241,12 +241,12 @@ def _data_parallel(cfg: Config, job: Job):
     devices = jax.devices()
     if cfg.devices:
         if job.processes > 1:
-            raise UserError("--devices cannot be combined with a multi-process job (every device of every process "
+            raise LstmgenError("--devices cannot be combined with a multi-process job (every device of every process "
                             "is used); leave it empty")
         try:
             devices = [jax.devices()[int(i.split(":")[-1])] for i in _split_list(cfg.devices)]
         except (ValueError, IndexError):
-            raise UserError(f"--devices {cfg.devices}: give JAX device indices 0…{jax.device_count() - 1}, "
+            raise LstmgenError(f"--devices {cfg.devices}: give JAX device indices 0…{jax.device_count() - 1}, "
                             "e.g. 0,1") from None
     engine = backend.keras.distribution.DataParallel(devices=devices, auto_shard_dataset=False)
     return engine, devices
@@ -264,7 +264,7 @@ def setup(cfg: Config, job: Job | None = None) -> Plan:
         engine, devices = _data_parallel(cfg, job)
     replicas = max(len(devices), 1)
     if cfg.batch_size % replicas:
-        raise UserError(f"batch_size {cfg.batch_size} (the global batch) does not split over {replicas} replicas; "
+        raise LstmgenError(f"batch_size {cfg.batch_size} (the global batch) does not split over {replicas} replicas; "
                         f"give a multiple of {replicas}")
     return Plan(mode, replicas, cfg.batch_size, job, devices, _lr_factor(cfg.lr_scaling, replicas), cfg.lr_scaling,
                 engine)

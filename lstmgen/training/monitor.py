@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import sys
 import time
 
-from tqdm import tqdm
 
-from lstmgen import ui
+from lstmgen.util.output import current
 from lstmgen.runtime.backend import keras
 
 
@@ -21,9 +19,8 @@ class TrainMonitor(keras.callbacks.Callback):
         self.stopped: str | None = None
         cfg = trainer.cfg
         st = trainer.state
-        self.bar = tqdm(total=trainer.steps, initial=start_step, desc=f"epoch {st['epoch'] + 1}/{cfg.epochs}",
-                        unit="step", file=sys.stderr, dynamic_ncols=True, leave=False,
-                        disable=True if trainer.quiet else ui.bar_disabled())
+        self.bar = current().bar(total=trainer.steps, initial=start_step, desc=f"epoch {st['epoch'] + 1}/{cfg.epochs}",
+                                 unit="step", delay=0.0, disable=True if trainer.quiet else current().bars_disabled)
         self.chars_per_step = cfg.batch_size * cfg.seq_len  # the global batch: throughput of all replicas
         self.last_ckpt = time.monotonic()
         self.last_step_time = None
@@ -95,8 +92,8 @@ class ValidationBar(keras.callbacks.Callback):
         self.bar = None
 
     def on_test_begin(self, logs=None):
-        self.bar = ui.bar(total=self.total, desc="validation", unit="batch",
-                          disable=True if self.quiet else ui.bar_disabled())
+        self.bar = current().bar(total=self.total, desc="validation", unit="batch",
+                          disable=True if self.quiet else current().bars_disabled)
 
     def on_test_batch_end(self, batch, logs=None):
         self.bar.update(1)

@@ -17,7 +17,7 @@ from lstmgen.config import (DATA_KEYS, FINETUNE_DEFAULTS, INIT_KEYS, SHAPE_KEYS,
                             read_yaml)
 from lstmgen.data.prepared import Prepared, prepared_for_training
 from lstmgen.data.batches import steps_in_epoch
-from lstmgen.errors import UserError
+from lstmgen.errors import LstmgenError, RunError
 from lstmgen.runtime.hardware import memory_bytes
 from lstmgen.runs.rundata import in_run_vocab, run_data, with_vocab
 from lstmgen.runs.rundir import DEFAULT_RUNS, RunDir, is_run_dir, refuse_foreign_run_json
@@ -33,14 +33,14 @@ def check_fits(cfg: Config, vocab_size: int) -> None:
         return
     weights = 16 * parameter_count(cfg, vocab_size)
     if weights > 0.8 * total:
-        raise UserError(f"the model has {parameter_count(cfg, vocab_size):,} parameters: with gradients and optimizer "
+        raise RunError(f"the model has {parameter_count(cfg, vocab_size):,} parameters: with gradients and optimizer "
                         f"state about {weights / 2**30:.1f} GiB, more than this machine's {total / 2**30:.1f} GiB; "
                         "lower --units, --layers or --embedding-dim")
     per_position = 4 * (3 * vocab_size + cfg.layers * 12 * cfg.units + cfg.embedding_dim)
     for name, batch, share in (("batch_size", cfg.batch_size, 1.0), ("val_batch_size", cfg.val_batch_size, 0.5)):
         need = batch * cfg.seq_len * per_position * share
         if weights + need > 0.8 * total:
-            raise UserError(f"{name} × seq_len = {batch} × {cfg.seq_len} needs about {need / 2**30:.1f} GiB of "
+            raise RunError(f"{name} × seq_len = {batch} × {cfg.seq_len} needs about {need / 2**30:.1f} GiB of "
                             f"activations, more than this machine's {total / 2**30:.1f} GiB; lower "
                             f"--{name.replace('_', '-')} or --seq-len")
 
@@ -49,7 +49,7 @@ def check_trainable(cfg: Config, data: Prepared) -> int:
     """Refuse settings that cannot work before anything is written; returns the steps per epoch."""
     check_fits(cfg, data.vocab.size)
     if steps_in_epoch(len(data.train), cfg.seq_len, cfg.batch_size) == 0:
-        raise UserError(f"the training split has {len(data.train):,} characters, fewer than one batch of "
+        raise RunError(f"the training split has {len(data.train):,} characters, fewer than one batch of "
                         f"{cfg.batch_size} × {cfg.seq_len + 1}; lower --batch-size or --seq-len, or use more text")
     return cfg.steps_per_epoch or steps_in_epoch(len(data.train), cfg.seq_len, cfg.batch_size)
 
@@ -75,7 +75,7 @@ def _check_saved_config(run: RunDir, saved: dict) -> None:
     diff = [k for k in SHAPE_KEYS + DATA_KEYS if k in trained and saved.get(k) != trained[k]]
     if diff:
         what = ", ".join(f"{k} {saved.get(k)!r} (trained with {trained[k]!r})" for k in diff)
-        raise UserError(f"config.yaml of run '{run.path}' no longer matches its checkpoints: {what}; put the trained "
+        raise RunError(f"config.yaml of run '{run.path}' no longer matches its checkpoints: {what}; put the trained "
                         "values back in config.yaml, or start a new run with -o NEW_DIR")
 
 
@@ -89,9 +89,9 @@ def _refuse_from_on_existing(source: str, run: RunDir, given: str | None, saved:
     if not given or (not source_run and recorded_spec(given) == saved.get("init_from")):
         return
     if source_run:
-        raise UserError(f"'{source}' is a run, and --from only starts new runs; to continue it, drop --from; to "
+        raise RunError(f"'{source}' is a run, and --from only starts new runs; to continue it, drop --from; to "
                         f"fine-tune from it: lstmgen train NEW_TEXT --from {source} -o NEW_DIR")
-    raise UserError(f"run '{run.path}' already exists and was not started from '{given}'; --from only starts new "
+    raise RunError(f"run '{run.path}' already exists and was not started from '{given}'; --from only starts new "
                     "runs: choose a new directory with -o")
 
 
@@ -103,7 +103,7 @@ def _new_config(config_file, overrides: dict):
     if not spec:
         cfg = make_config(config_file, overrides)
         if cfg.freeze_layers or cfg.init_vocab != "corpus":
-            raise UserError("--freeze-layers and --init-vocab only apply with --from MODEL (fine-tuning)")
+            raise RunError("--freeze-layers and --init-vocab only apply with --from MODEL (fine-tuning)")
         return cfg, None
     from lstmgen.runs.basemodel import resolve_base
 
@@ -112,13 +112,13 @@ def _new_config(config_file, overrides: dict):
     clash = [k for k in SHAPE_KEYS if explicit.get(k) is not None and explicit[k] != shape[k]]
     if clash:
         given = ", ".join(f"--{k.replace('_', '-')} {explicit[k]}" for k in clash)
-        raise UserError(f"the base model '{spec}' has {shape['layers']} layers × {shape['units']} units, embedding "
+        raise RunError(f"the base model '{spec}' has {shape['layers']} layers × {shape['units']} units, embedding "
                         f"{shape['embedding_dim']}; it cannot be fine-tuned as {given}: drop those settings (a "
                         "fine-tuned model keeps its base's shape)")
     cfg = make_config(config_file, {**overrides, "init_from": recorded_spec(base.spec)},
                       base={**FINETUNE_DEFAULTS, **shape})
     if cfg.freeze_layers > cfg.layers:
-        raise UserError(f"--freeze-layers {cfg.freeze_layers} is more than the base's {cfg.layers} LSTM layers")
+        raise RunError(f"--freeze-layers {cfg.freeze_layers} is more than the base's {cfg.layers} LSTM layers")
     return cfg, base
 
 
@@ -146,12 +146,12 @@ def open_run(source: str, config_file, overrides: dict, out_dir, chief: bool = T
         changed = [k for k in SHAPE_KEYS + DATA_KEYS + INIT_KEYS if getattr(cfg, k) != saved.get(k, getattr(
             Config, k))]
         if changed:
-            raise UserError(f"cannot change {', '.join(changed)} of an existing run ('{run.path}'); "
+            raise RunError(f"cannot change {', '.join(changed)} of an existing run ('{run.path}'); "
                             "start a new run with -o NEW_DIR")
         if source != str(target) and not is_run_dir(source):
             data = prepared_for_training(source, val_fraction=cfg.val_fraction, lowercase=cfg.lowercase)
             if data.meta.get("sha256") != info["data_sha256"]:
-                raise UserError(f"'{run.path}' was trained on other data; choose a new run directory with -o")
+                raise RunError(f"'{run.path}' was trained on other data; choose a new run directory with -o")
             data = in_run_vocab(data, info)
         else:
             data = run_data(run.path, info, val_fraction=cfg.val_fraction, lowercase=cfg.lowercase)
@@ -194,18 +194,18 @@ def open_run_in_job(source: str, config_file, overrides: dict, out_dir):
     if job.processes == 1:
         return (*open_run(source, config_file, overrides, out_dir), job)
     if not out_dir and not is_run_dir(source):
-        raise UserError("a multi-process job needs -o RUN_DIR, the same path on every process")
+        raise RunError("a multi-process job needs -o RUN_DIR, the same path on every process")
     opened, failed = None, None
     if job.is_chief:
         try:
             opened = open_run(source, config_file, overrides, out_dir)
-        except UserError as e:
+        except LstmgenError as e:
             failed = e
     if not job.all_ok(failed is None):
-        raise failed or UserError("process 0 could not open the run (see its error); fix that and restart all")
+        raise failed or RunError("process 0 could not open the run (see its error); fix that and restart all")
     if not job.is_chief:
         opened = open_run(source, config_file, overrides, out_dir, chief=False)
         if not opened[3]:
-            raise UserError(f"process {job.process_id} cannot see the run directory process 0 created; put -o on a "
+            raise RunError(f"process {job.process_id} cannot see the run directory process 0 created; put -o on a "
                             "filesystem every host shares")
     return (*opened, job)

@@ -25,7 +25,7 @@ from lstmgen.config import Config, dump_yaml
 from lstmgen.data.prepared import Prepared
 from lstmgen.data.batches import TrainBatches, ValBatches, steps_in_epoch
 from lstmgen.training.epoch_report import EpochReport
-from lstmgen.errors import UserError
+from lstmgen.errors import LstmgenError, RunError
 from lstmgen.training.model import (build_model, compile_model, learning_rate, model_shape, restore_seed_states,
                            seed_states, set_weights)
 from lstmgen.eta.track import EtaTracker, eta_line
@@ -99,7 +99,7 @@ class Trainer:
             return True
         if problems:
             shown = "; ".join(problems[:2]) + (f"; and {len(problems) - 2} more" if len(problems) > 2 else "")
-            raise UserError(f"no checkpoint in '{self.run.path}' can be used ({shown}); start a new run with -o "
+            raise RunError(f"no checkpoint in '{self.run.path}' can be used ({shown}); start a new run with -o "
                             "NEW_DIR")
         return False
 
@@ -111,7 +111,7 @@ class Trainer:
         base = resolve_base(self.cfg.init_from, warn=self.say)
         recorded = self.run.info().get("base") or {}
         if recorded.get("sha256") not in (None, base.sha256):
-            raise UserError(f"base model '{base.path}' changed since run '{self.run.path}' was started (sha256 "
+            raise RunError(f"base model '{base.path}' changed since run '{self.run.path}' was started (sha256 "
                             f"{base.sha256[:12]}…, recorded {str(recorded['sha256'])[:12]}…); restore it, or start "
                             "a new run with -o NEW_DIR")
         counts = np.bincount(np.asarray(self.data.train), minlength=self.data.vocab.size)
@@ -161,7 +161,7 @@ class Trainer:
             if not path.with_suffix(".json").exists():  # its state was not committed: leave no half behind
                 with contextlib.suppress(OSError):
                     path.unlink()
-            raise UserError(f"could not save a checkpoint in '{self.run.path}': {e.strerror or e}; free space or fix "
+            raise RunError(f"could not save a checkpoint in '{self.run.path}': {e.strerror or e}; free space or fix "
                             "permissions, then resume (earlier checkpoints are intact)") from None
 
     def log(self, message: str) -> None:
@@ -282,10 +282,10 @@ def _train_opened(source: str, run: RunDir, cfg: Config, data: Prepared, resumed
         try:
             runhealth.check_checkpoints_present(run)
             runhealth.check_writable(run)
-        except UserError as e:
+        except LstmgenError as e:
             failed = e
     if not job.all_ok(failed is None):
-        raise failed or UserError("process 0 cannot resume the run (see its error); fix that and restart all")
+        raise failed or RunError("process 0 cannot resume the run (see its error); fix that and restart all")
     with runhealth.writes(run):
         return _resume_and_train(run, cfg, data, resumed, job, say, quiet)
 
@@ -299,7 +299,7 @@ def _resume_and_train(run: RunDir, cfg: Config, data: Prepared, resumed: bool, j
         atomic.write_text(run.path / "config.yaml", dump_yaml(cfg))
         try:
             intact = Vocab.load(run.path / "vocab.json").chars == data.vocab.chars
-        except UserError:
+        except LstmgenError:
             intact = False
         if not intact:  # missing or damaged: the run's data has the same vocabulary
             data.vocab.save(run.path / "vocab.json")
@@ -328,7 +328,7 @@ def _train_in_scope(run: RunDir, cfg: Config, data: Prepared, resumed: bool, say
     if resumed:
         shape = model_shape(trainer.model)
         if shape["vocab_size"] != data.vocab.size:
-            raise UserError(f"run '{run.path}' does not match its vocabulary; it is damaged, start a new run")
+            raise RunError(f"run '{run.path}' does not match its vocabulary; it is damaged, start a new run")
     st = trainer.state
     if st["epoch"] >= cfg.epochs:
         say(f"run '{run.path}' has already trained {st['epoch']} epochs; pass --epochs N (N > {st['epoch']}) "

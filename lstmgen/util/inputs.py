@@ -10,7 +10,7 @@ import os
 import stat
 from pathlib import Path
 
-from lstmgen.errors import UserError
+from lstmgen.errors import DataError
 from lstmgen.util.limits import size_text
 
 _KINDS = ((stat.S_ISCHR, "character device"), (stat.S_ISBLK, "block device"), (stat.S_ISFIFO, "named pipe (FIFO)"),
@@ -34,7 +34,7 @@ def check_regular(path: str | os.PathLike, label: str, fix: str) -> os.stat_resu
     st = os.stat(path)
     kind = special_kind(st.st_mode)
     if kind:
-        raise UserError(f"{label} is a {kind}, not a regular file; {fix}")
+        raise DataError(f"{label} is a {kind}, not a regular file; {fix}")
     return st
 
 
@@ -48,7 +48,7 @@ def read_stream(stream, limit: int, what: str, fix: str) -> bytes:
         chunks.append(chunk)
         size += len(chunk)
         if size > limit:
-            raise UserError(f"{what} reads at most {size_text(limit)}; {fix}")
+            raise DataError(f"{what} reads at most {size_text(limit)}; {fix}")
 
 
 def read_regular(path: Path, label: str, fix: str, bound: tuple[int, str, str] | None = None) -> bytes:
@@ -57,9 +57,9 @@ def read_regular(path: Path, label: str, fix: str, bound: tuple[int, str, str] |
     try:
         st = check_regular(path, label, fix)
         if bound is not None and st.st_size > bound[0]:
-            raise UserError(f"{bound[1]} reads at most {size_text(bound[0])}, {label} has {size_text(st.st_size)}; "
+            raise DataError(f"{bound[1]} reads at most {size_text(bound[0])}, {label} has {size_text(st.st_size)}; "
                             f"{bound[2]}")
         with open(path, "rb") as f:
             return read_stream(f, *bound) if bound is not None else f.read()
     except OSError as e:
-        raise UserError(f"cannot read {label} ({e.strerror or e}); check the path and its permissions") from None
+        raise DataError(f"cannot read {label} ({e.strerror or e}); check the path and its permissions") from None

@@ -3,7 +3,7 @@ from a stream or input file, and the range check both use. No TensorFlow, no Num
 
 from __future__ import annotations
 
-from lstmgen.errors import UserError
+from lstmgen.errors import ConfigError
 
 SEED = (0, 2**32 - 1)  # NumPy's and the backends' seeding take 32-bit seeds (config.RANGES["seed"] too)
 TEMPERATURE = (1e-3, 1e3)  # sampling temperatures (generate, eval --generate, the per-epoch samples)
@@ -29,14 +29,14 @@ def range_text(lo, hi, ends: str = "[]") -> str:
 
 
 def check_range(name: str, value, lo, hi, ends: str = "[]", fix: str = ""):
-    """`value` if lo ≤ value ≤ hi (an end excluded where `ends` has '(' or ')'); else a UserError naming the range.
+    """`value` if lo ≤ value ≤ hi (an end excluded where `ends` has '(' or ')'); else a ConfigError naming the range.
 
     NaN fails every comparison, so it is refused too."""
     low_ok = value > lo if ends[0] == "(" else value >= lo
     high_ok = value < hi if ends[1] == ")" else value <= hi
     if not (low_ok and high_ok):
         shown = repr(value) if len(repr(value)) <= 40 else repr(value)[:40] + "…"
-        raise UserError(f"{name} must be {range_text(lo, hi, ends)}, got {shown}{'; ' + fix if fix else ''}")
+        raise ConfigError(f"{name} must be {range_text(lo, hi, ends)}, got {shown}{'; ' + fix if fix else ''}")
     return value
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import yaml
 
-from lstmgen.errors import UserError
+from lstmgen.errors import ConfigError
 from lstmgen.util.inputs import read_regular
 from lstmgen.util.limits import CONFIG_FILE_BYTES
 
@@ -47,20 +47,20 @@ class _BoundedLoader(yaml.SafeLoader):
 
 
 def load_yaml_file(path: Path, what: str = "config file"):
-    """The YAML document in `path` (None when empty); every problem is one UserError naming the file."""
+    """The YAML document in `path` (None when empty); every problem is one ConfigError naming the file."""
     data = read_regular(path, f"{what} '{path}'", "give a YAML file",
                         bound=(CONFIG_FILE_BYTES, "--config", f"a {what} needs only a few lines"))
     loader = _BoundedLoader(data)
     try:
         return loader.get_single_data()
     except _Refused as e:
-        raise UserError(f"{what} '{path}' {e.why} (line {e.mark.line + 1}); write plain key: value lines") from None
+        raise ConfigError(f"{what} '{path}' {e.why} (line {e.mark.line + 1}); write plain key: value lines") from None
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark is not None else ""
-        raise UserError(f"{what} '{path}' is not valid YAML{where}; fix the syntax") from None
+        raise ConfigError(f"{what} '{path}' is not valid YAML{where}; fix the syntax") from None
     except (ValueError, OverflowError, RecursionError) as e:  # e.g. a 5000-digit integer, a date like 2024-13-45
         shown = str(e) if len(str(e)) <= 60 else str(e)[:60] + "…"
-        raise UserError(f"{what} '{path}' has a value YAML cannot read ({shown}); fix it") from None
+        raise ConfigError(f"{what} '{path}' has a value YAML cannot read ({shown}); fix it") from None
     finally:
         loader.dispose()
