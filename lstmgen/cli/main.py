@@ -160,7 +160,7 @@ def prepare(sources, out_dir, encoding, lowercase, val_fraction, force):
       cat notes.txt | lstmgen prepare - -o prepared/notes
     """
     from lstmgen.data.prepared import prepare as run_prepare
-    from lstmgen.data.sources import check_encoding
+    from lstmgen.data.decode import check_encoding
 
     check_encoding(encoding)  # before any input is read
     t0 = time.monotonic()

@@ -104,7 +104,7 @@ def build_pydocs(stdlib: str | os.PathLike | None = None, max_chars: int = PYDOC
 
 
 def _pydocs_cache_file() -> Path:
-    from lstmgen.data.sources import cache_root
+    from lstmgen.data.download import cache_root
 
     stdlib = sysconfig.get_paths()["stdlib"]
     key = hashlib.sha256(f"{stdlib}|{sys.version}|{PYDOCS_VERSION}".encode()).hexdigest()[:16]

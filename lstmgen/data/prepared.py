@@ -20,7 +20,8 @@ import numpy as np
 from lstmgen import FORMAT_VERSION, __version__
 from lstmgen.util.atomic import TMP_MARK, clean_stale_temps, write_bytes, write_json
 from lstmgen.errors import DataError, LstmgenError
-from lstmgen.data.sources import PREPARED_FORMAT, cache_subdir, fetch, is_prepared_dir, read_fetched, read_sources
+from lstmgen.data.download import cache_subdir
+from lstmgen.data.sources import PREPARED_FORMAT, fetch, is_prepared_dir, read_fetched, read_sources
 from lstmgen.data.vocab import Vocab, dtype_for_size, text_codes
 
 __all__ = ["Prepared", "prepare", "load_prepared", "is_prepared_dir", "prepared_for_training", "read_sources",
