@@ -93,6 +93,8 @@ def _fetch_dir(d: Path, bound: tuple[int, str, str] | None = None) -> Fetched:
 def fetch(source: str, bound: tuple[int, str, str] | None = None) -> Fetched:
     """Expand one SOURCE argument into its raw pieces (reads files, stdin, downloads, builds builtins).
 
+    A bare NAME that is no existing path is looked up in the corpus catalog (catalog.py); an existing path wins.
+
     bound=(limit, what, fix) caps each file and stdin; stdin is capped at limits.STDIN_BYTES anyway."""
     if source == "-":
         stdin = getattr(sys.stdin, "buffer", None)
@@ -119,8 +121,15 @@ def fetch(source: str, bound: tuple[int, str, str] | None = None) -> Fetched:
     if path.is_dir():
         return _fetch_dir(path, bound)
     if not path.exists():
+        from lstmgen.data import catalog
+
+        entry = catalog.lookup(source)  # a bare NAME that is no file: a corpus from the catalog
+        if entry is not None:
+            cached = catalog.resolve(entry)
+            return Fetched(entry.name, safe_name(entry.name), [Piece(str(cached), data=_read_file(cached, bound))])
         raise DataError(
-            f"{source}: no such file or directory; pass a text file, a directory, '-', an http(s) URL or builtin:NAME"
+            f"{source}: no such file or directory, nor a catalog name ({', '.join(catalog.names()) or 'none'}); "
+            f"pass a text file, a directory, '-', an http(s) URL, builtin:NAME or a catalog name"
         )
     return Fetched(str(path.resolve()), safe_name(path.stem), [Piece(str(path), data=_read_file(path, bound))])
 
@@ -164,5 +173,6 @@ def read_sources(sources: Sequence[str], encoding: str | None = None,
     if isinstance(sources, str):
         sources = [sources]
     if not sources:
-        raise DataError("no SOURCE given; pass a text file, a directory, '-', an http(s) URL or builtin:NAME")
+        raise DataError("no SOURCE given; pass a text file, a directory, '-', an http(s) URL, builtin:NAME or a "
+                        "catalog name such as tinyshakespeare")
     return read_fetched([fetch(s, bound) for s in sources], encoding)
