@@ -215,6 +215,23 @@ def coerce(key: str, value, source: str = "config"):
     return str(value)
 
 
+def config_keys() -> list[str]:
+    """Every configuration key, in the order `python -m lstmgen.config` documents them.
+
+    >>> "epochs" in config_keys()
+    True
+    """
+    return list(FIELD_TYPES)
+
+
+def check_override_keys(overrides: dict) -> None:
+    """Refuse an unknown key or a value of the wrong type before anything is read or written (ranges are checked
+    with the whole config)."""
+    for key, value in overrides.items():
+        if value is not None:
+            coerce(key, value, "config")
+
+
 def validate(cfg: Config) -> Config:
     for key, (lo, hi) in RANGES.items():
         check_range(f"config key '{key}' (--{key.replace('_', '-')})", getattr(cfg, key), lo, hi,

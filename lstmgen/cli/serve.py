@@ -9,7 +9,7 @@ import socket
 import click
 
 from lstmgen.cli import ui
-from lstmgen.cli.main import EXIT_CODES, output_options
+from lstmgen.cli.app import EXIT_CODES, cli, output_options
 from lstmgen.errors import LstmgenError
 from lstmgen.serving.params import Limits
 
@@ -107,3 +107,6 @@ def serve(targets, host, port, token, insecure, which, max_length, max_samples, 
     except SystemExit:  # uvicorn's start-up failed (it logged why)
         raise LstmgenError(f"could not serve on {host}:{port}; see the line above") from None
     ui.say(f"stopped; served {web.state.server.served} requests")
+
+
+cli.add_command(serve)

@@ -8,6 +8,7 @@ import math
 from pathlib import Path
 
 from lstmgen.util import atomic
+
 LN2 = math.log(2)
 PNG_NAME = "loss.png"
 
@@ -33,8 +34,13 @@ def _bits_axis(ax) -> None:
     ax.secondary_yaxis("right", functions=(lambda n: n / LN2, lambda b: b * LN2)).set_ylabel("bits/char")
 
 
-def write_loss_png(history: list[dict], path: str | Path, title: str = "") -> Path:
-    """Draw the loss curves of `history` (metrics rows: global_step, wall_seconds, loss, val_loss) to `path`."""
+def loss_figure(history: list[dict], title: str = ""):
+    """A matplotlib Figure of the loss curves of `history` (metrics rows: global_step, wall_seconds, loss, val_loss).
+
+    >>> fig = loss_figure([{"global_step": 100, "wall_seconds": 30, "loss": 2.1, "val_loss": 2.0}])
+    >>> len(fig.axes) >= 2
+    True
+    """
     from matplotlib.figure import Figure
 
     rows = [r for r in history if _num(r.get("global_step")) is not None]
@@ -62,6 +68,12 @@ def write_loss_png(history: list[dict], path: str | Path, title: str = "") -> Pa
         axes[0].legend()
     if title:
         fig.suptitle(title)
+    return fig
+
+
+def write_loss_png(history: list[dict], path: str | Path, title: str = "") -> Path:
+    """Draw the loss curves of `history` to `path` (a PNG, written atomically)."""
+    fig = loss_figure(history, title)
     path = Path(path)
     with atomic.atomic_path(path) as tmp:
         fig.savefig(tmp, format="png")

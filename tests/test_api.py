@@ -1,0 +1,134 @@
+"""The Python API, called directly (not through the CLI): prepare, train, Run, Generator, evaluate, estimate_log."""
+
+import keras
+import pytest
+from conftest import TINY_TEXT
+
+import lstmgen
+
+TINY = dict(units=16, layers=1, embedding_dim=8, seq_len=16, batch_size=8, seed=1, mixed_precision="off",
+            checkpoint_minutes=0, sample_length=30, steps_per_epoch=4)
+LOGS = __import__("pathlib").Path(__file__).parent / "fixtures" / "logs"
+
+
+@pytest.fixture(scope="module")
+def api_run(tmp_path_factory):
+    base = tmp_path_factory.mktemp("api")
+    (base / "book.txt").write_text(TINY_TEXT, encoding="utf-8")
+    corpus = lstmgen.prepare(base / "book.txt", out=base / "prepared")
+    run = lstmgen.train(corpus, out=base / "run", epochs=2, progress=False, **TINY)
+    return corpus, run
+
+
+def test_prepare_returns_a_handle_on_the_prepared_corpus(api_run):
+    corpus, _ = api_run
+    assert corpus.size == len(TINY_TEXT) and corpus.train_size + corpus.val_size == corpus.size
+    assert set(corpus.chars) == set(TINY_TEXT) and len(corpus.sha256) == 64
+    assert corpus.text() == TINY_TEXT
+    assert lstmgen.Corpus.open(corpus.path) == corpus
+    assert "vocabulary 35 characters" in corpus.summary()
+
+
+def test_train_returns_the_run_with_its_history(api_run):
+    _, run = api_run
+    assert run.result.status == "finished" and run.status == "finished"
+    assert [r["epoch"] for r in run.history] == [1.0, 2.0]
+    assert run.best_val_loss == min(r["val_loss"] for r in run.history)
+    assert run.config["units"] == 16
+    assert run.info()["model"]["units"] == 16 if "model" in run.info() else True
+    fig = run.plot()
+    assert fig.axes and any(ax.get_lines() for ax in fig.axes)
+
+
+def test_a_run_continues_where_it_stopped_and_branches(api_run, tmp_path):
+    _, run = api_run
+    copy = run.train(out=tmp_path / "more", epochs=3, progress=False)
+    assert copy.path == tmp_path / "more" and copy.epochs_done == 3
+    assert run.epochs_done == 2  # the original stays as it was
+    again = lstmgen.Run(copy.path).train(epochs=3, progress=False)
+    assert again.result.status == "already finished" and again.epochs_done == 3
+
+
+def test_user_callbacks_run_inside_fit(api_run, tmp_path):
+    _, run = api_run
+    seen = []
+
+    class Spy(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            seen.append((epoch, round(float(logs["loss"]), 5)))
+
+    copy = run.train(out=tmp_path / "cb", epochs=4, callbacks=[Spy()], progress=False)
+    assert [e for e, _ in seen] == [2, 3]  # epochs 3 and 4 (0-based, as Keras counts them)
+    assert [loss for _, loss in seen] == [pytest.approx(r["loss"], abs=1e-4) for r in copy.history[2:]]
+
+
+def test_the_generator_holds_the_model_and_streams_what_it_generates(api_run):
+    _, run = api_run
+    gen = run.generator()
+    assert gen.which == "best" and gen.path.name == "best.keras"
+    text = gen.generate("The ", length=50, temperature=0.7, seed=3)
+    assert text.startswith("The ") and len(text) == 54 and set(text) <= set(gen.chars)
+    streamed = "".join(gen.stream("The ", length=50, temperature=0.7, seed=3))
+    assert "The " + streamed == text
+    batch = gen.samples(3, "a", length=20, seed=1)
+    assert len(batch) == 3 and all(len(s) == 21 for s in batch)
+    assert gen.generate("x", length=10, greedy=True) == gen.generate("x", length=10, greedy=True)
+
+
+def test_evaluate_gives_the_loss_as_attributes(api_run, tmp_path):
+    _, run = api_run
+    ev = lstmgen.evaluate(run)
+    assert ev.nats == pytest.approx(run.best_val_loss, abs=1e-3)
+    assert ev.bits_per_char == pytest.approx(ev.nats / 0.6931471805599453)
+    other = tmp_path / "other.txt"
+    other.write_text("The lazy dog jumps over the quick brown fox. Ω\n" * 20, encoding="utf-8")
+    ev2 = run.evaluate(other)
+    assert ev2.unknown_chars == 20 and ev2.predictions > 0 and ev2.to_json()["loss"]["nats"] == ev2.nats
+
+
+def test_estimate_log_answers_like_the_command():
+    est = lstmgen.estimate_log(LOGS / "keras_log_verbose1.txt")
+    assert isinstance(est, lstmgen.Estimate) and est.epochs and est.seconds_per_epoch > 0
+    assert lstmgen.estimate_log(LOGS / "keras_log_verbose1.txt", epochs=50).epochs == 50
+
+
+@pytest.mark.parametrize("call, error, words", [
+    (lambda: lstmgen.prepare("no-such-file.txt"), lstmgen.DataError, "no such file"),
+    (lambda: lstmgen.train("no-such-file.txt", epoch=3), lstmgen.ConfigError, "did you mean 'epochs'"),
+    (lambda: lstmgen.train("no-such-file.txt", units="many"), lstmgen.ConfigError, "units"),
+    (lambda: lstmgen.Run("."), lstmgen.RunError, "not a run directory"),
+    (lambda: lstmgen.estimate_log("no-such.log"), lstmgen.LogError, "no-such.log"),
+    (lambda: lstmgen.estimate_log(LOGS / "keras_log_verbose1.txt", epochs=0), lstmgen.ConfigError, "epochs"),
+])
+def test_errors_are_lstmgen_errors_of_one_line(call, error, words):
+    with pytest.raises(error) as e:
+        call()
+    assert isinstance(e.value, lstmgen.LstmgenError) and words in str(e.value) and "\n" not in str(e.value)
+
+
+def test_generator_options_are_checked(api_run):
+    gen = api_run[1].generator()
+    for kwargs in ({"temperature": -1}, {"top_p": 1.5}, {"length": 0}):
+        with pytest.raises(lstmgen.LstmgenError):
+            gen.generate("a", **kwargs)
+
+
+def test_the_library_prints_nothing_unless_asked(api_run, tmp_path, capfd):
+    corpus, run = api_run
+    capfd.readouterr()
+    lstmgen.prepare(corpus.path.parent / "book.txt", out=tmp_path / "p", progress=False)
+    run.generator().generate("a", length=20)
+    out, err = capfd.readouterr()
+    assert out == "" and err == ""
+    lstmgen.prepare(corpus.path.parent / "book.txt", out=tmp_path / "p", progress=False, verbose=1)
+
+
+def test_import_is_light_and_names_are_documented():
+    import subprocess
+    import sys
+
+    code = "import sys, lstmgen; print(sorted(m for m in ('tensorflow', 'keras', 'numpy', 'click') if m in sys.modules))"
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout.strip() == "[]"
+    for name in lstmgen.__all__:
+        obj = getattr(lstmgen, name)
+        assert obj.__doc__ and obj.__doc__.strip(), name
