@@ -56,7 +56,7 @@ def export(run: Path, out: Path, storage: str) -> dict:
     from lstmgen.config import make_config
     from lstmgen.training.model import build_model, set_weights
     from lstmgen.runs.rundir import RunDir
-    from lstmgen.generation.weights import Weights, read_weights
+    from lstmgen.runs.kerasfile import Weights, read_weights
 
     w = read_weights(run / "best.keras")
     rounded = Weights(round_to(w.embedding, storage), [tuple(round_to(a, storage) for a in c) for c in w.cells],

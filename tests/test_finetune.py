@@ -9,10 +9,11 @@ from click.testing import CliRunner
 
 from lstmgen.data import reber
 from lstmgen.cli.main import cli
-from lstmgen.training.remap import remap, run_vocab_for
+from lstmgen.data.vocab import run_vocab_for
+from lstmgen.training.remap import remap
 from lstmgen.runs.rundir import RunDir
 from lstmgen.data.vocab import Vocab
-from lstmgen.generation.weights import Weights, read_weights
+from lstmgen.runs.kerasfile import Weights, read_weights
 from contract import fails as fails_with_strings
 from test_resume import metrics, stop_at
 

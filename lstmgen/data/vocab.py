@@ -218,3 +218,15 @@ class Vocab:
             return cls.from_json(obj)
         except LstmgenError as e:
             raise DataError(f"{path}: {e}") from None
+
+
+def run_vocab_for(base_chars: list[str], data_vocab: Vocab, mode: str) -> Vocab:
+    """The vocabulary of a fine-tuning run: the new corpus's ("corpus"), or its union with the base's ("union",
+    sorted by code point like every lstmgen vocabulary).
+
+    >>> run_vocab_for(["a", "z"], Vocab("ab"), "union").chars
+    ['a', 'b', 'z']
+    """
+    if mode == "union":
+        return Vocab(sorted(set(base_chars) | set(data_vocab.chars)))
+    return data_vocab

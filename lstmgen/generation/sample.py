@@ -86,14 +86,14 @@ class StepModel:
 
     @classmethod
     def from_keras(cls, model) -> "StepModel":
-        from lstmgen.training.model import lstm_layers
+        import keras  # already loaded: `model` is a Keras model
 
         def arr(v):
             return np.asarray(v.numpy() if hasattr(v, "numpy") else v, dtype=np.float32)
 
         emb = arr(model.get_layer("embedding").embeddings)
         lstms = []
-        for layer in lstm_layers(model):
+        for layer in (x for x in model.layers if isinstance(x, keras.layers.LSTM)):
             cell = layer.cell
             lstms.append((arr(cell.kernel), arr(cell.recurrent_kernel), arr(cell.bias)))
         dense = model.get_layer("logits")

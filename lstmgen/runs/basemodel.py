@@ -11,7 +11,7 @@ from typing import Callable
 from lstmgen.data.prepared import file_sha256
 from lstmgen.errors import RunError
 from lstmgen.data.vocab import Vocab
-from lstmgen.generation.weights import Weights, read_weights
+from lstmgen.runs.kerasfile import Weights, read_weights
 
 MODELS_DIR = Path(__file__).resolve().parent.parent / "models"  # one run directory per built-in model
 

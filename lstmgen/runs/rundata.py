@@ -9,7 +9,7 @@ import numpy as np
 
 from lstmgen.data.prepared import Prepared, load_prepared, prepared_for_training
 from lstmgen.errors import LstmgenError, RunError
-from lstmgen.training.remap import run_vocab_for
+from lstmgen.data.vocab import run_vocab_for
 from lstmgen.data.vocab import Vocab
 
 

@@ -23,7 +23,7 @@ def build_model(cfg: Config, vocab_size: int, *, batch_size: int | None = None) 
 
 
 def set_weights(model: keras.Model, weights) -> None:
-    """Put an lstmgen.generation.weights.Weights (Keras layout, e.g. a base model remapped to this vocabulary) into `model`."""
+    """Put a `runs.kerasfile.Weights` (Keras layout, e.g. a base model remapped to this vocabulary) into `model`."""
     model.get_layer("embedding").set_weights([weights.embedding])
     for layer, cell in zip(lstm_layers(model), weights.cells):
         layer.set_weights(list(cell))

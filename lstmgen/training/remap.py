@@ -17,14 +17,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from lstmgen.data.vocab import Vocab
-from lstmgen.generation.weights import Weights
+from lstmgen.runs.kerasfile import Weights
 
-def run_vocab_for(base_chars: list[str], data_vocab: Vocab, mode: str) -> Vocab:
-    """The vocabulary of a fine-tuning run: the new corpus's ("corpus"), or its union with the base's ("union",
-    sorted by code point like every lstmgen vocabulary)."""
-    if mode == "union":
-        return Vocab(sorted(set(base_chars) | set(data_vocab.chars)))
-    return data_vocab
 
 
 @dataclass

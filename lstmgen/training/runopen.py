@@ -21,7 +21,8 @@ from lstmgen.errors import LstmgenError, RunError
 from lstmgen.runtime.hardware import memory_bytes
 from lstmgen.runs.rundata import in_run_vocab, run_data, with_vocab
 from lstmgen.runs.rundir import DEFAULT_RUNS, RunDir, is_run_dir, refuse_foreign_run_json
-from lstmgen.training.remap import remap, run_vocab_for
+from lstmgen.data.vocab import run_vocab_for
+from lstmgen.training.remap import remap
 from lstmgen.runs.runinfo import parameter_count
 
 
