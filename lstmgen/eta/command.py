@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import sys
 
-from lstmgen.eta import follow as etafollow
 from lstmgen.errors import LogError
+from lstmgen.eta import follow as etafollow
 from lstmgen.eta.report import format_report
 from lstmgen.eta.timeparse import parse_time
 

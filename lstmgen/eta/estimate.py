@@ -11,12 +11,13 @@ from collections import Counter
 from datetime import datetime, timedelta
 
 from lstmgen.errors import LogError
+from lstmgen.eta.epochs import Run
 from lstmgen.eta.interval import relative_halfwidth
-from lstmgen.eta.record import MAX_JSON_ROWS, EpochEta, Estimate
-from lstmgen.eta.rate import choose_rate
-from lstmgen.eta.report import format_report, gap_note
 from lstmgen.eta.logparse import Event
-from lstmgen.eta.logruns import Run, build_runs
+from lstmgen.eta.logruns import build_runs
+from lstmgen.eta.rate import choose_rate
+from lstmgen.eta.record import MAX_JSON_ROWS, EpochEta, Estimate
+from lstmgen.eta.report import format_report, gap_note
 from lstmgen.eta.timeparse import fmt_full, fmt_span, parse_time, to_datetime
 
 __all__ = ["Estimate", "estimate", "format_report", "parse_time"]

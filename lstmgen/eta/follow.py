@@ -9,12 +9,12 @@ from datetime import datetime
 from pathlib import Path
 
 from lstmgen.errors import LogError, LstmgenError
-from lstmgen.util.inputs import check_regular, read_stream
-from lstmgen.util.limits import LOG_STDIN_BYTES
 from lstmgen.eta.estimate import estimate
+from lstmgen.eta.logparse import looks_binary, parse_log, thin
 from lstmgen.eta.record import Estimate
 from lstmgen.eta.report import format_report
-from lstmgen.eta.logparse import parse_log, thin, looks_binary
+from lstmgen.util.inputs import check_regular, read_stream
+from lstmgen.util.limits import LOG_STDIN_BYTES
 
 MAX_READ = 64 * 1024 * 1024  # bigger logs: only the tail is read
 _SYNC_SCAN = 1024 * 1024  # how far past the cut to look for the start of the next progress update
@@ -66,7 +66,8 @@ def check_text(data: bytes, name: str) -> None:
         raise LogError(f"{name} is not a text log (binary data); pass the file the training output went to")
 
 
-def estimate_file(log: str, started: str | None, now: str | None, epochs: int | None, run: int | None = None) -> Estimate:
+def estimate_file(log: str, started: str | None, now: str | None, epochs: int | None,
+                  run: int | None = None) -> Estimate:
     data, mtime, name = read_log(log)
     check_text(data, name)
     year = datetime.fromtimestamp(mtime).year if mtime else None

@@ -8,8 +8,8 @@ is bounded: counts are capped at 12 digits, so odd input cannot make `int()` fai
 from __future__ import annotations
 
 import re
-from functools import partial
 from datetime import datetime, timezone
+from functools import partial
 
 from lstmgen.eta.logevents import EpochEnd, EpochHeader, Progress, RunEnd, RunStart, Timestamp
 
@@ -122,7 +122,8 @@ def tqdm(seg: str, n: int, out: list, descs: dict) -> bool:
         descs[desc] = (int(e[1]) if e else None, _int(e[2]) if e else None,
                        "eval" if DESC_EVAL.search(desc) else "train")
     epoch = descs[desc][0]
-    out.append((n, step, total, "tqdm", total is not None and step >= total, desc, epoch, partial(_tqdm_progress, descs), m))
+    out.append((n, step, total, "tqdm", total is not None and step >= total, desc, epoch,
+                partial(_tqdm_progress, descs), m))
     return True
 
 

@@ -30,7 +30,7 @@ def decode_log(data: bytes) -> str:
     if data[:2] in (b"\xff\xfe", b"\xfe\xff") or (len(data) >= 8 and data[1:64:2].count(0) > 24):
         try:
             return data.decode("utf-16" if data[:2] in (b"\xff\xfe", b"\xfe\xff") else "utf-16-le", "replace")
-        except Exception:  # noqa: BLE001 — odd lengths and bad surrogates: fall back to UTF-8
+        except Exception:  # odd lengths and bad surrogates: fall back to UTF-8
             pass
     if data[:3] == b"\xef\xbb\xbf":
         data = data[3:]

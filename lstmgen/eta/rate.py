@@ -8,13 +8,13 @@ completed epochs.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from itertools import pairwise
 from statistics import median
 
-from lstmgen.eta.logruns import Epoch, Run
+from lstmgen.eta.epochs import Epoch, Run
+from lstmgen.eta.level import DAMPING, robust_level
 
-HALF_LIFE = 4.0  # epochs: recent epochs weigh more when the speed drifts
 WINDOW = 12  # at most this many recent epochs are looked at
-DAMPING = 0.75  # share of a measured speed trend that is extrapolated
 
 
 @dataclass
@@ -33,44 +33,6 @@ class Rate:
     resolution: float = 0.0  # the log's rounding, relative to one epoch
     from_epochs: bool = False  # the range comes from etainterval (completed epochs), not from rel_low/rel_high
     pattern: tuple | None = None  # (period, phase, slow s/step, fast s/step): every period-th epoch is slow
-
-
-def robust_level(values: list[float], fit: int | None = None) -> tuple[float, float, float, list[bool]]:
-    """Oldest-first rates → (recent-weighted level, relative spread, damped slope per epoch, kept flags).
-
-    Outliers (3 robust sigmas; of two that disagree, the slower) are dropped. A speed trend is fitted on the
-    first `fit` values (completed epochs) and used only when clearly above the noise.
-    """
-    med = median(values)
-    mad = median(abs(v - med) for v in values)
-    scale = max(1.4826 * mad, 0.03 * med)  # the floor covers whole-second rounding of epoch times
-    kept = [abs(v - med) <= 3 * scale for v in values]
-    if len(values) == 2 and max(values) > 1.25 * min(values):  # two that disagree: slow outliers are the rule
-        kept = [v == min(values) for v in values]
-    slow = [v > med for v, k in zip(values, kept) if not k]
-    if len(values) >= 5 and sum(slow) >= 2 and sum(slow) >= 0.15 * len(values):
-        kept = [True] * len(values)  # not outliers but a second regime (validation or saving on some epochs)
-    pts = [(i, v) for i, (v, k) in enumerate(zip(values, kept)) if k]
-    n = len(values)
-    weights = [0.5 ** ((n - 1 - i) / HALF_LIFE) for i, _ in pts]
-    level = sum(w * v for w, (_, v) in zip(weights, pts)) / sum(weights)
-    spread = 1.4826 * median(abs(v - med) for _, v in pts) / med if med > 0 else 0.0
-    if all(kept) and len(pts) >= 5 and max(values) > med + 3 * scale:  # two regimes: their mix is the level
-        mean = sum(values) / n
-        return mean, (sum((v - mean) ** 2 for v in values) / (n - 1)) ** 0.5 / mean, 0.0, kept
-    slope = 0.0
-    pts = [(i, v) for i, v in pts if fit is None or i < fit]
-    if len(pts) >= 4:
-        mx = sum(i for i, _ in pts) / len(pts)
-        my = sum(v for _, v in pts) / len(pts)
-        sxx = sum((i - mx) ** 2 for i, _ in pts)
-        b = sum((i - mx) * (v - my) for i, v in pts) / sxx
-        resid = [v - (my + b * (i - mx)) for i, v in pts]
-        sd = max((sum(r * r for r in resid) / max(len(pts) - 2, 1)) ** 0.5, 0.005 * my)
-        if abs(b) * sxx**0.5 / sd > 4 and abs(b) * (pts[-1][0] - pts[0][0]) > 0.04 * my:  # a real trend
-            level = my + b * (n - 1 - mx)  # the trend's value at the latest epoch
-            slope = DAMPING * b  # trends do not always continue unchanged
-    return level, spread, slope, kept
 
 
 def bar_rate(ep: Epoch) -> tuple[float, float, str] | None:
@@ -195,8 +157,8 @@ def choose_rate(run: Run, steps: int | None, started_ts: float | None, anchor_ts
         others.get(num) and r < 0.5 * median(others[num]))]
     if bogus:
         normal = [(num, r) for num, r in normal if num not in bogus]
-        notes_bogus = f"epoch {', '.join(map(str, bogus))} took a fraction of the others' time (input ran out " \
-                      "of data?): left out of the speed"
+        notes_bogus = (f"epoch {', '.join(map(str, bogus))} took a fraction of the others' time (input ran out "
+                       "of data?): left out of the speed")
     else:
         notes_bogus = None
     if normal:
@@ -205,7 +167,7 @@ def choose_rate(run: Run, steps: int | None, started_ts: float | None, anchor_ts
         pool = normal[-WINDOW:] + ([(cur.number or 0, partial[0] * overhead)] if substantial else [])
         level, spread, slope, kept = robust_level([r for _, r in pool], fit=len(normal[-WINDOW:]))
         dropped = [f"{num}{' (so far)' if i == len(normal[-WINDOW:]) else ''}"
-                   for i, ((num, _), k) in enumerate(zip(pool, kept)) if not k]
+                   for i, ((num, _), k) in enumerate(zip(pool, kept, strict=True)) if not k]
         if dropped:
             notes.append(f"epoch {', '.join(dropped)} left out as outlier{'s' if len(dropped) > 1 else ''}")
         if first and first[0][0] == 1 and first[0][2] > level * 1.1:
@@ -213,7 +175,7 @@ def choose_rate(run: Run, steps: int | None, started_ts: float | None, anchor_ts
         if slope:
             notes.append(f"epochs are getting {'slower' if slope > 0 else 'faster'} "
                          f"({abs(slope / DAMPING) / level:.1%} per epoch); the trend is extrapolated, damped")
-        n = sum(k for (num, _), k in zip(pool, kept) if num != cur.number or cur.complete)
+        n = sum(k for (num, _), k in zip(pool, kept, strict=True) if num != cur.number or cur.complete)
         src = f"{n} completed epoch{'s' if n > 1 else ''}" + (" and this one" if substantial else "")
         rate = Rate(level, src, 0.1, 0.1, slope, overhead, wall_s, keras, n, notes, spread=spread,
                     resolution=_resolution(run, level * (steps or 1)), from_epochs=True)
@@ -284,7 +246,7 @@ def _pattern(normal: list[tuple], kept: list[bool], level: float) -> tuple | Non
         return None
     cut = rates[i]
     slow = [num for num, r in normal if r > cut]
-    steps = {b - a for a, b in zip(slow, slow[1:])}
+    steps = {b - a for a, b in pairwise(slow)}
     if len(slow) < 2 or len(steps) != 1 or min(steps) < 2:
         return None
     period = steps.pop()

@@ -13,8 +13,8 @@ def gap_note(keras: float | None, wall: float | None, effective: float | None, e
     if keras is None or keras <= 0:
         return None
     if wall is not None:
-        what, why = "the wall clock says", "step 1 (compilation/tracing) and input-pipeline time are not in " \
-                                           "Keras' figure"
+        what, why = "the wall clock says", ("step 1 (compilation/tracing) and input-pipeline time are not in "
+                                            "Keras' figure")
         real = wall
     elif effective is not None and epochs_used:
         what, why = "whole epochs take", "validation, callbacks and step 1 are not in Keras' mid-epoch figure"
@@ -49,7 +49,7 @@ def format_report(est: Estimate) -> str:
         lines.append(f"{'epoch':>7}  {'ends at':<17} {'remaining':>11}")
         rows = est.epoch_ends
         if len(rows) > MAX_ROWS:
-            rows = rows[: MAX_ROWS - 2] + [None] + rows[-1:]
+            rows = [*rows[: MAX_ROWS - 2], None, *rows[-1:]]
         for r in rows:
             lines.append(f"{'…':>7}" if r is None else
                          f"{r.epoch:>7}  {fmt_when(r.ends_at, ref):<17} {fmt_hms(r.remaining_s):>11}")

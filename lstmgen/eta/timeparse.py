@@ -85,7 +85,7 @@ def fmt_hms(seconds: float | None) -> str:
     if seconds is None or seconds != seconds:
         return "?"
     sign = "-" if seconds < 0 else ""
-    s = int(round(abs(seconds)))
+    s = round(abs(seconds))
     return f"{sign}{s // 3600}:{s % 3600 // 60:02d}:{s % 60:02d}"
 
 

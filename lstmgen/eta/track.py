@@ -17,8 +17,8 @@ import time
 from datetime import datetime
 
 from lstmgen.eta.estimate import estimate
-from lstmgen.eta.record import Estimate
 from lstmgen.eta.logevents import EpochEnd, EpochHeader, Progress
+from lstmgen.eta.record import Estimate
 from lstmgen.eta.timeparse import fmt_hms, fmt_when
 
 
@@ -62,7 +62,7 @@ class EtaTracker:
         at = datetime.fromtimestamp(time.time() if now is None else now)
         try:
             self.last = estimate(self.events, now=at, log_name="fit")
-        except Exception:  # noqa: BLE001 — a forecast must never break training
+        except Exception:  # a forecast must never break training
             return self.last
         return self.last
 
