@@ -52,8 +52,15 @@ def server(tmp_path):
 
 
 def entry(name, url, data: bytes, **kw):
-    return {"name": name, "title": f"test corpus {name}", "url": url, "size": len(data),
-            "sha256": hashlib.sha256(data).hexdigest(), "licence": "public domain", **kw}
+    return {
+        "name": name,
+        "title": f"test corpus {name}",
+        "url": url,
+        "size": len(data),
+        "sha256": hashlib.sha256(data).hexdigest(),
+        "licence": "public domain",
+        **kw,
+    }
 
 
 @pytest.fixture
@@ -66,8 +73,10 @@ def cat(tmp_path, server, monkeypatch):
         z.writestr("README", "not this one")
         z.writestr("fox8", ZIPPED)
     (root / "fox8.zip").write_bytes(buf.getvalue())
-    corpora = [entry("shakes", f"{base}/input.txt", TEXT.encode()),
-               entry("fox8", f"{base}/fox8.zip", buf.getvalue(), member="fox8")]
+    corpora = [
+        entry("shakes", f"{base}/input.txt", TEXT.encode()),
+        entry("fox8", f"{base}/fox8.zip", buf.getvalue(), member="fox8"),
+    ]
     write_catalog(tmp_path, monkeypatch, corpora)
     monkeypatch.chdir(tmp_path)
     return root, base, hits
@@ -103,10 +112,13 @@ def test_zip_member_extracted_and_archive_dropped(cat):
     assert hits == ["/fox8.zip"]
 
 
-@pytest.mark.parametrize("field, value, message", [
-    ("sha256", "0" * 64, "has sha256 [0-9a-f]{64}, expected 0{64}"),
-    ("size", 12345, r"has [\d,]+ bytes, expected 12,345"),
-])
+@pytest.mark.parametrize(
+    "field, value, message",
+    [
+        ("sha256", "0" * 64, "has sha256 [0-9a-f]{64}, expected 0{64}"),
+        ("size", 12345, r"has [\d,]+ bytes, expected 12,345"),
+    ],
+)
 def test_mismatch_is_one_line_and_nothing_cached(tmp_path, server, monkeypatch, field, value, message):
     root, base, _ = server
     (root / "input.txt").write_bytes(TEXT.encode())
@@ -126,16 +138,18 @@ def test_connection_refused_one_line_through_cli(tmp_path, monkeypatch):
     assert result.output.splitlines()[-1] == loud.output.splitlines()[-1]
     lines = [ln for ln in result.output.splitlines() if ln.strip()]
     assert len(lines) == 1 and lines[0].startswith("lstmgen: error: "), result.output
-    assert re.search(r"could not download offline from http://127\.0\.0\.1:9/input\.txt: .*refused.*; "
-                     r"check your connection, or download it yourself and pass the file's path", lines[0])
+    assert re.search(
+        r"could not download offline from http://127\.0\.0\.1:9/input\.txt: .*refused.*; "
+        r"check your connection, or download it yourself and pass the file's path",
+        lines[0],
+    )
     assert catalog_files() == []
 
 
 def test_http_error(cat):
-    _, base, _ = cat
-    root = Path(cat[0])
+    root, _, _ = cat
     (root / "input.txt").unlink()
-    with pytest.raises(DataError, match="could not download shakes from .*: HTTP 404"):
+    with pytest.raises(DataError, match=r"could not download shakes from .*: HTTP 404"):
         read_sources(["shakes"])
 
 

@@ -125,36 +125,52 @@ def resolve(entry: Entry) -> Path:
     dest.parent.mkdir(parents=True, exist_ok=True)
     current().say(f"downloading {entry.name} ({entry.size:,} bytes) from {entry.url}")
     if entry.member is None:
-        return download(entry.url, dest, size=entry.size, sha256=entry.sha256,
-                        what=f"{entry.name} from {entry.url}", fix=_OFFLINE_FIX)
+        return download(
+            entry.url,
+            dest,
+            size=entry.size,
+            sha256=entry.sha256,
+            what=f"{entry.name} from {entry.url}",
+            fix=_OFFLINE_FIX,
+        )
     archive = dest.parent / ((Path(urlsplit(entry.url).path).name or "archive") + ".download")
-    download(entry.url, archive, size=entry.size, sha256=entry.sha256, what=f"{entry.name} from {entry.url}",
-             fix=_OFFLINE_FIX)
+    download(
+        entry.url,
+        archive,
+        size=entry.size,
+        sha256=entry.sha256,
+        what=f"{entry.name} from {entry.url}",
+        fix=_OFFLINE_FIX,
+    )
     try:
-        _extract(entry, archive, dest)
+        _extract(entry, entry.member, archive, dest)
     finally:
         archive.unlink(missing_ok=True)  # the unpacked member is what the cache keeps
     return dest
 
 
-def _extract(entry: Entry, archive: Path, dest: Path) -> None:
+def _extract(entry: Entry, member: str, archive: Path, dest: Path) -> None:
     fix = "the catalog entry's member is wrong; fix data/catalog.json"
     try:
         with zipfile.ZipFile(archive) as z:
             try:
-                info = z.getinfo(entry.member)
+                info = z.getinfo(member)
             except KeyError:
                 have = ", ".join(z.namelist()[:5])
-                raise DataError(f"{entry.name}: {entry.url} has no member {entry.member!r} (it has {have}); {fix}") \
-                    from None
-            with z.open(info) as src, atomic_path(dest) as tmp, open(tmp, "wb") as out, \
-                    current().bar(total=info.file_size, unit="B", unit_scale=True,
-                                  desc=f"unpacking {entry.member}") as bar:
+                raise DataError(f"{entry.name}: {entry.url} has no member {member!r} (it has {have}); {fix}") from None
+            with (
+                z.open(info) as src,
+                atomic_path(dest) as tmp,
+                open(tmp, "wb") as out,
+                current().bar(total=info.file_size, unit="B", unit_scale=True, desc=f"unpacking {member}") as bar,
+            ):
                 while chunk := src.read(1 << 20):
                     out.write(chunk)
                     bar.update(len(chunk))
     except (zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError) as e:
         raise DataError(f"{entry.name}: cannot unpack {entry.url} ({e}); {fix}") from None
     except OSError as e:
-        raise DataError(f"{entry.name}: cannot unpack {entry.url} into {dest.parent} ({e.strerror or e}); "
-                        "free some disk space or set LSTMGEN_CACHE to another directory") from None
+        raise DataError(
+            f"{entry.name}: cannot unpack {entry.url} into {dest.parent} ({e.strerror or e}); "
+            "free some disk space or set LSTMGEN_CACHE to another directory"
+        ) from None

@@ -13,17 +13,21 @@ import numpy as np
 from lstmgen.errors import DataError
 
 BOMS = (  # UTF-32 first: its little-endian BOM starts with UTF-16's
-    (codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"),
+    (codecs.BOM_UTF32_LE, "utf-32"),
+    (codecs.BOM_UTF32_BE, "utf-32"),
     (codecs.BOM_UTF8, "utf-8-sig"),
-    (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
 )
 # Bytes that never appear in text: C0 controls other than \t \n \v \f \r and ESC, plus DEL.
 _CONTROL = np.zeros(256, dtype=bool)
-_CONTROL[[*range(0, 9), *range(14, 27), *range(28, 32), 127]] = True
+_CONTROL[[*range(9), *range(14, 27), *range(28, 32), 127]] = True
 
 # Non-ASCII symbols that legitimately touch letters in Western text (quotes, apostrophes, dashes, openers).
-_WESTERN_OK = set("\u2018\u2019\u201a\u201b\u201c\u201d\u201e\u00ab\u00bb\u2039\u203a\u2013\u2014\u2010\u2011"
-                  "\u00b7\u2022\u00a1\u00bf\u00a0\u00b0\u2026\u2020\u2021\u00a7\u00b6\u00a3\u20ac\u00a9\u00ae\u2122")
+_WESTERN_OK = set(
+    "\u2018\u2019\u201a\u201b\u201c\u201d\u201e\u00ab\u00bb\u2039\u203a\u2013\u2014\u2010\u2011"
+    "\u00b7\u2022\u00a1\u00bf\u00a0\u00b0\u2026\u2020\u2021\u00a7\u00b6\u00a3\u20ac\u00a9\u00ae\u2122"
+)
 _ACCENTED_WORD = re.compile(r"[^\W\d_]*[^\x00-\x7f\W\d_][^\W\d_]*")
 _SYMBOL_BEFORE_LETTER = re.compile(r"(?<=(.))([^\w\s\x00-\x7f])(?=[^\W\d_])", re.S)
 
@@ -52,7 +56,8 @@ def _western_plausible(text: str) -> bool:
     if long_words and accented / long_words > 0.5:
         return False
     suspicious = sum(
-        1 for m in _SYMBOL_BEFORE_LETTER.finditer(sample)
+        1
+        for m in _SYMBOL_BEFORE_LETTER.finditer(sample)
         if m.group(2) not in _WESTERN_OK or (m.group(1).isalpha() and m.group(2) in "\u00a1\u00bf\u00ab\u201e")
     )
     n_high = len(sample) - len(sample.encode("ascii", "ignore"))
@@ -85,14 +90,15 @@ def check_encoding(encoding: str | None) -> str | None:
     try:
         return codecs.lookup(encoding).name if encoding else None
     except LookupError:
-        raise DataError(f"unknown encoding {encoding!r}; use a Python codec name such as utf-8, cp1252, "
-                        "latin-1") from None
+        raise DataError(
+            f"unknown encoding {encoding!r}; use a Python codec name such as utf-8, cp1252, latin-1"
+        ) from None
 
 
 def decode_bytes(data: bytes, label: str, encoding: str | None = None) -> tuple[str, str]:
     """Decode `data` to text with newlines normalised to \\n; returns (text, encoding used)."""
     if encoding:
-        enc = check_encoding(encoding)
+        enc = check_encoding(encoding) or encoding
         if not enc.startswith(("utf-16", "utf-32")) and looks_binary(data):
             raise _binary_error(label)
         try:

@@ -32,7 +32,9 @@ def cache_subdir(name: str) -> Path:
     try:
         d.mkdir(parents=True, exist_ok=True)
     except OSError as e:
-        raise DataError(f"cannot create cache directory {d} ({e.strerror}); set LSTMGEN_CACHE to a writable directory")
+        raise DataError(
+            f"cannot create cache directory {d} ({e.strerror}); set LSTMGEN_CACHE to a writable directory"
+        ) from None
     return d
 
 
@@ -50,8 +52,15 @@ def url_name(url: str) -> str:
     return safe_name(base or parts.hostname or "download")
 
 
-def download(url: str, dest: Path | None = None, *, size: int | None = None, sha256: str | None = None,
-             what: str | None = None, fix: str = URL_FIX) -> Path:
+def download(
+    url: str,
+    dest: Path | None = None,
+    *,
+    size: int | None = None,
+    sha256: str | None = None,
+    what: str | None = None,
+    fix: str = URL_FIX,
+) -> Path:
     """Download `url` once into `dest` (default: the cache, keyed by the URL's sha256) and return `dest`.
 
     With `size`/`sha256` the bytes are checked as they arrive; a mismatch is a DataError and nothing is kept.
@@ -72,8 +81,10 @@ def download(url: str, dest: Path | None = None, *, size: int | None = None, sha
             length = resp.headers.get("Content-Length")
             total = size or (int(length) if length and length.isdigit() else None)
             h, got = hashlib.sha256(), 0
-            with open(tmp, "wb") as f, current().bar(total=total, unit="B", unit_scale=True,
-                                                     desc=f"downloading {url_name(url)}") as bar:
+            with (
+                open(tmp, "wb") as f,
+                current().bar(total=total, unit="B", unit_scale=True, desc=f"downloading {url_name(url)}") as bar,
+            ):
                 while chunk := resp.read(1 << 16):
                     f.write(chunk)
                     h.update(chunk)
@@ -90,8 +101,10 @@ def download(url: str, dest: Path | None = None, *, size: int | None = None, sha
 
 
 def _verify(what: str, url: str, got: int, digest: str, size: int | None, sha256: str | None) -> None:
-    fix = "the file at the URL has changed or the download was damaged; try again, or download it yourself and " \
-          "pass the file's path"
+    fix = (
+        "the file at the URL has changed or the download was damaged; try again, or download it yourself and "
+        "pass the file's path"
+    )
     if size is not None and got != size:
         raise DataError(f"download of {what} from {url} has {got:,} bytes, expected {size:,}; {fix}")
     if sha256 is not None and digest != sha256.lower():

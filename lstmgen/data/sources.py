@@ -10,9 +10,9 @@ import json
 import os
 import re
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
 
 from lstmgen.data.decode import BOMS, decode_bytes, looks_binary
 from lstmgen.data.download import download, safe_name, url_name
@@ -35,6 +35,7 @@ def is_prepared_dir(path: str | os.PathLike) -> bool:
 
 
 # -- fetching ---------------------------------------------------------------------------------------------------
+
 
 @dataclass
 class Piece:
@@ -64,8 +65,9 @@ def _read_file(path: Path, bound: tuple[int, str, str] | None = None) -> bytes:
 def _fetch_dir(d: Path, bound: tuple[int, str, str] | None = None) -> Fetched:
     files: list[Path] = []
     for root, dirs, names in os.walk(d):
-        dirs[:] = [x for x in dirs if not x.startswith(".") and x != "__pycache__"
-                   and not is_prepared_dir(Path(root, x))]
+        dirs[:] = [
+            x for x in dirs if not x.startswith(".") and x != "__pycache__" and not is_prepared_dir(Path(root, x))
+        ]
         files += [Path(root, n) for n in names if not n.startswith(".")]
     files.sort(key=lambda p: p.relative_to(d).parts)
     fetched = Fetched(str(d.resolve()), safe_name(d.resolve().name))
@@ -103,15 +105,16 @@ def fetch(source: str, bound: tuple[int, str, str] | None = None) -> Fetched:
                 "SOURCE '-' reads stdin, but nothing is piped in; use e.g. `cat book.txt | lstmgen prepare -`"
             )
         try:
-            data = read_stream(stdin, *(bound or (STDIN_BYTES, "'-' (standard input)",
-                                                  "save the text to a file and pass its path")))
+            data = read_stream(
+                stdin, *(bound or (STDIN_BYTES, "'-' (standard input)", "save the text to a file and pass its path"))
+            )
             return Fetched("-", "stdin", [Piece("<stdin>", data=data)])
         except OSError as e:
             raise DataError(f"cannot read stdin ({e}); pass a file path instead") from None
     if source.startswith(BUILTIN_PREFIX):
         from lstmgen.data.builtin import builtin_text
 
-        name = source[len(BUILTIN_PREFIX):]
+        name = source[len(BUILTIN_PREFIX) :]
         return Fetched(source, safe_name(name), [Piece(source, text=builtin_text(name))])
     if re.match(r"https?://", source, re.I):
         return Fetched(source, url_name(source), [Piece(source, data=download(source).read_bytes())])
@@ -167,12 +170,15 @@ def read_fetched(fetched: Sequence[Fetched], encoding: str | None = None) -> tup
     return text, info
 
 
-def read_sources(sources: Sequence[str], encoding: str | None = None,
-                 bound: tuple[int, str, str] | None = None) -> tuple[str, dict]:
+def read_sources(
+    sources: Sequence[str], encoding: str | None = None, bound: tuple[int, str, str] | None = None
+) -> tuple[str, dict]:
     """Read and decode SOURCE arguments in order; returns (text, info) where info records sources and encodings."""
     if isinstance(sources, str):
         sources = [sources]
     if not sources:
-        raise DataError("no SOURCE given; pass a text file, a directory, '-', an http(s) URL, builtin:NAME or a "
-                        "catalog name such as tinyshakespeare")
+        raise DataError(
+            "no SOURCE given; pass a text file, a directory, '-', an http(s) URL, builtin:NAME or a "
+            "catalog name such as tinyshakespeare"
+        )
     return read_fetched([fetch(s, bound) for s in sources], encoding)
