@@ -38,6 +38,15 @@ def cache_subdir(name: str) -> Path:
     return d
 
 
+def file_sha256(path: str | os.PathLike) -> str:
+    """The sha256 of a file's bytes, read in blocks (a prepared ids.bin, a base model, a download)."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 22), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
 def safe_name(name: str) -> str:
     """`name` reduced to a file-name-safe token: `safe_name("War & Peace")` is `"War_Peace"`."""
     return re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("._") or "corpus"

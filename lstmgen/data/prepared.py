@@ -18,11 +18,11 @@ from typing import Sequence
 import numpy as np
 
 from lstmgen import FORMAT_VERSION, __version__
-from lstmgen.util.atomic import TMP_MARK, clean_stale_temps, write_bytes, write_json
-from lstmgen.errors import DataError, LstmgenError
-from lstmgen.data.download import cache_subdir
-from lstmgen.data.sources import PREPARED_FORMAT, fetch, is_prepared_dir, read_fetched, read_sources
+from lstmgen.data.download import cache_subdir, file_sha256
+from lstmgen.data.sources import PREPARED_FORMAT, fetch, is_prepared_dir, read_fetched, read_sources, source_list
 from lstmgen.data.vocab import Vocab, dtype_for_size, text_codes
+from lstmgen.errors import DataError, LstmgenError
+from lstmgen.util.atomic import TMP_MARK, clean_stale_temps, write_bytes, write_json
 
 __all__ = ["Prepared", "prepare", "load_prepared", "is_prepared_dir", "prepared_for_training", "read_sources",
            "encode_corpus"]
@@ -202,11 +202,7 @@ def prepare(sources: Sequence[str], out_dir: str | os.PathLike | None = None, *,
     preparation (or ids.bin/vocab.json lstmgen did not write) is refused unless `force`.
     """
     val_fraction = _check_val_fraction(val_fraction)
-    if isinstance(sources, str):
-        sources = [sources]
-    if not sources:
-        raise DataError("no SOURCE given; pass a text file, a directory, '-', an http(s) URL or builtin:NAME")
-    fetched = [fetch(s) for s in sources]
+    fetched = [fetch(s) for s in source_list(sources)]
     return _prepare_fetched(fetched, out_dir, encoding=encoding, lowercase=lowercase, val_fraction=val_fraction,
                             force=force)
 
@@ -222,15 +218,6 @@ def _corrupt(path: Path, why: str) -> DataError:
         f"{path} is not an lstmgen prepared directory, or is corrupt or from an incompatible version ({why}); "
         f"{_REPREPARE} to rebuild it"
     )
-
-
-def file_sha256(path: str | os.PathLike) -> str:
-    """The sha256 of a file's bytes, read in blocks (a prepared ids.bin, a base model)."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 22), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def load_prepared(path: str | os.PathLike, *, verify: bool = True) -> Prepared:

@@ -170,10 +170,8 @@ def read_fetched(fetched: Sequence[Fetched], encoding: str | None = None) -> tup
     return text, info
 
 
-def read_sources(
-    sources: Sequence[str], encoding: str | None = None, bound: tuple[int, str, str] | None = None
-) -> tuple[str, dict]:
-    """Read and decode SOURCE arguments in order; returns (text, info) where info records sources and encodings."""
+def source_list(sources: Sequence[str] | str) -> list[str]:
+    """SOURCE arguments as a list (one string is one SOURCE); none at all is a DataError."""
     if isinstance(sources, str):
         sources = [sources]
     if not sources:
@@ -181,4 +179,11 @@ def read_sources(
             "no SOURCE given; pass a text file, a directory, '-', an http(s) URL, builtin:NAME or a "
             "catalog name such as tinyshakespeare"
         )
-    return read_fetched([fetch(s, bound) for s in sources], encoding)
+    return list(sources)
+
+
+def read_sources(
+    sources: Sequence[str], encoding: str | None = None, bound: tuple[int, str, str] | None = None
+) -> tuple[str, dict]:
+    """Read and decode SOURCE arguments in order; returns (text, info) where info records sources and encodings."""
+    return read_fetched([fetch(s, bound) for s in source_list(sources)], encoding)
