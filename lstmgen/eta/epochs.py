@@ -104,6 +104,13 @@ class Run:
         return self.epochs[-1] if self.epochs else None
 
     @property
+    def last_epoch(self) -> Epoch:
+        """The current epoch of a run known to have one (every run `build_runs` returns)."""
+        if not self.epochs:
+            raise ValueError("this run has no epoch yet")
+        return self.epochs[-1]
+
+    @property
     def has_training(self) -> bool:
         return any(e.snaps or e.end is not None for e in self.epochs)
 

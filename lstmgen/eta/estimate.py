@@ -58,7 +58,7 @@ def _timed(run: Run) -> bool:
 
 def _estimate_run(runs, index, borrowed, started, now, epochs, mtime, current_time, log_name) -> Estimate:
     run = runs[index]
-    cur = run.current
+    cur = run.last_epoch
     clock = current_time or datetime.now()
     as_of, as_of_src = _anchor(run, now, mtime, clock)
     start_dt = parse_time(started, as_of) if isinstance(started, str) else started
@@ -160,9 +160,9 @@ def _anchor(run: Run, now, mtime: float | None, clock: datetime) -> tuple[dateti
              run.ended.timestamp if run.ended else None, run.interrupted.timestamp if run.interrupted else None]
     if run.stamps and run.stamps[-1][1] >= run.steps_done() and run.has_training and len(run.stamps) > 1:
         cands.append(run.stamps[-1][0])
-    cands = [c for c in cands if c is not None]
-    if cands:
-        return to_datetime(max(cands)), "the last log line"
+    known = [c for c in cands if c is not None]
+    if known:
+        return to_datetime(max(known)), "the last log line"
     if mtime is not None:
         return to_datetime(mtime), "the file's modification time"
     return clock, "the current time"
@@ -172,7 +172,7 @@ def _plausible_start(run: Run, as_of: datetime, source: str) -> bool:
     """A start stamp from the log fits the anchor: both from the log, or --now close enough to it."""
     if source == "the last log line":
         return True
-    if source != "--now":
+    if source != "--now" or run.start_ts is None:
         return False
     span = as_of.timestamp() - run.start_ts
     logged = sum(e.duration() or 0.0 for e in run.epochs)
@@ -217,7 +217,7 @@ def _time_into_epoch(run: Run, est: Estimate, d_epoch: float) -> tuple[float, fl
         done = sum(e.duration() or d_epoch for e in run.epochs[:-1])
         return min(max((est.as_of - est.started).total_seconds() - done, 0.0), 0.9 * d_epoch), 0.0
     if est.as_of_source in ("--now", "the current time"):
-        est.notes.append(f"no progress is shown inside epoch {run.current.number} (one line per epoch): it is "
+        est.notes.append(f"no progress is shown inside epoch {run.last_epoch.number} (one line per epoch): it is "
                          "taken as just begun; it may end up to one epoch sooner (pass --started to know)")
         return 0.0, d_epoch
     return 0.0, 0.0
@@ -228,10 +228,10 @@ def _elapsed(run: Run, est: Estimate, step_s: float, unit: int, overhead: float)
     if est.started is not None:
         return (est.as_of - est.started).total_seconds()
     total = 0.0
-    for ep in run.epochs[:-1] if not run.current.complete else run.epochs:
+    for ep in run.epochs[:-1] if not run.last_epoch.complete else run.epochs:
         d = ep.duration() if ep.complete else ep.approx_duration()
         total += d if d is not None else step_s * (ep.steps or unit)
-    cur = run.current
+    cur = run.last_epoch
     if not cur.complete and cur.snaps:
         last, first = cur.snaps[-1], cur.snaps[0]
         if last.elapsed_s is not None and not last.final:
@@ -249,12 +249,12 @@ def _elapsed(run: Run, est: Estimate, step_s: float, unit: int, overhead: float)
 
 
 def _finish(est: Estimate, run: Run, as_of: datetime) -> None:
-    end_ts = run.ended.timestamp if run.ended and run.ended.timestamp else run.current.end_ts
+    end_ts = run.ended.timestamp if run.ended and run.ended.timestamp else run.last_epoch.end_ts
     est.run_end = est.run_end_low = est.run_end_high = to_datetime(end_ts) if end_ts else as_of
     est.remaining_s = est.epoch_remaining_s = 0.0
     est.confidence = "high"
     how = "stopped early (EarlyStopping)" if run.ended and run.ended.reason == "early_stopping" else "finished"
-    est.notes.append(f"the run has {how} at epoch {run.current.number}")
+    est.notes.append(f"the run has {how} at epoch {run.last_epoch.number}")
     est.elapsed_s = _elapsed(run, est, est.seconds_per_step or 0.0, est.steps_per_epoch or 1, 1.0)
 
 

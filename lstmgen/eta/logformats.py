@@ -156,7 +156,7 @@ def lstmgen(m: re.Match, n: int, out: list, cache: dict) -> bool:
         s = LG_STEP.match(rest)
         if s is None:
             return False
-        out.append((n, int(s[3]), int(s[4]), "lstmgen", False, "", int(s[1]), partial(_lstmgen_progress, cache), m))
+        out.append((n, int(s[3]), int(s[4]), "lstmgen", False, "", int(s[1]), partial(_lstmgen_progress, cache, s), m))
         return True
     kv = dict(LG_KV.findall(rest))
     ts = iso_stamp(m[1], cache)
@@ -172,9 +172,8 @@ def lstmgen(m: re.Match, n: int, out: list, cache: dict) -> bool:
     return True
 
 
-def _lstmgen_progress(cache: dict, m: re.Match, n: int) -> Progress:
-    """Build an lstmgen train.log snapshot lazily."""
-    s = LG_STEP.match(m[3])
+def _lstmgen_progress(cache: dict, s: re.Match, m: re.Match, n: int) -> Progress:
+    """Build an lstmgen train.log snapshot lazily (`s`: its LG_STEP match, `m`: the line's)."""
     e = LG_ELAPSED.search(m[3])
     return Progress(n, int(s[3]), int(s[4]), "lstmgen", timestamp=iso_stamp(m[1], cache),
                     epoch=int(s[1]), epoch_total=int(s[2]), elapsed_s=float(e[1]) if e else None)
@@ -244,7 +243,7 @@ def _rate(value: str | None, unit: str | None) -> tuple[float | None, float]:
     """Keras '162', 'ms' → (0.162 s, display resolution)."""
     if value is None:
         return None, 0.0
-    scale = _UNIT.get(unit, 1.0)
+    scale = _UNIT.get(unit, 1.0) if unit is not None else 1.0
     return float(value) * scale, 0.5 * scale * (0.1 if "." in value else 1.0)
 
 

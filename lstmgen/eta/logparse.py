@@ -182,7 +182,7 @@ def thin(items: list) -> list[Event]:
     out: list[Event] = []
     bar: list = []
     stamps: list[Timestamp] = []
-    prev = None
+    prev: tuple = ()  # the last bar snapshot's key (set before it is read: `bar` is empty until then)
 
     def flush_bar():
         if len(bar) > _KEEP_PER_BAR:

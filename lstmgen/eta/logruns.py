@@ -55,7 +55,7 @@ class _Builder:
                 self.run.segments += 1
                 cur = self.run.current
                 self.run.restart_next = cur is None or cur.complete
-                if not self.run.restart_next:  # the interrupted epoch goes on: it compiles again
+                if cur is not None and not cur.complete:  # the interrupted epoch goes on: it compiles again
                     cur.restart = True
                 self.run.total_epochs = ev.epochs or self.run.total_epochs
             else:
@@ -81,8 +81,7 @@ class _Builder:
         self.run = run
         return run
 
-    def _open_epoch(self, number: int | None) -> Epoch:
-        run = self.run
+    def _open_epoch(self, run: Run, number: int | None) -> Epoch:
         cur = run.current
         if cur is not None:
             cur.closed = True
@@ -99,8 +98,8 @@ class _Builder:
                 (header or cur is None or cur.number is None or num <= cur.number):  # else: epochs extended
             run = self._new_run(total)
             cur = None
-        elif cur is not None and cur.number is not None:
-            if num == cur.number and header and cur.snaps:  # the header again after progress:
+        elif cur is not None and (last := cur.number) is not None:
+            if num == last and header and cur.snaps:  # the header again after progress:
                 if run.finished or num <= 1:  # another fit()
                     run = self._new_run(total)
                     cur = None
@@ -109,10 +108,10 @@ class _Builder:
                     run.restart_next = True
                     if not cur.complete:
                         run.epochs.pop()
-            elif num == cur.number:
+            elif num == last:
                 run.total_epochs = total or run.total_epochs
                 return
-            elif num < cur.number:
+            elif num < last:
                 if num <= 1 or run.finished:
                     run = self._new_run(total)
                     cur = None
@@ -130,31 +129,31 @@ class _Builder:
             run = self._new_run(total)
         run.numbered = True
         run.total_epochs = total or run.total_epochs
-        self._open_epoch(num)
+        self._open_epoch(run, num)
 
     def _progress(self, p: Progress) -> None:
         run = self.run if self.run is not None else self._new_run()
         cur = run.current
         if p.phase == "eval" or run.ended is not None or (cur is not None and run.finished):
-            self._eval(p, cur)
+            self._eval(run, p, cur)
             return
         if cur is None:
-            cur = self._open_epoch(None)
+            cur = self._open_epoch(run, None)
         elif cur.snaps:
             last = cur.snaps[-1]
             if p.kind != last.kind or (p.total != cur.steps and not (last.total is None and p.step >= last.step)):
-                self._eval(p, cur)
+                self._eval(run, p, cur)
                 return
             if p.step < last.step:  # the bar restarted
                 if run.numbered:
-                    self._eval(p, cur)
+                    self._eval(run, p, cur)
                     return
-                cur = self._open_epoch(cur.number + 1 if cur.number is not None else None)
+                cur = self._open_epoch(run, cur.number + 1 if cur.number is not None else None)
         elif cur.complete:  # a bar after an epoch summary line (Keras 1/2 verbose=2 style)
             if run.numbered:
-                self._eval(p, cur)
+                self._eval(run, p, cur)
                 return
-            cur = self._open_epoch(cur.number + 1 if cur.number is not None else None)
+            cur = self._open_epoch(run, cur.number + 1 if cur.number is not None else None)
         cur.snaps.append(p)
         if p.total:
             cur.steps = p.total
@@ -166,8 +165,7 @@ class _Builder:
         self.eval_key = None
         self.loose.clear()
 
-    def _eval(self, p: Progress, cur: Epoch | None) -> None:
-        run = self.run
+    def _eval(self, run: Run, p: Progress, cur: Epoch | None) -> None:
         key = (p.kind, p.desc, p.total)
         same = self.eval_key is not None and self.eval_key[0] == key and p.step >= self.eval_key[1]
         if not same:
@@ -187,7 +185,7 @@ class _Builder:
         run = self.run if self.run is not None else self._new_run(ev.epoch_total)
         cur = run.current
         if cur is None or (cur.complete and ev.epoch is None):
-            cur = self._open_epoch(cur.number + 1 if cur is not None and cur.number is not None else None)
+            cur = self._open_epoch(run, cur.number + 1 if cur is not None and cur.number is not None else None)
         cur.end = ev
         cur.end_ts = ev.timestamp
         if ev.steps:

@@ -51,10 +51,8 @@ def bar_rate(ep: Epoch) -> tuple[float, float, str] | None:
             return last.per_step_s, 0.7, "tqdm's rate"
         return last.elapsed_s / last.step, 0.6, "the bar's elapsed time"
     if last.step < 2:
-        if last.per_step_s or last.eta_s:
-            per = last.per_step_s or last.eta_s / max((last.total or 2) - 1, 1)
-            return per, 0.05, "Keras' step-1 figure"
-        return None
+        per = last.per_step_s or (last.eta_s / max((last.total or 2) - 1, 1) if last.eta_s else None)
+        return (per, 0.05, "Keras' step-1 figure") if per else None
     best = None  # (rate, relative display error): the latest precise figure, else the most precise one
     for p in reversed(snaps):
         opts = []
@@ -141,7 +139,7 @@ def choose_rate(run: Run, steps: int | None, started_ts: float | None, anchor_ts
     epoch's bar when it is not a first epoch (a first epoch may be slow for good: caches filling), then a first
     epoch less its compilation step, then the wall clock (--started, log timestamps), then the bar's own figures.
     """
-    cur = run.current
+    cur = run.last_epoch
     normal, first, ratios = epoch_rates(run, steps or 0)
     overhead = min(max(median(ratios), 1.0), 3.0) if ratios else 1.0
     partial = bar_rate(cur) if cur is not None and not cur.complete and cur.snaps else None
@@ -149,8 +147,10 @@ def choose_rate(run: Run, steps: int | None, started_ts: float | None, anchor_ts
     wall = wall_rate(run, steps, started_ts, anchor_ts)
     wall_s = wall[0] if wall and started_ts is not None else None
     notes: list[str] = []
-    usable = partial is not None and partial[1] >= 0.4 and cur.step >= max(3, (cur.steps or 0) // 100)
-    substantial = usable and cur.steps and (cur.step >= 0.2 * cur.steps or cur.step >= 50)
+    # this epoch's bar rate when good enough to use; when also far enough into the epoch, it joins the pool
+    usable = partial if partial is not None and partial[1] >= 0.4 and cur.step >= max(3, (cur.steps or 0) // 100) \
+        else None
+    substantial = usable if usable and cur.steps and (cur.step >= 0.2 * cur.steps or cur.step >= 50) else None
     warned = {e.number for e in run.epochs if e.out_of_data}
     others = {num: [x for m, x in normal if m != num] or [f[1] for f in first] for num in warned}
     bogus = [num for num, r in normal if (len(normal) >= 3 and r < 0.1 * median(x for _, x in normal)) or (
@@ -164,7 +164,7 @@ def choose_rate(run: Run, steps: int | None, started_ts: float | None, anchor_ts
     if normal:
         if notes_bogus:
             notes.append(notes_bogus)
-        pool = normal[-WINDOW:] + ([(cur.number or 0, partial[0] * overhead)] if substantial else [])
+        pool = normal[-WINDOW:] + ([(cur.number or 0, substantial[0] * overhead)] if substantial else [])
         level, spread, slope, kept = robust_level([r for _, r in pool], fit=len(normal[-WINDOW:]))
         dropped = [f"{num}{' (so far)' if i == len(normal[-WINDOW:]) else ''}"
                    for i, ((num, _), k) in enumerate(zip(pool, kept, strict=True)) if not k]
@@ -188,7 +188,7 @@ def choose_rate(run: Run, steps: int | None, started_ts: float | None, anchor_ts
                          "their mix is used")
         return rate
     if usable and first and not cur.restart:
-        per, quality, src = partial
+        per, quality, src = usable
         u = 0.1 if quality >= 1.0 else 0.15
         scaled = " × whole-epoch/bar ratio of epoch 1" if overhead > 1.001 else ""
         return Rate(per * overhead, f"{src} in this epoch{scaled}", u, u, 0.0, overhead, wall_s, keras, 1, notes)
@@ -228,8 +228,9 @@ def _resolution(run: Run, epoch_s: float) -> float:
         f = e.final
         if not e.complete or e.end is not None or f is None or f.epoch_s is not None or f.kind == "tqdm":
             continue
-        if f.per_step_s and f.step_res_s and f.elapsed_s is not None and e.duration() is not None \
-                and abs(e.duration() - sum(e.eval_parts) - f.step * f.per_step_s) < 1e-9:
+        dur = e.duration()
+        if f.per_step_s and f.step_res_s and f.elapsed_s is not None and dur is not None \
+                and abs(dur - sum(e.eval_parts) - f.step * f.per_step_s) < 1e-9:
             rel.append(2 * f.step_res_s / f.per_step_s)
     return median(rel[-WINDOW:]) if rel else 0.0
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from lstmgen.eta.record import Estimate
+from lstmgen.eta.record import EpochEta, Estimate
 from lstmgen.eta.timeparse import fmt_full, fmt_hms, fmt_span, fmt_when
 
 MAX_ROWS = 8  # epochs shown in the human table
@@ -47,7 +47,7 @@ def format_report(est: Estimate) -> str:
         lines.append(est.gap_note)
     if est.epoch_ends:
         lines.append(f"{'epoch':>7}  {'ends at':<17} {'remaining':>11}")
-        rows = est.epoch_ends
+        rows: list[EpochEta | None] = list(est.epoch_ends)
         if len(rows) > MAX_ROWS:
             rows = [*rows[: MAX_ROWS - 2], None, *rows[-1:]]
         for r in rows:
@@ -61,7 +61,7 @@ def format_report(est: Estimate) -> str:
             "the log's epoch times plus what is left"
         lines.append(f"Whole run ≈ {fmt_span(est.total_s)}, {since}")
     lines += [f"Note: {n}" for n in est.notes]
-    if est.finished:
+    if est.finished and est.run_end is not None:
         lines.append(f"Run finished at {fmt_full(est.run_end)}")
     elif est.run_end is not None and est.stale:
         lines.append(f"Run would have finished at {fmt_full(est.run_end)}, but the log stopped growing: stale")
