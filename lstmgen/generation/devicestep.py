@@ -40,7 +40,7 @@ def _step(params, ids, state):
 
     ops = keras.ops
     x, new_state = None, []
-    for n, ((h, c), (w, second)) in enumerate(zip(state, params["layers"])):
+    for n, ((h, c), (w, second)) in enumerate(zip(state, params["layers"], strict=True)):
         if n == 0:  # second = recurrent kernel; the input term is a row of the precomputed table
             z = ops.take(w, ids, axis=0) + ops.matmul(h, second)
         else:  # second = bias; w = [kernel; recurrent] stacked

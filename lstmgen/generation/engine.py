@@ -24,13 +24,13 @@ import sys
 import threading
 import traceback
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable
 
 from lstmgen.errors import LstmgenError
 from lstmgen.generation.sample import Sampling, StepModel
-from lstmgen.generation.streams import Batch, Blas, Stream  # noqa: F401  (Stream: part of this API)
+from lstmgen.generation.streams import Batch, Blas, Stream
 
 
 class Busy(Exception):
@@ -84,7 +84,7 @@ class Engine:
 
     @classmethod
     def load(cls, targets: Iterable[str | Path | None], which: str = "best", warn=lambda m: None,
-             **kwargs) -> "Engine":
+             **kwargs) -> Engine:
         from lstmgen.generation.generate import load
 
         models, seen = [], set()
@@ -100,7 +100,7 @@ class Engine:
         return cls(models, **kwargs)
 
     # --- lifecycle -------------------------------------------------------------------------------------------------
-    def start(self) -> "Engine":
+    def start(self) -> Engine:
         if self._thread is None:
             self._stop = False
             self._thread = threading.Thread(target=self._run, name="lstmgen-engine", daemon=True)
@@ -126,7 +126,7 @@ class Engine:
                 s.done = True
         self._wake(left)
 
-    def __enter__(self) -> "Engine":
+    def __enter__(self) -> Engine:
         return self.start()
 
     def __exit__(self, *exc) -> None:

@@ -1,7 +1,7 @@
 """`lstmgen generate`: load a trained run safely, prime it, and stream samples.
 
-The weights are read from the `.keras` file with h5py (`lstmgen.generation.weights`); Keras is imported only by the keras
-engine, and `load_keras_model` is for the commands that need the Keras model itself (`eval`'s loss).
+The weights are read from the `.keras` file with h5py (`lstmgen.generation.weights`); Keras is imported only by the
+keras engine, and `load_keras_model` is for the commands that need the Keras model itself (`eval`'s loss).
 """
 
 from __future__ import annotations
@@ -9,22 +9,23 @@ from __future__ import annotations
 import sys
 import time
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable, TextIO
+from typing import TextIO
 
 import numpy as np
 
-from lstmgen.util.output import current
-from lstmgen.generation.devicestep import for_engine, pick_engine
+from lstmgen.data.vocab import Vocab
 from lstmgen.errors import RunError
-from lstmgen.runtime.hardware import memory_bytes
-from lstmgen.util.limits import GENERATED_CHARS, LENGTH, NUM_SAMPLES, SEED, check_range
+from lstmgen.generation.devicestep import for_engine, pick_engine
+from lstmgen.generation.sample import Sampling, StepModel, check_generation, generate_text
+from lstmgen.generation.weights import read_step_model
 from lstmgen.runs.rundata import run_vocab
 from lstmgen.runs.rundir import RunDir
 from lstmgen.runs.runmodel import ModelChoice, pick_model
-from lstmgen.generation.sample import Sampling, StepModel, check_generation, generate_text
-from lstmgen.data.vocab import Vocab
-from lstmgen.generation.weights import read_step_model
+from lstmgen.runtime.hardware import memory_bytes
+from lstmgen.util.limits import GENERATED_CHARS, LENGTH, NUM_SAMPLES, SEED, check_range
+from lstmgen.util.output import current
 
 
 def load_keras_model(path: Path):

@@ -6,8 +6,8 @@ new character costs one step, never a re-run over a window.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Callable, Iterator
 
 import numpy as np
 from threadpoolctl import threadpool_limits
@@ -27,7 +27,7 @@ class Sampling:
     top_p: float = 1.0  # 1: off
     greedy: bool = False
 
-    def check(self) -> "Sampling":
+    def check(self) -> Sampling:
         check_range("--temperature", self.temperature, *TEMPERATURE, fix="use --greedy for argmax")
         check_range("--top-p", self.top_p, 0.0, 1.0, "(]", fix="1 turns it off")
         check_range("--top-k", self.top_k, *TOP_K, fix="0 turns it off")
@@ -85,7 +85,7 @@ class StepModel:
         self.vocab_size = self.dense_kernel.shape[1]
 
     @classmethod
-    def from_keras(cls, model) -> "StepModel":
+    def from_keras(cls, model) -> StepModel:
         import keras  # already loaded: `model` is a Keras model
 
         def arr(v):
@@ -106,7 +106,7 @@ class StepModel:
         """One character for each stream: ids (batch,) → logits (batch, vocab), new state."""
         new_state = []
         x = None
-        for n, ((h, c), (w, recurrent, bias)) in enumerate(zip(state, self.layers)):
+        for n, ((h, c), (w, recurrent, bias)) in enumerate(zip(state, self.layers, strict=True)):
             if n == 0:
                 z = w[ids] + h @ recurrent
             else:

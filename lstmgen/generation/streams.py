@@ -9,11 +9,10 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections import defaultdict
+from typing import TYPE_CHECKING
 
 import numpy as np
 from threadpoolctl import threadpool_limits
-
-from typing import TYPE_CHECKING
 
 from lstmgen.generation.sample import SINGLE_THREAD_BELOW, Sampling, probabilities
 
@@ -25,7 +24,7 @@ class Stream:
     """One sample being generated; `cancel()` stops it at once. A stream made outside an event loop is iterated
     (`for chunk in stream`), one made inside an event loop is read there (`async for chunk in stream.chunks()`)."""
 
-    def __init__(self, model: "Model", prime_ids: np.ndarray, length: int, sampling: Sampling, seed, index: int = 0):
+    def __init__(self, model: Model, prime_ids: np.ndarray, length: int, sampling: Sampling, seed, index: int = 0):
         self.model, self.sampling, self.index = model, sampling, index
         self.key = _key(sampling)  # streams with equal keys are sampled as one block
         self.rng = np.random.default_rng(seed)
@@ -82,7 +81,7 @@ class Stream:
 class Batch:
     """The streams of one model and their LSTM state, one row each."""
 
-    def __init__(self, model: "Model"):
+    def __init__(self, model: Model):
         self.model = model
         self.streams: list[Stream] = []
         self.state = model.step_model.zero_state(0)
@@ -90,13 +89,13 @@ class Batch:
     def admit(self, new: list[Stream]) -> None:
         keep = [not (s.cancelled or s.done) for s in self.streams]
         if not all(keep):
-            self.streams = [s for s, k in zip(self.streams, keep) if k]
+            self.streams = [s for s, k in zip(self.streams, keep, strict=True) if k]
             self.state = [(h[keep], c[keep]) for h, c in self.state]
         if new:
             self.streams += new
             zero = self.model.step_model.zero_state(len(new))
             self.state = [(np.concatenate([h, h0]), np.concatenate([c, c0])) for (h, c), (h0, c0) in
-                          zip(self.state, zero)]
+                          zip(self.state, zero, strict=True)]
 
     def step(self) -> list[Stream]:
         """Feed every stream its next input (a prime character or its last sample), sample the ready ones."""
@@ -117,7 +116,7 @@ class Batch:
                 p = probabilities(block, sampling)
                 u = np.array([[streams[k].rng.random()] for k in rows])
                 picks = np.minimum((np.cumsum(p, axis=-1) < u).sum(axis=-1), p.shape[-1] - 1)
-            for k, pick in zip(rows, picks.tolist()):
+            for k, pick in zip(rows, picks.tolist(), strict=True):
                 s = streams[k]
                 s.last = pick
                 s.remaining -= 1

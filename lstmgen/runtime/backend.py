@@ -54,8 +54,8 @@ def check_backend_choice(name: str | None) -> None:
     installed = [b for b in BACKENDS if importlib.util.find_spec(b) is not None]
     have = f"installed here: {', '.join(installed)}" if installed else "none is installed here"
     if name not in BACKENDS:
-        raise LstmgenError(f"KERAS_BACKEND={name!r} is not a backend lstmgen can use; set it to tensorflow, jax or torch "
-                        f"({have}), or unset it")
+        raise LstmgenError(f"KERAS_BACKEND={name!r} is not a backend lstmgen can use; set it to tensorflow, jax or "
+                           f"torch ({have}), or unset it")
     if name not in installed:
         raise LstmgenError(f"KERAS_BACKEND={name} but {name} is not installed ({have}); install it or choose another")
 

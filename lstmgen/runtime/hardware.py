@@ -100,7 +100,7 @@ def gpus(backend_name: str) -> list[dict]:
                 found.append({"name": details.get("device_name", d.name), "memory_gb": None})
     except Exception:  # a broken driver must not break the report
         pass
-    if found and all(g["memory_gb"] for g in found) or not shutil.which("nvidia-smi"):
+    if (found and all(g["memory_gb"] for g in found)) or not shutil.which("nvidia-smi"):
         return found
     try:
         out = subprocess.run(["nvidia-smi", "--query-gpu=name,memory.total", "--format=csv,noheader,nounits"],

@@ -14,9 +14,9 @@ import contextlib
 import hmac
 import json
 import time
+from collections.abc import Iterable
 from importlib import resources
 from pathlib import Path
-from typing import Iterable
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException

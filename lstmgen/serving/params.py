@@ -8,6 +8,8 @@ import math
 from dataclasses import dataclass
 
 from lstmgen import __version__
+
+
 class ApiError(Exception):
     def __init__(self, status: int, message: str):
         super().__init__(message)

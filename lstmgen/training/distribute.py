@@ -14,9 +14,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from lstmgen.runtime import backend
 from lstmgen.config import Config
 from lstmgen.errors import LstmgenError
+from lstmgen.runtime import backend
 
 _ENV = {"coordinator": ("LSTMGEN_COORDINATOR", "JAX_COORDINATOR_ADDRESS"),
         "num_processes": ("LSTMGEN_NUM_PROCESSES", "JAX_NUM_PROCESSES"),
@@ -83,8 +83,8 @@ def join_job(cfg: Config) -> Job:
     coordinator = _from_env("coordinator", cfg.coordinator, "")
     pid = _from_env("process_id", cfg.process_id, -1)
     if not coordinator or pid < 0 or pid >= processes:
-        raise LstmgenError(f"a {processes}-process job needs --coordinator HOST:PORT and --process-id 0…{processes - 1} "
-                        "(or $LSTMGEN_COORDINATOR and $LSTMGEN_PROCESS_ID) on every process")
+        raise LstmgenError(f"a {processes}-process job needs --coordinator HOST:PORT and --process-id "
+                           f"0…{processes - 1} (or $LSTMGEN_COORDINATOR and $LSTMGEN_PROCESS_ID) on every process")
     if _JOINED is None:
         backend.keras.distribution.initialize(coordinator, processes, pid)
         _JOINED = (coordinator, processes, pid)
@@ -231,7 +231,8 @@ def _mirrored(cfg: Config):
     try:
         strategy = tf.distribute.MirroredStrategy(devices=devices)
     except (ValueError, RuntimeError) as e:
-        raise LstmgenError(f"--devices {cfg.devices or '(all GPUs)'}: {e}; list devices such as /gpu:0,/gpu:1") from None
+        raise LstmgenError(f"--devices {cfg.devices or '(all GPUs)'}: {e}; list devices such as "
+                           "/gpu:0,/gpu:1") from None
     return strategy, list(strategy.extended.worker_devices)
 
 

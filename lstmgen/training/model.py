@@ -25,7 +25,7 @@ def build_model(cfg: Config, vocab_size: int, *, batch_size: int | None = None) 
 def set_weights(model: keras.Model, weights) -> None:
     """Put a `runs.kerasfile.Weights` (Keras layout, e.g. a base model remapped to this vocabulary) into `model`."""
     model.get_layer("embedding").set_weights([weights.embedding])
-    for layer, cell in zip(lstm_layers(model), weights.cells):
+    for layer, cell in zip(lstm_layers(model), weights.cells, strict=True):
         layer.set_weights(list(cell))
     model.get_layer("logits").set_weights([weights.kernel, weights.bias])
 
@@ -88,5 +88,5 @@ def restore_seed_states(model: keras.Model, saved: list[dict] | None) -> None:
     states = _seed_variables(model)
     if not saved or len(saved) != len(states):
         return
-    for v, s in zip(states, saved):
+    for v, s in zip(states, saved, strict=True):
         v.assign(keras.ops.convert_to_tensor(s["state"], dtype=v.dtype))

@@ -3,8 +3,8 @@
 Only the embedding rows and the logits layer's columns and biases depend on the vocabulary; the LSTM layers are
 copied as they are. A character both vocabularies share keeps its rows. A character the base lacks starts:
 - from a look-alike the base has (curly quote ’ from ', é from e, — from -: the replacements `Vocab.map_char`
-  tries) when there is one: it then reads and is predicted where the look-alike was, its logit bias shifted by the log of
-  the two characters' frequency ratio in the new training text. The two stay separate characters: nothing is merged.
+  tries) when there is one: it then reads and is predicted where the look-alike was, its logit bias shifted by the log
+  of the two characters' frequency ratio in the new training text. The two stay separate characters: nothing is merged.
 - otherwise from the mean embedding row, with a zero logits column and a bias that makes its predicted probability
   its frequency in the new training text (the bias offset is the median, over shared characters, of bias minus log
   frequency). Such a character starts as "rare, context-free" and is learned from there.
@@ -18,7 +18,6 @@ import numpy as np
 
 from lstmgen.data.vocab import Vocab
 from lstmgen.runs.kerasfile import Weights
-
 
 
 @dataclass

@@ -14,10 +14,11 @@ two notebooks' threads (or a server's requests) each see their own, and nothing 
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterator
+from typing import Any
 
 
 def _stderr(message: str) -> None:
