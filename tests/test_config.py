@@ -59,7 +59,7 @@ def test_cpu_preset_is_the_default():
 def test_readme_config_reference_is_generated_from_code():
     from pathlib import Path
 
-    from lstmgen.config import reference_markdown
+    from lstmgen.confighelp import reference_markdown
 
     readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
-    assert reference_markdown() in readme, "regenerate with: python -m lstmgen.config"
+    assert reference_markdown() in readme, "regenerate with: python -m lstmgen.confighelp"

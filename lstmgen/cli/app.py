@@ -13,7 +13,8 @@ import click
 
 from lstmgen import __version__
 from lstmgen.cli import ui
-from lstmgen.config import CHOICES, HELP, Config, _pytype
+from lstmgen.config import CHOICES, Config, _pytype
+from lstmgen.confighelp import HELP
 from lstmgen.errors import LstmgenError
 
 EXIT_CODES = """Exit codes: 0 success, 1 a problem with input, files or options (one line on stderr says
