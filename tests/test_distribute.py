@@ -186,5 +186,5 @@ def test_two_jax_processes_form_one_job(corpus, jax_single, tmp_path):
     from lstmgen.runs.rundir import RunDir
 
     # one set of checkpoints (mid-epoch ones too), written by process 0
-    assert [s["global_step"] for _, s in RunDir(run).checkpoints()][:3] == [12, 8, 6]
+    assert [s.global_step for _, s in RunDir(run).checkpoints()][:3] == [12, 8, 6]
     assert "epoch 1/2" in errs[0] and "epoch 1/2" not in errs[1]  # only the chief reports

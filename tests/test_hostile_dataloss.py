@@ -1,6 +1,7 @@
 """Never lose a run, part 2: lstmgen never overwrites what it did not write, never changes a run it was not asked to
 continue, lets one process at a time train a run, and reads runs consistently while they train."""
 
+import dataclasses
 import json
 import os
 import shutil
@@ -101,8 +102,8 @@ def test_train_run_with_another_output_branches_and_never_changes_the_run(run_co
     info = json.loads((new / "run.json").read_text())
     assert info["branched_from"]["run"] == str(run.resolve()) and info["branched_from"]["global_step"] == 6
     newest = RunDir(new).checkpoints()[0][1]
-    assert newest["epoch"] == 3 and newest["global_step"] == 9
-    assert [h["epoch"] for h in newest["history"]] == [1, 2, 3]
+    assert newest.epoch == 3 and newest.global_step == 9
+    assert [h["epoch"] for h in newest.history] == [1, 2, 3]
     assert (new / "best.keras").is_file() and (new / "metrics.csv").read_text().count("\n") == 4
     assert (new / "config.yaml").read_text().count("epochs: 3") == 1
     assert f"from {run.resolve()} at global step 6" in cli_ok("info", new).stdout
@@ -125,7 +126,7 @@ def test_branching_a_run_whose_checkpoints_are_pruned_while_copied_still_carries
     new = tmp_path / "NEW"
     cli_ok("train", run_copy, "-o", new, "--epochs", "2", "-q")
     assert json.loads((new / "run.json").read_text())["branched_from"]["global_step"] == 6
-    assert RunDir(new).checkpoints()[0][1]["global_step"] == 6
+    assert RunDir(new).checkpoints()[0][1].global_step == 6
 
 
 def test_branching_into_a_non_empty_folder_or_another_run_is_refused(run_copy, reber_run, tmp_path):
@@ -146,7 +147,7 @@ def test_branching_into_a_folder_inside_the_run_is_refused(run_copy):
 def test_train_run_with_itself_as_output_resumes_it(run_copy):
     result = cli_ok("train", run_copy, "-o", run_copy, "--epochs", "3", "--steps-per-epoch", "3")
     assert "branch" not in result.stderr
-    assert RunDir(run_copy).checkpoints()[0][1]["epoch"] == 3
+    assert RunDir(run_copy).checkpoints()[0][1].epoch == 3
 
 
 # --- 3. prepare over another corpus's prepared folder ---------------------------------------------------------------
@@ -286,8 +287,8 @@ def test_info_runs_and_eval_read_a_consistent_snapshot_while_checkpoints_churn(r
                 step += 1
                 path = run.checkpoint_path(step)
                 path.write_bytes(model_bytes)
-                state = {**template[1], "global_step": step}
-                run.commit_checkpoint(step, state, keep=1, best=step % 2 == 0)
+                state = dataclasses.replace(template[1], global_step=step)
+                run.commit_checkpoint(state, keep=1, best=step % 2 == 0)
         except Exception as e:  # pragma: no cover - reported below
             errors.append(e)
 

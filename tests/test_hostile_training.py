@@ -67,7 +67,7 @@ def test_steps_per_execution_keeps_every_count_exact(corpus, tmp_path, steps, sp
                    "--log-every-steps", "1", "--checkpoint-steps", "4", "--keep-checkpoints", "20", *TINY)
     assert result.exit_code == 0, result.output
     state = newest(run)
-    assert (state["epoch"], state["step"], state["global_step"]) == (2, 0, 2 * steps)
+    assert (state.epoch, state.step, state.global_step) == (2, 0, 2 * steps)
     assert [int(r["global_step"]) for r in metrics(run)] == [steps, 2 * steps]
     assert [int(r["epoch"]) for r in metrics(run)] == [1, 2]
     # checkpoints at each epoch end and at the first execution end past each multiple of --checkpoint-steps 4
@@ -83,8 +83,8 @@ def test_steps_per_execution_keeps_every_count_exact(corpus, tmp_path, steps, sp
     names = sorted(p.name for p in (run / "checkpoints").glob("*.json"))
     assert {int(n[5:14]) for n in names} == expected, names
     for path, st in RunDir(run).checkpoints():
-        assert int(path.name[5:14]) == st["global_step"] == st["epoch"] * steps + st["step"]
-        assert 0 <= st["step"] < steps
+        assert int(path.name[5:14]) == st.global_step == st.epoch * steps + st.step
+        assert 0 <= st.step < steps
     assert optimizer_iterations(run / "latest.keras") == 2 * steps  # the LR schedule's position
     logged = log_steps(run)
     assert logged and all(1 <= s <= steps for _, s in logged), logged
@@ -98,20 +98,20 @@ def test_resume_mid_epoch_with_steps_per_execution_stays_consistent(corpus, tmp_
     original = TrainMonitor.on_train_batch_end
 
     def stop_once(self, batch, logs=None):
-        if self.trainer.state["epoch"] == 0 and not getattr(self.stop, "_done", 0):
+        if self.trainer.state.epoch == 0 and not getattr(self.stop, "_done", 0):
             self.stop.reason, self.stop._done = "SIGINT", 1
         return original(self, batch, logs)
 
     monkeypatch.setattr(TrainMonitor, "on_train_batch_end", stop_once)
     assert train(corpus, "-o", run, *args).exit_code == 3
     state = newest(run)
-    assert (state["epoch"], state["step"], state["global_step"]) == (0, 3, 3)
+    assert (state.epoch, state.step, state.global_step) == (0, 3, 3)
     assert optimizer_iterations(run / "latest.keras") == 3
     monkeypatch.undo()
     result = train(run, *args)
     assert result.exit_code == 0, result.output
     state = newest(run)
-    assert (state["epoch"], state["global_step"]) == (2, 14)
+    assert (state.epoch, state.global_step) == (2, 14)
     assert [int(r["global_step"]) for r in metrics(run)] == [7, 14]
     assert optimizer_iterations(run / "latest.keras") == 14
 
@@ -125,7 +125,7 @@ def stop_at(monkeypatch, epoch: int, step: int):
     original = TrainMonitor.on_train_batch_end
 
     def patched(self, batch, logs=None):
-        if (self.trainer.state["epoch"] + 1 == epoch and self.start_step + batch + 1 == step
+        if (self.trainer.state.epoch + 1 == epoch and self.start_step + batch + 1 == step
                 and not getattr(self.stop, "_done", 0)):
             self.stop.reason, self.stop._done = "SIGINT", 1
         return original(self, batch, logs)
@@ -137,7 +137,7 @@ def interrupted_run(corpus, run, monkeypatch, steps, at):
     stop_at(monkeypatch, epoch=1, step=at)
     assert train(corpus, "-o", run, "--epochs", "3", "--steps-per-epoch", steps, *TINY).exit_code == 3
     monkeypatch.undo()
-    assert (newest(run)["epoch"], newest(run)["step"]) == (0, at)
+    assert (newest(run).epoch, newest(run).step) == (0, at)
 
 
 def test_shorter_epochs_on_resume_close_the_interrupted_epoch_first(corpus, tmp_path, monkeypatch):
@@ -150,7 +150,7 @@ def test_shorter_epochs_on_resume_close_the_interrupted_epoch_first(corpus, tmp_
     assert [(int(r["epoch"]), int(r["global_step"])) for r in rows] == [(1, 9), (2, 14), (3, 19)]
     assert all(r["val_loss"] for r in rows)  # the closed epoch was validated
     state = newest(run)
-    assert (state["epoch"], state["step"], state["global_step"]) == (3, 0, 19)
+    assert (state.epoch, state.step, state.global_step) == (3, 0, 19)
     assert optimizer_iterations(run / "latest.keras") == 19
     assert "epoch 1/3 end steps 9/9" in (run / "train.log").read_text()
 
@@ -174,7 +174,7 @@ def test_changed_epoch_length_keeps_one_schedule_over_the_whole_run(corpus, tmp_
     interrupted_run(corpus, run, monkeypatch, steps=12, at=9)
     assert train(run, "--epochs", "3", "--steps-per-epoch", "5", *TINY).exit_code == 0
     keys = ("learning_rate", "min_learning_rate", "warmup_steps", "lr_schedule")
-    cfg = make_config(None, {k: v for k, v in newest(run)["config"].items() if k in keys})
+    cfg = make_config(None, {k: v for k, v in newest(run).config.items() if k in keys})
     schedule = learning_rate(cfg, 19)
     from lstmgen.runtime.backend import keras
 
@@ -223,7 +223,7 @@ def test_damaged_checkpoint_state_falls_back_to_the_previous_one(two_epochs, tmp
     assert "ckpt-000000006.json is damaged" in result.stderr, result.stderr
     assert "resuming from ckpt-000000003.keras" in result.stderr
     state = newest(run)
-    assert (state["epoch"], state["global_step"]) == (3, 9)
+    assert (state.epoch, state.global_step) == (3, 9)
     assert [int(r["epoch"]) for r in metrics(run)] == [1, 2, 3]
 
 
@@ -268,7 +268,7 @@ def test_checkpoints_folder_deleted_mid_run_is_made_again(corpus, tmp_path, monk
     original = TrainMonitor.on_train_batch_end
 
     def delete_once(self, batch, logs=None):
-        if self.trainer.state["epoch"] == 1 and (run / "checkpoints").is_dir() and not getattr(self, "_gone", 0):
+        if self.trainer.state.epoch == 1 and (run / "checkpoints").is_dir() and not getattr(self, "_gone", 0):
             shutil.rmtree(run / "checkpoints")
             self._gone = 1
         return original(self, batch, logs)
@@ -277,10 +277,10 @@ def test_checkpoints_folder_deleted_mid_run_is_made_again(corpus, tmp_path, monk
     result = train(corpus, "-o", run, "--epochs", "3", "--steps-per-epoch", "3", *TINY[:-1])
     assert result.exit_code == 0, result.output
     assert "checkpoints/ of" in result.stderr and "made it again" in result.stderr
-    assert [s["global_step"] for _, s in RunDir(run).checkpoints()] == [9, 6]
+    assert [s.global_step for _, s in RunDir(run).checkpoints()] == [9, 6]
     monkeypatch.undo()
     assert train(run, "--epochs", "4", "--steps-per-epoch", "3", *TINY).exit_code == 0
-    assert (newest(run)["epoch"], newest(run)["global_step"]) == (4, 12)
+    assert (newest(run).epoch, newest(run).global_step) == (4, 12)
     assert [int(r["epoch"]) for r in metrics(run)] == [1, 2, 3, 4]
 
 
@@ -423,7 +423,7 @@ def test_sigterm_to_one_process_stops_the_whole_job_at_one_step(tmp_path):
     assert where[0] == where[1], stopped  # the same step on both
     step = int(where[0].rsplit(" ", 1)[1])
     state = newest(run)
-    assert (state["status"], state["epoch"], state["step"], state["global_step"]) == ("interrupted", 0, step, step)
+    assert (state.status, state.epoch, state.step, state.global_step) == ("interrupted", 0, step, step)
     # both resume; the interrupted epoch now ends 4 steps later (a shorter --steps-per-epoch, see above)
     resume = [run, *RUN, "--epochs", "1", "--steps-per-epoch", str(step + 4)]
     env["LSTMGEN_COORDINATOR"] = f"127.0.0.1:{free_port()}"

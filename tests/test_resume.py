@@ -31,14 +31,14 @@ def test_falls_back_to_previous_checkpoint_and_says_so(corpus, tmp_path):
     run = tmp_path / "run"
     assert train(corpus, "-o", run, "--epochs", "2", "--steps-per-epoch", "4", *TINY).exit_code == 0
     ckpts = RunDir(run).checkpoints()
-    assert [s["global_step"] for _, s in ckpts] == [8, 4]
+    assert [s.global_step for _, s in ckpts] == [8, 4]
     ckpts[0][0].write_bytes(b"PK\x03\x04 truncated")
     result = train(run, "--epochs", "3", "--steps-per-epoch", "4", *TINY)
     assert result.exit_code == 0, result.output
     assert "unreadable" in result.stderr and "resuming from ckpt-000000004.keras" in result.stderr
     state = RunDir(run).checkpoints()[0][1]
     # epoch 2 is redone from the epoch-1 checkpoint, then epoch 3
-    assert state["epoch"] == 3 and state["global_step"] == 12
+    assert state.epoch == 3 and state.global_step == 12
 
 
 def test_disk_full_while_saving_keeps_previous_checkpoints(corpus, tmp_path, monkeypatch):
@@ -46,14 +46,14 @@ def test_disk_full_while_saving_keeps_previous_checkpoints(corpus, tmp_path, mon
     assert train(corpus, "-o", run, "--epochs", "1", "--steps-per-epoch", "4", *TINY).exit_code == 0
     before = {p.name: p.read_bytes() for p in (run / "checkpoints").iterdir()}
 
-    import lstmgen.training.train as train_module
+    from lstmgen.runtime.backend import keras
 
     def full_disk(self, path, *a, **k):
         with open(path, "wb") as f:
             f.write(b"partial")
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(train_module.keras.Model, "save", full_disk)
+    monkeypatch.setattr(keras.Model, "save", full_disk)
     result = train(run, "--epochs", "2", "--steps-per-epoch", "4", *TINY)
     assert result.exit_code == 1
     assert "No space left on device" in result.stderr and "intact" in result.stderr
@@ -76,12 +76,12 @@ def test_keeps_last_k_and_the_best(corpus, tmp_path):
     result = train(corpus, "-o", run, "--epochs", "6", "--steps-per-epoch", "2", "--keep-checkpoints", "2", *TINY)
     assert result.exit_code == 0
     ckpts = RunDir(run).checkpoints()
-    steps = [s["global_step"] for _, s in ckpts]
-    best_epoch = ckpts[0][1]["best_epoch"]
+    steps = [s.global_step for _, s in ckpts]
+    best_epoch = ckpts[0][1].best_epoch
     assert steps[:2] == [12, 10]
     assert 2 * best_epoch in steps and len(steps) <= 3
     assert (run / "best.keras").samefile(RunDir(run).checkpoint_path(2 * best_epoch))
-    history = ckpts[0][1]["history"]
+    history = ckpts[0][1].history
     assert len(history) == 6 and [h["epoch"] for h in history] == list(range(1, 7))
 
 
@@ -120,8 +120,8 @@ def test_resume_continues_the_learning_rate_schedule(corpus, tmp_path):
     assert train(run, "--epochs", "4", *args).exit_code == 0
     straight = tmp_path / "straight"
     assert train(corpus, "-o", straight, "--epochs", "4", *args).exit_code == 0
-    lr_resumed = [h["learning_rate"] for h in RunDir(run).checkpoints()[0][1]["history"]]
-    lr_straight = [h["learning_rate"] for h in RunDir(straight).checkpoints()[0][1]["history"]]
+    lr_resumed = [h["learning_rate"] for h in RunDir(run).checkpoints()[0][1].history]
+    lr_straight = [h["learning_rate"] for h in RunDir(straight).checkpoints()[0][1].history]
     # epochs 3-4 follow the 4-epoch schedule from the restored step; the first two used the 2-epoch one
     assert np.allclose(lr_resumed[2:], lr_straight[2:])
 
@@ -142,7 +142,7 @@ def stop_at(monkeypatch, epoch: int, step: int):
 
     def patched(self, batch, logs=None):
         st = self.trainer.state
-        if st["epoch"] + 1 == epoch and self.start_step + batch + 1 == step and not getattr(self.stop, "_done", 0):
+        if st.epoch + 1 == epoch and self.start_step + batch + 1 == step and not getattr(self.stop, "_done", 0):
             self.stop.reason, self.stop._done = "SIGINT", 1
         return original(self, batch, logs)
 
@@ -162,7 +162,7 @@ def test_signal_on_the_last_step_still_ends_the_epoch(corpus, tmp_path, monkeypa
     result = train(corpus, "-o", run, "--epochs", "2", "--steps-per-epoch", "4", *TINY)
     assert result.exit_code == 3
     state = RunDir(run).checkpoints()[0][1]
-    assert (state["epoch"], state["step"], state["status"]) == (1, 0, "interrupted")
+    assert (state.epoch, state.step, state.status) == (1, 0, "interrupted")
     assert [r["epoch"] for r in metrics(run)] == ["1"]
     monkeypatch.undo()
     assert train(run, "--epochs", "2", "--steps-per-epoch", "4", *TINY).exit_code == 0

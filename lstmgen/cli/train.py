@@ -79,10 +79,8 @@ def train(source, config_file, out_dir, **kwargs):
 
     overrides = pop_overrides(kwargs)
     t0 = time.monotonic()
-    result = run_train(source, config_file=config_file, overrides=overrides, out_dir=out_dir)
+    result = run_train(source, config_file=config_file, overrides=overrides, out_dir=out_dir, on_note=say)
     ui.detail(f"train took {time.monotonic() - t0:.1f}s in all; config {result.run_dir / 'config.yaml'}")
-    for note in result.notes if ui.quiet() else ():  # said while training unless -q: these show even then
-        say(note)
     if result.hint:
         say(result.hint)
     best = "n/a" if result.best_val_loss is None else f"{result.best_val_loss:.4f} nats"

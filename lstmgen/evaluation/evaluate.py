@@ -24,6 +24,7 @@ from lstmgen.util.limits import LENGTH, NGRAM, SAMPLES_BYTES, check_range
 from lstmgen.evaluation.novelty import CorpusIndex, novelty, pool
 from lstmgen.runs.rundir import RunDir, stat_or_none
 from lstmgen.runs.runmodel import pick_model
+from lstmgen.runs.state import TrainState
 from lstmgen.generation.sample import Sampling, check_generation
 from lstmgen.data.vocab import Vocab
 
@@ -31,16 +32,10 @@ LN2 = math.log(2)
 REBER_VOCAB = set(reber.ALPHABET + "\n")
 SAMPLE_HEADER = re.compile(r"^--- sample \d+/\d+ ---\n", re.M)  # what `lstmgen generate --num-samples N` prints
 REFERENCE_CHARS = 20_000  # at most this much held-out text is measured as the novelty reference
+FIX = "pass TEXT files to evaluate on, or restore the source"  # when the run's training data is gone
 
 
-def run_corpus(run: RunDir, cfg: dict) -> Prepared:
-    """The prepared data the run was trained on (re-prepared from its source if the cache entry is gone)."""
-    return run_data(run.path, run.info(), val_fraction=cfg["val_fraction"], lowercase=cfg["lowercase"],
-                    fix="pass TEXT files to evaluate on, or restore the source")
-
-
-
-def which_checkpoint(model: Path, run: RunDir, loaded: os.stat_result | None = None) -> dict | None:
+def which_checkpoint(model: Path, run: RunDir, loaded: os.stat_result | None = None) -> TrainState | None:
     """The checkpoint state of the model file (best.keras and latest.keras are links to a checkpoint).
 
     `loaded`: the file as it was loaded (the link may have moved on since). While the run trains, a checkpoint can
@@ -202,13 +197,14 @@ def evaluate(target: str, texts: list[str], *, which: str = "best", samples_file
         current().detail(f"loaded {model_path} in {time.monotonic() - t0:.1f}s")
     state = which_checkpoint(model_path, run, loaded)
     out = {"model": str(model_path), "which": choice.which, "run": str(run_path),
-           "checkpoint": {k: state.get(k) for k in ("epoch", "global_step", "best_val_loss")} if state else None}
+           "checkpoint": {"epoch": state.epoch, "global_step": state.global_step,
+                          "best_val_loss": state.best_val_loss} if state else None}
     if loss:
         if texts:
             ids, unknown = text_to_ids(text, vocab, bool(cfg["lowercase"]))
             described, n_chars = ", ".join(text_info["sources"]), len(text)
         else:
-            data = run_corpus(run, cfg)
+            data = run_data(run_path, info, val_fraction=cfg["val_fraction"], lowercase=cfg["lowercase"], fix=FIX)
             if len(data.val) < 2:
                 raise LstmgenError(f"run '{run_path}' has no validation split to evaluate on (its data was prepared "
                                 f"with val_fraction {cfg['val_fraction']}); pass TEXT files to evaluate on")
@@ -222,7 +218,8 @@ def evaluate(target: str, texts: list[str], *, which: str = "best", samples_file
         sample_texts = generate_samples(model_path, vocab, generate, length, temperature, seed)
         out["generated"] = {"samples": generate, "length": length, "temperature": temperature, "seed": seed}
     if sample_texts is not None:
-        data = data or run_corpus(run, cfg)
+        data = data or run_data(run_path, info, val_fraction=cfg["val_fraction"], lowercase=cfg["lowercase"],
+                                fix=FIX)
         out["novelty"] = novelty_report(sample_texts, data, ngram)
         if set(vocab.chars) == REBER_VOCAB:
             out["reber"] = reber_report(sample_texts, generated=bool(generate))

@@ -51,7 +51,7 @@ def describe_model(name: str, step_model: StepModel, vocab, choice) -> dict:
 
     run = RunDir(choice.run)
     info, checkpoints = run.info(), run.checkpoints()
-    state = checkpoints[0][1] if checkpoints else {}
+    state = checkpoints[0][1] if checkpoints else None
     try:
         embedding_dim = run.saved_config().get("embedding_dim")
     except LstmgenError:  # config.yaml missing or damaged: the rest still describes the model
@@ -59,8 +59,8 @@ def describe_model(name: str, step_model: StepModel, vocab, choice) -> dict:
     return {"name": name, "path": str(choice.path), "which": choice.which, "layers": len(step_model.units),
             "units": step_model.units[0], "embedding_dim": embedding_dim, "vocab_size": step_model.vocab_size,
             "training_data": info.get("source"),
-            "best_val_loss": state.get("best_val_loss", info.get("best_val_loss")),  # a built-in model: run.json
-            "best_epoch": state.get("best_epoch"), "global_step": state.get("global_step")}
+            "best_val_loss": state.best_val_loss if state else info.get("best_val_loss"),  # built-in: run.json
+            "best_epoch": state.best_epoch if state else None, "global_step": state.global_step if state else None}
 
 
 class Engine:

@@ -31,12 +31,22 @@ def in_run_vocab(data: Prepared, info: dict) -> Prepared:
     return with_vocab(data, run_vocab_for(list(base["chars"]), data.vocab, "union"))
 
 
-def run_data(run_path: Path, info: dict, *, val_fraction: float, lowercase: bool, fix: str = "") -> Prepared:
-    """The prepared data a run was trained on: its recorded prepared directory, else its source prepared anew.
+def run_data(run_path: Path, info: dict, *, val_fraction: float, lowercase: bool, text: str | None = None,
+             fix: str = "") -> Prepared:
+    """The prepared data a run was trained on, in the run's vocabulary: `train` and `eval` both load it here.
 
-    `info` is the run's run.json. A source that is gone, or whose text changed, is a RunError that names both places
-    and ends with `fix` (default: how to continue training).
+    `info` is the run's run.json. Without `text`: its recorded prepared directory, else its source prepared anew;
+    a source that is gone, or whose text changed, is a RunError that names both places and ends with `fix` (default:
+    how to continue training). With `text` (the user gave the run's text again, e.g. TEXT -o RUN): that text,
+    prepared, which must be the one the run recorded.
+
+    Example: `run_data(run.path, run.info(), val_fraction=cfg.val_fraction, lowercase=cfg.lowercase)`.
     """
+    if text is not None:
+        data = prepared_for_training(text, val_fraction=val_fraction, lowercase=lowercase)
+        if data.meta.get("sha256") != info.get("data_sha256"):
+            raise RunError(f"'{run_path}' was trained on other data; choose a new run directory with -o")
+        return in_run_vocab(data, info)
     prepared, source = info.get("prepared"), info.get("source")
     try:
         data = load_prepared(prepared)

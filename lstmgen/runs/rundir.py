@@ -29,10 +29,10 @@ from lstmgen import FORMAT_VERSION
 
 from lstmgen.util import atomic
 
-from lstmgen.runs import ckptschema
 from lstmgen.config import Config
 from lstmgen.errors import LstmgenError, RunError
 from lstmgen.runs.runlock import RunLock, is_training
+from lstmgen.runs.state import DamagedState, TrainState
 
 RUN_FORMAT = "lstmgen-run"
 CKPT_RE = re.compile(r"^ckpt-(\d{9})\.json$")
@@ -151,14 +151,16 @@ class RunDir:
     def checkpoint_path(self, global_step: int) -> Path:
         return self.ckpt_dir / f"ckpt-{global_step:09d}.keras"
 
-    def checkpoints(self) -> list[tuple[Path, dict]]:
+    def checkpoints(self) -> list[tuple[Path, TrainState]]:
         """Committed, usable checkpoints, newest first, as (model path, state) pairs (see `scan_checkpoints`)."""
         return self.scan_checkpoints()[0]
 
-    def scan_checkpoints(self) -> tuple[list[tuple[Path, dict]], list[tuple[Path, str]]]:
-        """(usable, damaged): committed checkpoints whose state passes `ckptschema`, newest first, as (model path,
-        state); and those whose .json is unreadable or fails it, as (.json path, why), newest first."""
-        found, damaged = [], []
+    def scan_checkpoints(self) -> tuple[list[tuple[Path, TrainState]], list[tuple[Path, str]]]:
+        """(usable, damaged): committed checkpoints whose state loads (`TrainState.from_json`), newest first, as
+        (model path, state); and those whose .json is unreadable or damaged, as (.json path, why), newest first.
+        A checkpoint of a newer schema raises its RunError."""
+        found: list[tuple[Path, TrainState]] = []
+        damaged: list[tuple[Path, str]] = []
         if not self.ckpt_dir.is_dir():
             return found, damaged
         for p in self.ckpt_dir.iterdir():
@@ -173,19 +175,19 @@ class RunDir:
             except (OSError, ValueError) as e:
                 damaged.append((p, f"unreadable ({e.__class__.__name__})"))
                 continue
-            why = ckptschema.problem(state, int(m.group(1)))
-            if why:
-                damaged.append((p, why))
-            else:
-                found.append((model, state))
-        found.sort(key=lambda item: item[1]["global_step"], reverse=True)
+            try:
+                found.append((model, TrainState.from_json(state, int(m.group(1)))))
+            except DamagedState as e:
+                damaged.append((p, str(e)))
+        found.sort(key=lambda item: item[1].global_step, reverse=True)
         damaged.sort(key=lambda item: item[0].name, reverse=True)
         return found, damaged
 
-    def commit_checkpoint(self, global_step: int, state: dict, keep: int, best: bool) -> None:
-        """Commit a checkpoint whose .keras file is already in place, update the links, prune old ones."""
-        model = self.checkpoint_path(global_step)
-        atomic.write_json(model.with_suffix(".json"), state)
+    def commit_checkpoint(self, state: TrainState, keep: int, best: bool) -> None:
+        """Commit the checkpoint of `state` (its .keras file, at checkpoint_path(state.global_step), is already in
+        place): write its .json, update the links, prune old ones."""
+        model = self.checkpoint_path(state.global_step)
+        atomic.write_json(model.with_suffix(".json"), state.to_json())
         self.link(model, self.path / "latest.keras")
         if best:
             self.link(model, self.path / "best.keras")

@@ -14,6 +14,7 @@ from lstmgen.errors import LstmgenError, RunError
 from lstmgen.runs.rundir import (DEFAULT_RUNS, RunDir, is_run_dir, read_mapping, refuse_foreign_run_json,
                             stat_or_none)
 from lstmgen.data.vocab import Vocab
+from lstmgen.runs.state import TrainState
 
 LN2 = math.log(2)
 
@@ -59,15 +60,15 @@ def dir_size(path: Path) -> tuple[int, float]:
     return total, newest
 
 
-def run_state(run: RunDir, newest: dict | None, epochs: int) -> str:
+def run_state(run: RunDir, newest: TrainState | None, epochs: int) -> str:
     """running | finished | interrupted | time budget | empty (nothing saved yet)."""
     if run.is_training():
         return "running"
     if newest is None:
         return "empty"
-    if newest.get("epoch", 0) >= epochs:
+    if newest.epoch >= epochs:
         return "finished"
-    if newest.get("status") == "time budget reached":
+    if newest.status == "time budget reached":
         return "time budget"
     return "interrupted"
 
@@ -78,19 +79,19 @@ def summarize(path: str | os.PathLike) -> dict:
     info = run.info()
     checkpoints = run.checkpoints()
     newest = checkpoints[0][1] if checkpoints else None
-    cfg = {**run.saved_config(), **((newest or {}).get("config") or {})}
+    cfg = {**run.saved_config(), **(newest.config if newest else {})}
     size, updated = dir_size(run.path)
-    history = (newest or {}).get("history") or []
+    history = newest.history if newest else []
     has_val = any(h.get("val_loss") is not None for h in history)
-    best = (newest or {}).get("best_val_loss")
+    best = newest.best_val_loss if newest else None
     if newest is None and isinstance(info.get("best_val_loss"), (int, float)):  # a built-in model: no checkpoints
         has_val, best = True, info["best_val_loss"]
     return {
         "path": str(run.path), "name": run.path.name, "state": run_state(run, newest, int(cfg["epochs"])),
-        "epoch": (newest or {}).get("epoch", 0), "epochs": int(cfg["epochs"]),
-        "global_step": (newest or {}).get("global_step", 0),
+        "epoch": newest.epoch if newest else 0, "epochs": int(cfg["epochs"]),
+        "global_step": newest.global_step if newest else 0,
         "best_val_loss": best if has_val else None, "best_val_bpc": best / LN2 if has_val and best is not None else None,
-        "best_train_loss": best if not has_val else None, "best_epoch": (newest or {}).get("best_epoch"),
+        "best_train_loss": best if not has_val else None, "best_epoch": newest.best_epoch if newest else None,
         "size_bytes": size, "updated": datetime.fromtimestamp(updated).astimezone().isoformat(timespec="seconds")
         if updated else None, "source": info.get("source"),
     }
@@ -183,15 +184,14 @@ def checkpoint_rows(run: RunDir) -> list[dict]:
             if st is None:
                 vanished = True
                 continue
-            row = next((h for h in reversed(state.get("history") or [])
-                        if h.get("global_step") == state.get("global_step")), None)
+            row = next((h for h in reversed(state.history) if h.get("global_step") == state.global_step), None)
             marks = [n for n, link in links.items()
                      if (ls := stat_or_none(link)) is not None and os.path.samestat(ls, st)]
             rows.append({
-                "file": str(model.relative_to(run.path)), "global_step": state.get("global_step"),
-                "epoch": state.get("epoch"), "step": state.get("step"), "status": state.get("status"),
-                "val_loss": row.get("val_loss") if row else None, "loss": row.get("loss") if row else None,
-                "time": state.get("time"), "size_bytes": st.st_size, "is": marks})
+                "file": str(model.relative_to(run.path)), "global_step": state.global_step, "epoch": state.epoch,
+                "step": state.step, "status": state.status, "val_loss": row.get("val_loss") if row else None,
+                "loss": row.get("loss") if row else None, "time": state.time, "size_bytes": st.st_size,
+                "is": marks})
         if not vanished:
             break
     return rows

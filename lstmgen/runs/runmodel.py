@@ -62,9 +62,9 @@ def _in_run(run: Path, which: str) -> ModelChoice:
         return ModelChoice(link, run, which)
     checkpoints = RunDir(run).checkpoints()
     if which == "best" and checkpoints:
-        best_epoch = checkpoints[0][1].get("best_epoch")
+        best_epoch = checkpoints[0][1].best_epoch
         for model, state in checkpoints:  # the best model is the checkpoint written at the end of the best epoch
-            if best_epoch is not None and state.get("epoch") == best_epoch and state.get("step") == 0:
+            if best_epoch is not None and state.epoch == best_epoch and state.step == 0:
                 return ModelChoice(model, run, "best", f"{run}/best.keras is missing; using "
                                    f"{model.relative_to(run)}, the checkpoint of the best epoch ({best_epoch})")
     latest = run / "latest.keras"

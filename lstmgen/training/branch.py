@@ -17,6 +17,7 @@ from pathlib import Path
 from lstmgen.util import atomic
 from lstmgen.errors import RunError
 from lstmgen.runs.rundir import RunDir, now_iso
+from lstmgen.runs.state import TrainState
 
 COPIED = ("vocab.json", "metrics.csv", "train.log")
 
@@ -42,7 +43,7 @@ def _copy_checkpoint(model: Path, dst: RunDir) -> Path:
     return target
 
 
-def _copy_checkpoints(src: RunDir, dst: RunDir) -> dict | None:
+def _copy_checkpoints(src: RunDir, dst: RunDir) -> TrainState | None:
     """The newest readable checkpoint and the best one; returns the newest's state (None: no checkpoint yet)."""
     best_link = src.path / "best.keras"
     newest = None
@@ -78,8 +79,9 @@ def start_branch(src: RunDir, dst: RunDir, info: dict, config_text: str, lock: b
             newest = _copy_checkpoints(src, dst)
         atomic.write_text(dst.path / "config.yaml", config_text)
         kept = {k: v for k, v in info.items() if k not in ("format", "version", "created", "branched_from")}
-        origin = {"run": str(src.path.resolve()), "global_step": (newest or {}).get("global_step", 0),
-                  "epoch": (newest or {}).get("epoch", 0), "step": (newest or {}).get("step", 0), "time": now_iso()}
+        newest = newest or TrainState()
+        origin = {"run": str(src.path.resolve()), "global_step": newest.global_step, "epoch": newest.epoch,
+                  "step": newest.step, "time": now_iso()}
         dst.create({**kept, "branched_from": origin})  # run.json last: the branch exists
     except OSError as e:
         dst.release_lock()

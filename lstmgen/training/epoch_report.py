@@ -18,6 +18,7 @@ from lstmgen.data.prepared import Prepared
 from lstmgen.runs.plots import PNG_NAME, write_loss_png
 from lstmgen.runs.rundir import RunDir, now_iso
 from lstmgen.data.vocab import Vocab
+from lstmgen.util.output import current
 
 LN2 = math.log(2)
 SAMPLES_NAME = "samples.txt"
@@ -77,8 +78,8 @@ def format_entry(row: dict, epochs: int, samples: list[tuple[float, str]]) -> st
 
 
 class EpochReport:
-    def __init__(self, run: RunDir, cfg: Config, data: Prepared, say: Callable[[str], None], quiet: bool):
-        self.run, self.cfg, self.vocab, self.say, self.quiet = run, cfg, data.vocab, say, quiet
+    def __init__(self, run: RunDir, cfg: Config, data: Prepared):
+        self.run, self.cfg, self.vocab = run, cfg, data.vocab
         self.temperatures = parse_temperatures(cfg.sample_temperatures)
         # the same prime every epoch, so the samples show the model improving on the same start
         self.prime = word_prime(data.vocab, data.val if len(data.val) > 2 else data.train, cfg.seed)
@@ -103,8 +104,7 @@ class EpochReport:
                 self.run.log(f"note {note}")
             except OSError:
                 pass
-            if not self.quiet:
-                self.say(f"note: {note}")
+            current().say(f"note: {note}")
             return None
 
     # --- hooks called by the trainer ----------------------------------------------------------------------
@@ -144,6 +144,5 @@ class EpochReport:
         except FileNotFoundError:
             before = ""
         atomic.write_text(path, before + entry)
-        if not self.quiet:
-            for t, text in samples:
-                self.say(f"--- sample after epoch {row['epoch']}, temperature {float(t)} ---\n{text}")
+        for t, text in samples:
+            current().say(f"--- sample after epoch {row['epoch']}, temperature {float(t)} ---\n{text}")

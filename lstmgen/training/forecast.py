@@ -14,12 +14,11 @@ import numpy as np
 
 from lstmgen.runtime import backend
 
-from lstmgen.runtime import fused
 from lstmgen.runtime.backend import keras
 from lstmgen.config import Config, make_config
 from lstmgen.data.prepared import Prepared, prepared_for_training
 from lstmgen.data.batches import TrainBatches, ValBatches, steps_in_epoch
-from lstmgen.training.model import build_model, compile_model
+from lstmgen.training.setup import setup_model
 from lstmgen.eta.timeparse import fmt_hms
 from lstmgen.training.runopen import check_trainable
 
@@ -44,13 +43,8 @@ class _Clock(keras.callbacks.Callback):
 
 def time_steps(cfg: Config, data: Prepared, min_seconds: float = 5.0) -> dict:
     """Compile time, seconds per training step, seconds per validation batch and per checkpoint save."""
-    backend.set_threads(cfg.threads)
-    backend.seed_everything(cfg.seed or 1, deterministic=False)
-    policy = backend.set_precision(cfg.mixed_precision)
-    jit = backend.resolve_jit(cfg.jit_compile, policy)
-    fused.install(cfg.lstm_kernel)
-    model = build_model(cfg, data.vocab.size)
-    compile_model(model, cfg, total_steps=1000, jit_compile=jit)
+    setup = setup_model(cfg, data.vocab.size, total_steps=1000, seed=cfg.seed or 1, deterministic=False)
+    model, policy, jit = setup.model, setup.precision, setup.jit
     warmup, budget_steps = 3, 1000
     batches = TrainBatches(data.train, cfg.seq_len, cfg.batch_size, seed=1, steps=budget_steps)
     clock = _Clock(warmup, min_steps=10, min_seconds=min_seconds)

@@ -19,7 +19,7 @@ from lstmgen.data.prepared import Prepared, prepared_for_training
 from lstmgen.data.batches import steps_in_epoch
 from lstmgen.errors import LstmgenError, RunError
 from lstmgen.runtime.hardware import memory_bytes
-from lstmgen.runs.rundata import in_run_vocab, run_data, with_vocab
+from lstmgen.runs.rundata import run_data, with_vocab
 from lstmgen.runs.rundir import DEFAULT_RUNS, RunDir, is_run_dir, refuse_foreign_run_json
 from lstmgen.data.vocab import run_vocab_for
 from lstmgen.training.remap import remap
@@ -70,8 +70,8 @@ def _check_saved_config(run: RunDir, saved: dict) -> None:
     """config.yaml edited by hand so that it no longer describes the checkpoints' model or data: say so plainly
     (the checkpoints would otherwise all fail to load, which reads like damage)."""
     newest = run.checkpoints()[:1]
-    trained = newest[0][1].get("config") if newest else None
-    if not isinstance(trained, dict):
+    trained = newest[0][1].config if newest else None
+    if not trained:
         return
     diff = [k for k in SHAPE_KEYS + DATA_KEYS if k in trained and saved.get(k) != trained[k]]
     if diff:
@@ -149,13 +149,8 @@ def open_run(source: str, config_file, overrides: dict, out_dir, chief: bool = T
         if changed:
             raise RunError(f"cannot change {', '.join(changed)} of an existing run ('{run.path}'); "
                             "start a new run with -o NEW_DIR")
-        if source != str(target) and not is_run_dir(source):
-            data = prepared_for_training(source, val_fraction=cfg.val_fraction, lowercase=cfg.lowercase)
-            if data.meta.get("sha256") != info["data_sha256"]:
-                raise RunError(f"'{run.path}' was trained on other data; choose a new run directory with -o")
-            data = in_run_vocab(data, info)
-        else:
-            data = run_data(run.path, info, val_fraction=cfg.val_fraction, lowercase=cfg.lowercase)
+        text = source if source != str(target) and not is_run_dir(source) else None
+        data = run_data(run.path, info, val_fraction=cfg.val_fraction, lowercase=cfg.lowercase, text=text)
         if branch:  # run is only read; the new one is made, and locked, by start_branch
             run = RunDir(out_dir)
             start_branch(RunDir(target), run, info, dump_yaml(cfg), lock=chief)
