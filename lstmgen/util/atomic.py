@@ -68,7 +68,7 @@ def write_json(path: str | os.PathLike, obj) -> None:
 
 def clean_stale_temps(directory: str | os.PathLike) -> list[str]:
     """Remove temp files left by a killed writer; returns their names."""
-    removed = []
+    removed: list[str] = []
     directory = Path(directory)
     if not directory.is_dir():
         return removed

@@ -40,7 +40,8 @@ def check_regular(path: str | os.PathLike, label: str, fix: str) -> os.stat_resu
 
 def read_stream(stream, limit: int, what: str, fix: str) -> bytes:
     """Read a stream to its end, refusing more than `limit` bytes: "{what} reads at most N MB; {fix}"."""
-    chunks, size = [], 0
+    chunks: list[bytes] = []
+    size = 0
     while True:
         chunk = stream.read(min(1 << 20, limit + 1 - size))
         if not chunk:
