@@ -66,7 +66,7 @@ def check_text(data: bytes, name: str) -> None:
         raise LogError(f"{name} is not a text log (binary data); pass the file the training output went to")
 
 
-def estimate_file(log: str, started: str | None, now: str | None, epochs: int | None,
+def estimate_file(log: str, started: str | datetime | None, now: str | datetime | None, epochs: int | None,
                   run: int | None = None) -> Estimate:
     data, mtime, name = read_log(log)
     check_text(data, name)
