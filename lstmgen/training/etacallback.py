@@ -15,6 +15,7 @@ import time
 
 import keras
 
+from lstmgen.eta.record import Estimate
 from lstmgen.eta.track import EtaTracker, eta_line
 
 
@@ -36,7 +37,7 @@ class EtaCallback(keras.callbacks.Callback):
             # the logs) as long as no callback overrides on_train_batch_end, so epoch-ends-only must not.
             self.on_train_batch_end = self._train_batch_end
         self.tracker = EtaTracker()
-        self.estimate = None
+        self.estimate: Estimate | None = None
         self._epoch, self._t0, self._offset = 0, 0.0, 0
 
     def on_train_begin(self, logs=None):
