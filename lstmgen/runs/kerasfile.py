@@ -114,7 +114,8 @@ def read_weights(path: str | Path) -> Weights:
                 cells, width = [], dim
                 for c in lstms:
                     u = int(c["units"])
-                    cells.append(tuple(_arrays(groups, c["name"], [(width, 4 * u), (u, 4 * u), (4 * u,)])))
+                    k, r, b = _arrays(groups, c["name"], [(width, 4 * u), (u, 4 * u), (4 * u,)])
+                    cells.append((k, r, b))
                     width = u
                 if int(dense["units"]) != vocab:
                     raise _Mismatch(f"its logits layer has {dense['units']} outputs for {vocab} input characters")

@@ -93,6 +93,7 @@ def remap(weights: Weights, base: Vocab, new: Vocab, counts: np.ndarray) -> Rema
             new_bias[i] = offset + log_f[i]
             out.averaged.append(ch)
     out.dropped = [c for c in base.chars if c not in new]
-    out.weights = Weights(new_emb, [tuple(np.array(a, dtype=np.float32) for a in cell) for cell in weights.cells],
-                          new_kernel, new_bias)
+    cells = [(np.array(k, dtype=np.float32), np.array(r, dtype=np.float32), np.array(b, dtype=np.float32))
+             for k, r, b in weights.cells]
+    out.weights = Weights(new_emb, cells, new_kernel, new_bias)
     return out
