@@ -8,6 +8,7 @@ import re
 import shutil
 import subprocess
 import sys
+from typing import TypedDict
 
 FEATURES = {"avx": "AVX", "avx2": "AVX2", "avx512f": "AVX-512", "fma": "FMA", "avx512_bf16": "AVX512_BF16",
             "amx_bf16": "AMX"}
@@ -18,7 +19,8 @@ TF_NAMES = {"AVX": "AVX", "AVX2": "AVX2", "AVX512F": "AVX-512", "FMA": "FMA", "A
 
 def _read_cpuinfo() -> tuple[str, set[str]]:
     """The CPU model name and feature flags from /proc/cpuinfo, in one pass (empty where unavailable)."""
-    model, flags = platform.processor() or platform.machine(), set()
+    model = platform.processor() or platform.machine()
+    flags: set[str] = set()
     try:
         with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as f:
             for line in f:
@@ -56,7 +58,15 @@ def cpu_info() -> dict:
     return {"model": model, "cores": cpu_count(), "features": {name: flag in flags for flag, name in FEATURES.items()}}
 
 
-def tensorflow_cpu_report(timeout: float = 60.0) -> dict:
+class TfReport(TypedDict, total=False):
+    """What `tensorflow_cpu_report` found; `onednn` and `not_compiled_in` only when TensorFlow is available."""
+
+    available: bool
+    onednn: bool  # oneDNN's custom operations are on
+    not_compiled_in: list[str]  # our FEATURES names the build leaves to oneDNN's JIT
+
+
+def tensorflow_cpu_report(timeout: float = 60.0) -> TfReport:
     """Ask the installed TensorFlow build which CPU instructions it uses: it says so in its start-up log.
 
     The feature guard lists instructions the CPU has but the build was not compiled for ("in other
@@ -68,7 +78,7 @@ def tensorflow_cpu_report(timeout: float = 60.0) -> dict:
                              text=True, timeout=timeout).stderr
     except (OSError, subprocess.TimeoutExpired):
         return {"available": False}
-    report = {"available": True, "onednn": "oneDNN custom operations are on" in out, "not_compiled_in": []}
+    report: TfReport = {"available": True, "onednn": "oneDNN custom operations are on" in out, "not_compiled_in": []}
     m = re.search(r"To enable the following instructions: ([A-Z0-9_ ]+), in other operations", out)
     if m:
         report["not_compiled_in"] = sorted({TF_NAMES.get(x, x) for x in m.group(1).split()})
@@ -114,7 +124,7 @@ def gpus(backend_name: str) -> list[dict]:
 
 def describe_machine(backend_name: str) -> dict:
     cpu = cpu_info()
-    tf_report = tensorflow_cpu_report() if backend_name == "tensorflow" else {"available": False}
+    tf_report: TfReport = tensorflow_cpu_report() if backend_name == "tensorflow" else {"available": False}
     uses = {}
     for name, present in cpu["features"].items():
         if not present:
