@@ -11,12 +11,17 @@ import hashlib
 import math
 import os
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from lstmgen.config import Config
 from lstmgen.errors import LstmgenError
 from lstmgen.runtime import backend
+
+if TYPE_CHECKING:
+    import keras
+    import tensorflow as tf
 
 _ENV = {"coordinator": ("LSTMGEN_COORDINATOR", "JAX_COORDINATOR_ADDRESS"),
         "num_processes": ("LSTMGEN_NUM_PROCESSES", "JAX_NUM_PROCESSES"),
@@ -104,7 +109,7 @@ class Plan:
     devices: list
     lr_factor: float = 1.0
     lr_rule: str = "none"
-    engine: object = None  # the tf.distribute strategy or the keras.distribution.DataParallel
+    engine: tf.distribute.Strategy | keras.distribution.DataParallel | None = None
 
     @property
     def is_chief(self) -> bool:
@@ -173,6 +178,7 @@ class Plan:
 def _local_copies(plan: Plan, variable) -> list[np.ndarray]:
     value = variable.value
     if plan.mode == "mirrored":
+        assert plan.engine is not None, "setup gives a mirrored plan its strategy"
         return [np.asarray(v.numpy()) for v in plan.engine.experimental_local_results(value)]
     if plan.mode == "data_parallel":
         return [np.asarray(s.data) for s in value.addressable_shards]
