@@ -7,7 +7,9 @@ import json
 import os
 import sys
 import traceback
+from collections.abc import Sequence
 from dataclasses import fields
+from typing import Any, Literal, NoReturn, overload
 
 import click
 
@@ -82,11 +84,20 @@ def one_line(message: str) -> str:
 class Lstmgen(click.Group):
     """A click group whose errors are one line on stderr, never a traceback."""
 
-    def main(self, args=None, prog_name=None, standalone_mode=True, **extra):
+    @overload
+    def main(self, args: Sequence[str] | None = None, prog_name: str | None = None, complete_var: str | None = None,
+             standalone_mode: Literal[True] = True, **extra: Any) -> NoReturn: ...
+
+    @overload
+    def main(self, args: Sequence[str] | None = None, prog_name: str | None = None, complete_var: str | None = None,
+             standalone_mode: bool = ..., **extra: Any) -> Any: ...
+
+    def main(self, args: Sequence[str] | None = None, prog_name: str | None = None, complete_var: str | None = None,
+             standalone_mode: bool = True, **extra: Any) -> Any:
         if not standalone_mode:
-            return super().main(args, prog_name, standalone_mode=False, **extra)
+            return super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
         try:
-            super().main(args, prog_name or "lstmgen", standalone_mode=False, **extra)
+            super().main(args, prog_name or "lstmgen", complete_var, standalone_mode=False, **extra)
         except LstmgenError as e:
             click.echo(f"lstmgen: error: {one_line(e.format_message())}", err=True)
             sys.exit(e.exit_code)
