@@ -28,6 +28,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from lstmgen.data.vocab import Vocab
 from lstmgen.errors import LstmgenError
 from lstmgen.generation.sample import Sampling, StepModel
 from lstmgen.generation.streams import Batch, Blas, Stream
@@ -41,7 +42,7 @@ class Busy(Exception):
 class Model:
     name: str
     step_model: StepModel
-    vocab: object  # lstmgen.data.vocab.Vocab
+    vocab: Vocab
     info: dict = field(default_factory=dict)  # what GET /v1/models shows
 
 
@@ -216,6 +217,7 @@ class Engine:
                 s._sync.set()
                 continue
             event = s._async
+            assert event is not None, "a stream made inside an event loop has its event"
             # an event already set needs no call into its loop: a reader that is busy or pausing between sends
             # costs nothing per step (a reader clears its event before taking text, so no wake-up is lost)
             if not event.is_set():

@@ -124,6 +124,7 @@ def generate(target: str | None = None, *, which: str = "best", prime: str = "",
     if info is not None:
         info.update(model=str(path), which=choice.which, prime=used, engine=engine)
     bar = None
+    on_step: Callable[[np.ndarray], None]
     if out is not None and num_samples == 1:
         out.write(used)
         on_step = Streamer(out, vocab)

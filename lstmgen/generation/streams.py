@@ -24,6 +24,8 @@ class Stream:
     """One sample being generated; `cancel()` stops it at once. A stream made outside an event loop is iterated
     (`for chunk in stream`), one made inside an event loop is read there (`async for chunk in stream.chunks()`)."""
 
+    last: int  # the id sampled last: set by Batch.step when it samples, fed back once the prime is used up
+
     def __init__(self, model: Model, prime_ids: np.ndarray, length: int, sampling: Sampling, seed, index: int = 0):
         self.model, self.sampling, self.index = model, sampling, index
         self.key = _key(sampling)  # streams with equal keys are sampled as one block
@@ -38,7 +40,7 @@ class Stream:
         self._sync = threading.Event()
         try:
             self._loop: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
-            self._async = asyncio.Event()
+            self._async: asyncio.Event | None = asyncio.Event()  # set while _loop is
         except RuntimeError:
             self._loop, self._async = None, None
         if self.done:
@@ -132,7 +134,8 @@ class Blas:
     add hand-off latency there), the library's default above; or a fixed count. Changed only when the choice does."""
 
     def __init__(self, fixed: int | None):
-        self.fixed, self.limiter, self.single = fixed, None, None
+        self.fixed, self.limiter = fixed, None
+        self.single: bool | None = None  # the choice in force; None: the library's original limits
 
     def fit(self, streams: int | None) -> None:
         """Set the limit for a batch of `streams` (None: put the original limits back)."""
