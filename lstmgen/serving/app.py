@@ -114,19 +114,17 @@ class Server:
             return self.unauthorized()
         try:
             p = parse_body(await read_body(request, self.limits.max_body), self.limits, list(self.engine.models))
-            model = self.engine.models[p["model"]]
-            streams = self.engine.submit(p["prime"], p["length"], seed=p["seed"], num_samples=p["num_samples"],
-                                         model=p["model"], temperature=p["temperature"], top_k=p["top_k"],
-                                         top_p=p["top_p"], greedy=p["greedy"])
+            model = self.engine.models[p.model]
+            streams = self.engine.submit(p.prime, p.length, seed=p.seed, num_samples=p.num_samples, model=p.model,
+                                         **p.sampling())
         except ApiError as e:
             return error(e.status, e.message)
         except Busy as e:
             return error(429, str(e), {"Retry-After": "1"})
         self.served += 1
-        used = model.vocab.decode(model.vocab.encode(p["prime"], unknown="map").tolist())
-        head = {"model": p["model"], "prime": used}
-        sampling = {k: p[k] for k in ("temperature", "top_k", "top_p", "greedy")}
-        if p["stream"] or "text/event-stream" in request.headers.get("accept", ""):
+        used = model.vocab.decode(model.vocab.encode(p.prime, unknown="map").tolist())
+        head = {"model": p.model, "prime": used}
+        if p.stream or "text/event-stream" in request.headers.get("accept", ""):
             return StreamingResponse(self._events(streams, head), media_type="text/event-stream",
                                      headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
         texts = [used] * len(streams)
@@ -141,7 +139,7 @@ class Server:
         finally:
             for s in streams:
                 s.cancel()
-        return JSONResponse({**head, "length": p["length"], "seed": p["seed"], "sampling": sampling,
+        return JSONResponse({**head, "length": p.length, "seed": p.seed, "sampling": p.sampling(),
                              "samples": texts})
 
     async def _events(self, streams: list[Stream], head: dict):
@@ -163,7 +161,9 @@ class Server:
         return HTMLResponse(resources.files("lstmgen").joinpath("static/index.html").read_text(encoding="utf-8"))
 
 
-async def _http_error(request: Request, exc: HTTPException) -> Response:
+async def _http_error(request: Request, exc: Exception) -> Response:
+    # Starlette types every handler's exception as Exception; this one is registered for HTTPException only
+    assert isinstance(exc, HTTPException)
     return error(exc.status_code, str(exc.detail))
 
 

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 from lstmgen import __version__
 
@@ -28,7 +30,7 @@ class Limits:
 
 
 # name: (JSON types accepted, description, default)
-PARAMS = {
+PARAMS: dict[str, tuple[str, str, str | int | float | bool | None]] = {
     "prime": ("string", "text to start from; characters outside the vocabulary are mapped or dropped", ""),
     "length": ("integer", "characters to generate per sample", 500),
     "temperature": ("number", "softmax temperature, above 0", 1.0),
@@ -48,19 +50,73 @@ def _show(value) -> str:
     return text if len(text) <= 40 else text[:37] + "..."
 
 
-def _typed(name: str, value, kind: str):
-    ok = {"string": isinstance(value, str),
-          "integer": isinstance(value, int) and not isinstance(value, bool),
-          "number": isinstance(value, (int, float)) and not isinstance(value, bool),
-          "boolean": isinstance(value, bool)}[kind]
-    if value is None and PARAMS[name][2] is None:
-        return None
-    if not ok:
-        raise ApiError(400, f"{name} must be {'an' if kind[0] in 'aeiou' else 'a'} {kind}, got {_show(value)}")
-    return value
+@dataclass
+class GenerateParams:
+    """A checked `POST /v1/generate` body, defaults filled in (see PARAMS)."""
+
+    prime: str
+    length: int
+    temperature: float
+    top_k: int
+    top_p: float
+    greedy: bool
+    seed: int | None
+    num_samples: int
+    model: str
+    stream: bool
+
+    def sampling(self) -> dict:
+        return {"temperature": self.temperature, "top_k": self.top_k, "top_p": self.top_p, "greedy": self.greedy}
 
 
-def parse_body(raw: bytes, limits: Limits, models: list[str]) -> dict:
+T = TypeVar("T")
+Body = dict[str, object]
+
+
+def _given(body: Body, name: str) -> object:
+    """The body's value for `name`, or its default when the body leaves it out."""
+    return body[name] if name in body else PARAMS[name][2]
+
+
+def _wrong_type(name: str, value: object) -> ApiError:
+    kind = PARAMS[name][0]
+    return ApiError(400, f"{name} must be {'an' if kind[0] in 'aeiou' else 'a'} {kind}, got {_show(value)}")
+
+
+def _string(body: Body, name: str) -> str:
+    value = _given(body, name)
+    if isinstance(value, str):
+        return value
+    raise _wrong_type(name, value)
+
+
+def _integer(body: Body, name: str) -> int:
+    value = _given(body, name)
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    raise _wrong_type(name, value)
+
+
+def _number(body: Body, name: str) -> float:
+    value = _given(body, name)
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return value  # an int stays an int (the response echoes it as sent)
+    raise _wrong_type(name, value)
+
+
+def _boolean(body: Body, name: str) -> bool:
+    value = _given(body, name)
+    if isinstance(value, bool):
+        return value
+    raise _wrong_type(name, value)
+
+
+def _or_null(parse: Callable[[Body, str], T], body: Body, name: str) -> T | None:
+    """For a parameter whose default is null: null (given or left out), else what `parse` accepts."""
+    return None if _given(body, name) is None else parse(body, name)
+
+
+def parse_body(raw: bytes, limits: Limits, models: list[str]) -> GenerateParams:
     """The request's parameters with defaults filled in, or ApiError(400/413/404) saying what is wrong."""
     try:
         body = json.loads(raw.decode("utf-8")) if raw.strip() else {}
@@ -72,31 +128,33 @@ def parse_body(raw: bytes, limits: Limits, models: list[str]) -> dict:
     unknown = sorted(set(body) - set(PARAMS))
     if unknown:
         raise ApiError(400, f"unknown parameter {unknown[0]!r}; known: {', '.join(PARAMS)}")
-    p = {name: _typed(name, body[name], kind) if name in body else default
-         for name, (kind, _, default) in PARAMS.items()}
-    if not 0 <= p["length"] <= limits.max_length:
-        raise ApiError(400, f"length must be between 0 and {limits.max_length}, got {_show(p['length'])}")
-    if not 1 <= p["num_samples"] <= limits.max_samples:
-        raise ApiError(400, f"num_samples must be between 1 and {limits.max_samples}, "
-                            f"got {_show(p['num_samples'])}")
-    if len(p["prime"]) > limits.max_prime:
-        raise ApiError(400, f"prime is {len(p['prime'])} characters; at most {limits.max_prime} are allowed")
-    t = p["temperature"]
-    if not math.isfinite(t) or t <= 0:  # json.loads accepts NaN and Infinity
-        raise ApiError(400, f"temperature must be a finite number above 0, got {_show(t)}; use greedy for argmax")
-    if not (0 < p["top_p"] <= 1):
-        raise ApiError(400, f"top_p must be in (0, 1], got {_show(p['top_p'])}")
-    if p["top_k"] < 0:
-        raise ApiError(400, f"top_k must be 0 (off) or positive, got {_show(p['top_k'])}")
-    if p["greedy"] and (p["top_k"] or p["top_p"] < 1):
+    # read in PARAMS' order, so the first wrong type reported is the same whatever the body's order
+    prime, length, temperature = _string(body, "prime"), _integer(body, "length"), _number(body, "temperature")
+    top_k, top_p, greedy = _integer(body, "top_k"), _number(body, "top_p"), _boolean(body, "greedy")
+    seed, num_samples = _or_null(_integer, body, "seed"), _integer(body, "num_samples")
+    model, stream = _or_null(_string, body, "model"), _boolean(body, "stream")
+    if not 0 <= length <= limits.max_length:
+        raise ApiError(400, f"length must be between 0 and {limits.max_length}, got {_show(length)}")
+    if not 1 <= num_samples <= limits.max_samples:
+        raise ApiError(400, f"num_samples must be between 1 and {limits.max_samples}, got {_show(num_samples)}")
+    if len(prime) > limits.max_prime:
+        raise ApiError(400, f"prime is {len(prime)} characters; at most {limits.max_prime} are allowed")
+    if not math.isfinite(temperature) or temperature <= 0:  # json.loads accepts NaN and Infinity
+        raise ApiError(400, f"temperature must be a finite number above 0, got {_show(temperature)}; use greedy for "
+                            "argmax")
+    if not (0 < top_p <= 1):
+        raise ApiError(400, f"top_p must be in (0, 1], got {_show(top_p)}")
+    if top_k < 0:
+        raise ApiError(400, f"top_k must be 0 (off) or positive, got {_show(top_k)}")
+    if greedy and (top_k or top_p < 1):
         raise ApiError(400, "greedy always takes the likeliest character; drop top_k/top_p or greedy")
-    if p["seed"] is not None and not 0 <= p["seed"] < 2 ** 63:
-        raise ApiError(400, f"seed must be between 0 and 2**63 - 1, got {_show(p['seed'])}")
-    if p["model"] is None:
-        p["model"] = models[0]
-    elif p["model"] not in models:
-        raise ApiError(404, f"unknown model {p['model']!r}; GET /v1/models lists them: {', '.join(models)}")
-    return p
+    if seed is not None and not 0 <= seed < 2 ** 63:
+        raise ApiError(400, f"seed must be between 0 and 2**63 - 1, got {_show(seed)}")
+    if model is None:
+        model = models[0]
+    elif model not in models:
+        raise ApiError(404, f"unknown model {model!r}; GET /v1/models lists them: {', '.join(models)}")
+    return GenerateParams(prime, length, temperature, top_k, top_p, greedy, seed, num_samples, model, stream)
 
 
 def openapi(limits: Limits) -> dict:
@@ -112,7 +170,7 @@ def openapi(limits: Limits) -> dict:
     props["prime"]["maxLength"] = limits.max_prime
     error = {"description": "one-line error", "content": {"application/json": {"schema": {
         "type": "object", "properties": {"error": {"type": "string"}}, "required": ["error"]}}}}
-    auth = [{"bearer": []}]
+    auth: list[dict[str, list[str]]] = [{"bearer": []}]
     return {
         "openapi": "3.1.0",
         "info": {"title": "lstmgen", "version": __version__,
