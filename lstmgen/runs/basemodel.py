@@ -11,25 +11,10 @@ from typing import Callable
 from lstmgen.data.prepared import file_sha256
 from lstmgen.errors import RunError
 from lstmgen.data.vocab import Vocab
+from lstmgen.runs.builtinmodels import MODELS_DIR, builtin_model_dir, builtin_model_names
 from lstmgen.runs.kerasfile import Weights, read_weights
 
-MODELS_DIR = Path(__file__).resolve().parent.parent / "models"  # one run directory per built-in model
-
-
-def builtin_model_names() -> list[str]:
-    """The built-in models, e.g. ['english']."""
-    if not MODELS_DIR.is_dir():
-        return []
-    return sorted(p.name for p in MODELS_DIR.iterdir() if (p / "run.json").is_file())
-
-
-def builtin_model_dir(name: str) -> Path:
-    """The run directory of built-in model `name`; an unknown name is a RunError listing the known ones."""
-    if name in builtin_model_names():
-        return MODELS_DIR / name
-    known = ", ".join(f"builtin:{n}" for n in builtin_model_names()) or "none (this installation ships none)"
-    raise RunError(f"unknown built-in model 'builtin:{name}'; available: {known}")
-
+__all__ = ["MODELS_DIR", "Base", "builtin_model_dir", "builtin_model_names", "resolve_base"]
 
 @dataclass
 class Base:

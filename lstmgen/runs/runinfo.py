@@ -200,7 +200,7 @@ def checkpoint_rows(run: RunDir) -> list[dict]:
 def run_info(path: str | os.PathLike) -> dict:
     """Everything `lstmgen info` shows, as a JSON-ready dict (`path` may be builtin:NAME, a shipped model)."""
     if str(path).startswith("builtin:"):
-        from lstmgen.runs.basemodel import builtin_model_dir
+        from lstmgen.runs.builtinmodels import builtin_model_dir
 
         path = builtin_model_dir(str(path)[len("builtin:"):])
     run = RunDir(path)

@@ -36,7 +36,7 @@ def pick_model(target: str | os.PathLike | None, which: str = "best") -> ModelCh
             raise RunError(f"no trained run found under '{DEFAULT_RUNS}/'; train one with 'lstmgen train CORPUS' "
                             "or pass a run directory")
     if str(target).startswith("builtin:"):  # a model shipped with lstmgen: a run directory inside the package
-        from lstmgen.runs.basemodel import builtin_model_dir
+        from lstmgen.runs.builtinmodels import builtin_model_dir
 
         return _in_run(builtin_model_dir(str(target)[len("builtin:"):]), which)
     path = Path(target)
