@@ -2,9 +2,9 @@
 
 import keras
 import pytest
-from conftest import TINY_TEXT
 
 import lstmgen
+from conftest import TINY_TEXT
 
 TINY = dict(units=16, layers=1, embedding_dim=8, seq_len=16, batch_size=8, seed=1, mixed_precision="off",
             checkpoint_minutes=0, sample_length=30, steps_per_epoch=4)
@@ -62,6 +62,34 @@ def test_user_callbacks_run_inside_fit(api_run, tmp_path):
     assert [loss for _, loss in seen] == [pytest.approx(r["loss"], abs=1e-4) for r in copy.history[2:]]
 
 
+def test_early_stopping_sees_the_validation_loss_and_stops_the_run(api_run, tmp_path):
+    _, run = api_run
+    events = []
+
+    class Spy(keras.callbacks.Callback):
+        def on_train_begin(self, logs=None):
+            events.append("begin")
+
+        def on_train_batch_end(self, batch, logs=None):
+            events.append(batch)
+
+        def on_epoch_end(self, epoch, logs=None):
+            events.append(("val_loss" in logs, epoch))
+            if epoch == 3:
+                self.model.stop_training = True
+
+        def on_train_end(self, logs=None):
+            events.append("end")
+
+    stopper = keras.callbacks.EarlyStopping(monitor="val_loss", patience=100)
+    copy = run.train(out=tmp_path / "es", epochs=9, callbacks=[stopper, Spy()], progress=False)
+    assert events == ["begin", 0, 1, 2, 3, (True, 2), 0, 1, 2, 3, (True, 3), "end"]
+    assert copy.result.status == "stopped by a callback" and copy.epochs_done == 4 and copy.status == "stopped early"
+    assert stopper.best == pytest.approx(min(r["val_loss"] for r in copy.history[2:]), abs=1e-6)
+    again = copy.train(epochs=5, progress=False)  # the run is not finished: it continues where it stopped
+    assert again.result.status == "finished" and again.epochs_done == 5
+
+
 def test_the_generator_holds_the_model_and_streams_what_it_generates(api_run):
     _, run = api_run
     gen = run.generator()
@@ -108,7 +136,7 @@ def test_errors_are_lstmgen_errors_of_one_line(call, error, words):
 
 def test_generator_options_are_checked(api_run):
     gen = api_run[1].generator()
-    for kwargs in ({"temperature": -1}, {"top_p": 1.5}, {"length": 0}):
+    for kwargs in ({"temperature": -1}, {"top_p": 1.5}, {"length": -1}, {"seed": -5}):
         with pytest.raises(lstmgen.LstmgenError):
             gen.generate("a", **kwargs)
 

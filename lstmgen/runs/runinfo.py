@@ -61,7 +61,7 @@ def dir_size(path: Path) -> tuple[int, float]:
 
 
 def run_state(run: RunDir, newest: TrainState | None, epochs: int) -> str:
-    """running | finished | interrupted | time budget | empty (nothing saved yet)."""
+    """running | finished | stopped early (by a callback) | interrupted | time budget | empty (nothing saved yet)."""
     if run.is_training():
         return "running"
     if newest is None:
@@ -70,6 +70,8 @@ def run_state(run: RunDir, newest: TrainState | None, epochs: int) -> str:
         return "finished"
     if newest.status == "time budget reached":
         return "time budget"
+    if newest.status == "stopped by a callback":
+        return "stopped early"
     return "interrupted"
 
 

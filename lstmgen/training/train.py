@@ -37,7 +37,7 @@ class TrainResult:
     resumed, checkpoints it skipped, why there was nothing to do); `hint`: how to continue an interrupted run."""
 
     run_dir: Path
-    status: str  # finished | interrupted | time budget reached | already finished
+    status: str  # finished | interrupted | time budget reached | stopped by a callback | already finished
     epochs_done: int
     global_step: int
     best_val_loss: float | None

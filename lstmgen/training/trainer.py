@@ -27,6 +27,7 @@ from lstmgen.training.monitor import TrainMonitor, ValidationBar
 from lstmgen.training.runopen import check_trainable
 from lstmgen.training.setup import setup_model
 from lstmgen.training.stopping import StopFlag
+from lstmgen.training.usercallbacks import UserCallbacks
 from lstmgen.util import atomic
 from lstmgen.util.output import current
 
@@ -181,7 +182,16 @@ class Trainer:
         return float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
 
     def fit(self, stop: StopFlag) -> str:
-        """Train the remaining epochs; returns finished | interrupted | time budget reached."""
+        """Train the remaining epochs; returns finished | interrupted | time budget reached | stopped by a
+        callback. The caller's callbacks see the whole of it as one training (`usercallbacks`)."""
+        user = UserCallbacks(self.callbacks, self.model, self.cfg.epochs, self.steps)
+        user.train_begin()
+        status = self._fit(stop, user)
+        user.train_end({k: v for k, v in (self.state.history[-1] if self.state.history else {}).items()
+                        if isinstance(v, float)})
+        return status
+
+    def _fit(self, stop: StopFlag, user: UserCallbacks) -> str:
         cfg, st = self.cfg, self.state
         batches = TrainBatches(self.data.train, cfg.seq_len, cfg.batch_size, cfg.seed, self.steps,
                                shard=self.plan.shard)
@@ -199,7 +209,7 @@ class Trainer:
                 batches.set_epoch(st.epoch, st.step)
                 monitor = TrainMonitor(self, stop, budget, batches.start_step)
                 fit_logs = self.model.fit(backend.fit_input(batches), epochs=1, verbose=0, shuffle=False,
-                                          callbacks=[monitor, *self.callbacks])
+                                          callbacks=[monitor, *user.epoch_begin(st.epoch, batches.start_step)])
                 monitor.close()
                 if monitor.stopped:
                     st.wall_seconds += time.monotonic() - mark
@@ -214,7 +224,10 @@ class Trainer:
             mark = now
             epoch_seconds = base_elapsed + now - epoch_start  # earlier parts of a resumed epoch included
             best, loss, epoch_steps = self._end_epoch(val_loss, fit_loss, epoch_seconds)
-            self.save_checkpoint(best=best, status="interrupted" if stop.reason else "running")
+            stopped = user.epoch_end(st.epoch - 1, {k: st.history[-1].get(k) for k in ("loss", "val_loss",
+                                                                                       "learning_rate")})
+            self.save_checkpoint(best=best, status="stopped by a callback" if stopped
+                                 else "interrupted" if stop.reason else "running")
             val_text = (f"val_loss {val_loss:.4f} val_bpc {val_loss / LN2:.4f}" if val_loss is not None
                         else "val_loss nan val_bpc nan")
             self.log(f"epoch {st.epoch}/{cfg.epochs} end steps {epoch_steps}/{epoch_steps} "
@@ -228,6 +241,9 @@ class Trainer:
                           + ("  *best" if best else ""))
             if self.report is not None:
                 self.report.epoch_end(self.model, st.history)
+            if stopped:
+                self.log(f"finished epochs={st.epoch} best_val_loss={st.best_val_loss:.4f} (stopped by a callback)")
+                return "stopped by a callback"
             decision = stop.agree(budget_spent=st.wall_seconds >= budget, now=True)  # the same on every process
             if decision == "signal":  # the signal came during the epoch's last step, its validation or save
                 self.log_interrupted()
