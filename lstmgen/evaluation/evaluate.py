@@ -10,6 +10,7 @@ import os
 import re
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -196,7 +197,7 @@ def evaluate(target: str, texts: list[str], *, which: str = "best", samples_file
                 break
         current().detail(f"loaded {model_path} in {time.monotonic() - t0:.1f}s")
     state = which_checkpoint(model_path, run, loaded)
-    out = {"model": str(model_path), "which": choice.which, "run": str(run_path),
+    out: dict[str, Any] = {"model": str(model_path), "which": choice.which, "run": str(run_path),
            "checkpoint": {"epoch": state.epoch, "global_step": state.global_step,
                           "best_val_loss": state.best_val_loss} if state else None}
     if loss:

@@ -31,6 +31,17 @@ def in_run_vocab(data: Prepared, info: dict) -> Prepared:
     return with_vocab(data, run_vocab_for(list(base["chars"]), data.vocab, "union"))
 
 
+def load_recorded(prepared: object, *, verify: bool = True) -> Prepared | None:
+    """The prepared directory run.json records (its "prepared" value), or None when it records none or that
+    directory cannot be loaded (removed, damaged)."""
+    if not isinstance(prepared, str):
+        return None
+    try:
+        return load_prepared(prepared, verify=verify)
+    except (LstmgenError, TypeError):
+        return None
+
+
 def run_data(run_path: Path, info: dict, *, val_fraction: float, lowercase: bool, text: str | None = None,
              fix: str = "") -> Prepared:
     """The prepared data a run was trained on, in the run's vocabulary: `train` and `eval` both load it here.
@@ -43,14 +54,13 @@ def run_data(run_path: Path, info: dict, *, val_fraction: float, lowercase: bool
     Example: `run_data(run.path, run.info(), val_fraction=cfg.val_fraction, lowercase=cfg.lowercase)`.
     """
     if text is not None:
-        data = prepared_for_training(text, val_fraction=val_fraction, lowercase=lowercase)
-        if data.meta.get("sha256") != info.get("data_sha256"):
+        given = prepared_for_training(text, val_fraction=val_fraction, lowercase=lowercase)
+        if given.meta.get("sha256") != info.get("data_sha256"):
             raise RunError(f"'{run_path}' was trained on other data; choose a new run directory with -o")
-        return in_run_vocab(data, info)
+        return in_run_vocab(given, info)
     prepared, source = info.get("prepared"), info.get("source")
-    try:
-        data = load_prepared(prepared)
-    except (LstmgenError, TypeError):
+    data = load_recorded(prepared)
+    if data is None:
         try:
             data = prepared_for_training(str(source), val_fraction=val_fraction, lowercase=lowercase)
         except LstmgenError:
@@ -72,10 +82,7 @@ def run_vocab(run_path: Path, info: dict, warn: Callable[[str], None]) -> Vocab:
     except LstmgenError as e:
         problem = str(e).split("; ")[0]
     prepared = info.get("prepared")
-    try:
-        data = load_prepared(prepared, verify=False)
-    except (LstmgenError, TypeError):
-        data = None
+    data = load_recorded(prepared, verify=False)
     if data is not None and data.meta.get("sha256") == info.get("data_sha256"):
         warn(f"run '{run_path}': {problem}; using the vocabulary of its prepared data '{prepared}' "
              f"(`lstmgen train {run_path}` writes vocab.json back)")

@@ -19,7 +19,6 @@ import csv
 import io
 import json
 import os
-import re
 from datetime import datetime
 from pathlib import Path
 
@@ -31,11 +30,11 @@ from lstmgen.util import atomic
 
 from lstmgen.config import Config
 from lstmgen.errors import LstmgenError, RunError
+from lstmgen.runs.checkpoints import scan_checkpoints
 from lstmgen.runs.runlock import RunLock, is_training
-from lstmgen.runs.state import DamagedState, TrainState
+from lstmgen.runs.state import TrainState
 
 RUN_FORMAT = "lstmgen-run"
-CKPT_RE = re.compile(r"^ckpt-(\d{9})\.json$")
 METRIC_FIELDS = ["epoch", "global_step", "train_seconds", "wall_seconds", "epoch_seconds", "loss", "val_loss", "val_bpc",
                  "learning_rate", "time"]
 DEFAULT_RUNS = Path("runs")
@@ -156,32 +155,8 @@ class RunDir:
         return self.scan_checkpoints()[0]
 
     def scan_checkpoints(self) -> tuple[list[tuple[Path, TrainState]], list[tuple[Path, str]]]:
-        """(usable, damaged): committed checkpoints whose state loads (`TrainState.from_json`), newest first, as
-        (model path, state); and those whose .json is unreadable or damaged, as (.json path, why), newest first.
-        A checkpoint of a newer schema raises its RunError."""
-        found: list[tuple[Path, TrainState]] = []
-        damaged: list[tuple[Path, str]] = []
-        if not self.ckpt_dir.is_dir():
-            return found, damaged
-        for p in self.ckpt_dir.iterdir():
-            m = CKPT_RE.match(p.name)
-            model = p.with_suffix(".keras")
-            if not m or not model.is_file():  # a .json without its .keras is an uncommitted half (clean_temps)
-                continue
-            try:
-                state = json.loads(p.read_text(encoding="utf-8"))
-            except FileNotFoundError:  # pruned by the run's trainer since it was listed: gone, not damaged
-                continue
-            except (OSError, ValueError) as e:
-                damaged.append((p, f"unreadable ({e.__class__.__name__})"))
-                continue
-            try:
-                found.append((model, TrainState.from_json(state, int(m.group(1)))))
-            except DamagedState as e:
-                damaged.append((p, str(e)))
-        found.sort(key=lambda item: item[1].global_step, reverse=True)
-        damaged.sort(key=lambda item: item[0].name, reverse=True)
-        return found, damaged
+        """(usable, damaged) checkpoints of this run, newest first (see `checkpoints.scan_checkpoints`)."""
+        return scan_checkpoints(self.ckpt_dir)
 
     def commit_checkpoint(self, state: TrainState, keep: int, best: bool) -> None:
         """Commit the checkpoint of `state` (its .keras file, at checkpoint_path(state.global_step), is already in

@@ -8,6 +8,8 @@ import os
 import time
 from datetime import datetime
 from pathlib import Path
+from collections.abc import Callable
+from typing import Any
 
 from lstmgen.config import Config
 from lstmgen.errors import LstmgenError, RunError
@@ -21,7 +23,7 @@ LN2 = math.log(2)
 
 def parameter_count(cfg: Config | dict, vocab_size: int) -> int:
     """Weights of Embedding → LSTM stack → Dense, from the shape keys alone (equals Keras' count_params)."""
-    get = cfg.get if isinstance(cfg, dict) else lambda k: getattr(cfg, k)
+    get: Callable[[str], Any] = cfg.get if isinstance(cfg, dict) else lambda k: getattr(cfg, k)
     e, units, layers, v = int(get("embedding_dim")), int(get("units")), int(get("layers")), int(vocab_size)
     total = v * e
     for i in range(layers):
@@ -130,11 +132,12 @@ def list_runs(root: str | os.PathLike = DEFAULT_RUNS) -> list[dict]:
 
 
 def human_size(n: int) -> str:
+    size = float(n)
     for unit in ("B", "kB", "MB", "GB"):
-        if n < 1000 or unit == "GB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1000
-    return f"{n:.1f} GB"
+        if size < 1000 or unit == "GB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1000
+    return f"{size:.1f} GB"
 
 
 def ago(iso: str | None, now: float | None = None) -> str:

@@ -14,9 +14,11 @@ import socket
 import time
 from datetime import datetime
 from pathlib import Path
+from types import ModuleType
 
 from lstmgen.errors import RunError
 
+fcntl: ModuleType | None
 try:
     import fcntl
 except ImportError:  # pragma: no cover - Windows: no flock; the pid in the file is all there is

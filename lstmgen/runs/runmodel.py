@@ -83,11 +83,11 @@ def latest_run(root: Path = DEFAULT_RUNS) -> Path | None:
     """The run under `root` whose newest model was written last (None when there is none)."""
     if not root.is_dir():
         return None
-    found = {}
+    found: dict[Path, float] = {}
     for p in root.iterdir():
         if p.is_dir() and is_run_dir(p):
             latest = p / "latest.keras"  # a hard link to the newest checkpoint; those are read only without it
             newest = latest if latest.is_file() else next((m for m, _ in RunDir(p).checkpoints()[:1]), None)
             if newest is not None:
                 found[p] = newest.stat().st_mtime
-    return max(found, key=found.get, default=None)
+    return max(found, key=found.__getitem__, default=None)

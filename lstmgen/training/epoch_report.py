@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Callable
+from collections.abc import Callable
+from typing import TYPE_CHECKING, TypeVar
 
 import numpy as np
 
@@ -20,8 +21,12 @@ from lstmgen.runs.rundir import RunDir, now_iso
 from lstmgen.data.vocab import Vocab
 from lstmgen.util.output import current
 
+if TYPE_CHECKING:
+    from lstmgen.training.tblog import TensorBoardLog
+
 LN2 = math.log(2)
 SAMPLES_NAME = "samples.txt"
+T = TypeVar("T")
 
 
 def sample_prime(vocab: Vocab) -> np.ndarray:
@@ -84,14 +89,15 @@ class EpochReport:
         # the same prime every epoch, so the samples show the model improving on the same start
         self.prime = word_prime(data.vocab, data.val if len(data.val) > 2 else data.train, cfg.seed)
         self.failed: set[str] = set()
-        self.tb = self._guard("TensorBoard logging", self._open_tensorboard) if cfg.tensorboard else None
+        self.tb: TensorBoardLog | None = (self._guard("TensorBoard logging", self._open_tensorboard)
+                                          if cfg.tensorboard else None)
 
-    def _open_tensorboard(self):
+    def _open_tensorboard(self) -> TensorBoardLog:
         from lstmgen.training.tblog import TensorBoardLog
 
         return TensorBoardLog(self.run.path)
 
-    def _guard(self, what: str, action: Callable[[], object]):
+    def _guard(self, what: str, action: Callable[[], T]) -> T | None:
         """Run `action`; on failure note it once and return None."""
         if what in self.failed:
             return None
@@ -110,8 +116,9 @@ class EpochReport:
     # --- hooks called by the trainer ----------------------------------------------------------------------
     def step(self, global_step: int, loss: float) -> None:
         """A logged training step (every log_every_steps): the per-step TensorBoard loss."""
-        if self.tb is not None and "TensorBoard logging" not in self.failed:
-            self._guard("TensorBoard logging", lambda: self.tb.scalars(global_step, {"train/loss": loss}))
+        tb = self.tb
+        if tb is not None and "TensorBoard logging" not in self.failed:
+            self._guard("TensorBoard logging", lambda: tb.scalars(global_step, {"train/loss": loss}))
 
     def epoch_end(self, model, history: list[dict]) -> None:
         row = history[-1]
@@ -129,6 +136,7 @@ class EpochReport:
 
     # --- parts ----------------------------------------------------------------------------------------------
     def _epoch_scalars(self, row: dict) -> None:
+        assert self.tb is not None  # called only while TensorBoard logging is on
         self.tb.scalars(row["global_step"], {"epoch/loss": row["loss"], "epoch/val_loss": row.get("val_loss"),
                                              "epoch/val_bpc": row.get("val_bpc"),
                                              "epoch/learning_rate": row.get("learning_rate")})

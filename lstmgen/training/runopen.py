@@ -191,7 +191,8 @@ def open_run_in_job(source: str, config_file, overrides: dict, out_dir):
         return (*open_run(source, config_file, overrides, out_dir), job)
     if not out_dir and not is_run_dir(source):
         raise RunError("a multi-process job needs -o RUN_DIR, the same path on every process")
-    opened, failed = None, None
+    opened: tuple[RunDir, Config, Prepared, bool] | None = None
+    failed: LstmgenError | None = None
     if job.is_chief:
         try:
             opened = open_run(source, config_file, overrides, out_dir)
@@ -204,4 +205,5 @@ def open_run_in_job(source: str, config_file, overrides: dict, out_dir):
         if not opened[3]:
             raise RunError(f"process {job.process_id} cannot see the run directory process 0 created; put -o on a "
                             "filesystem every host shares")
+    assert opened is not None  # the chief opened it or all_ok raised; the others opened it just above
     return (*opened, job)

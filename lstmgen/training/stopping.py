@@ -16,6 +16,7 @@ import math
 import signal
 import threading
 import time
+from typing import Any
 
 from lstmgen.training.distribute import Job
 
@@ -49,8 +50,10 @@ class StopFlag:
     def __init__(self, job: Job | None = None):
         self.reason: str | None = None
         self.job = job or Job()
-        self._old = {}
-        self._countdown, self._calls, self._since = 0, 0, None  # the agreement schedule of a multi-process job
+        self._old: dict[int, Any] = {}  # signal → the handler it had (signal.signal's return: callable, int or None)
+        # the agreement schedule of a multi-process job
+        self._countdown, self._calls = 0, 0
+        self._since: float | None = None
 
     def __enter__(self):
         if threading.current_thread() is threading.main_thread():
