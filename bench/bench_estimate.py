@@ -41,7 +41,8 @@ def forecast_accuracy(corpus: str, config: str, extra: list[str], workdir: Path)
         epochs = [float(r["epoch_seconds"]) for r in csv.DictReader(f)]
     p = predicted["epoch_seconds"]
     return {"predicted_epoch_seconds": p, "predicted_compile_seconds": predicted["compile_seconds"],
-            "predicted_seconds_per_step": predicted["seconds_per_step"], "steps_per_epoch": predicted["steps_per_epoch"],
+            "predicted_seconds_per_step": predicted["seconds_per_step"],
+            "steps_per_epoch": predicted["steps_per_epoch"],
             "measured_epoch_seconds": epochs,
             "error_epoch1": (p + predicted["compile_seconds"]) / epochs[0] - 1, "error_epoch2": p / epochs[1] - 1}
 
@@ -85,7 +86,8 @@ def main() -> None:
     print(f"  predicted epoch {acc['predicted_epoch_seconds']:.1f} s ({acc['steps_per_epoch']} steps × "
           f"{acc['predicted_seconds_per_step'] * 1000:.1f} ms + validation + checkpoint), "
           f"compile {acc['predicted_compile_seconds']:.1f} s")
-    for i, (m, err) in enumerate(zip(acc["measured_epoch_seconds"], (acc["error_epoch1"], acc["error_epoch2"])), 1):
+    for i, (m, err) in enumerate(zip(acc["measured_epoch_seconds"], (acc["error_epoch1"], acc["error_epoch2"]),
+                                      strict=True), 1):
         verdict = "PASS" if abs(err) <= 0.10 else "FAIL"
         print(f"  measured epoch {i}: {m:.1f} s   prediction error {err:+.1%}   (target ±10 %) {verdict}")
     print(f"estimate --log on {speed['log_bytes'] / 1e6:.1f} MB: {speed['command_seconds']:.2f} s for the whole "

@@ -26,8 +26,8 @@ sys.path.insert(0, str(REPO))
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
-from lstmgen.util.atomic import write_text  # noqa: E402
 from lstmgen.training.etacallback import EtaCallback  # noqa: E402
+from lstmgen.util.atomic import write_text  # noqa: E402
 
 EPOCHS, STEPS, BATCH = 3, 100, 64
 

@@ -17,17 +17,17 @@ import json
 import math
 import statistics
 import sys
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from lstmgen.util.atomic import write_text  # noqa: E402
 from lstmgen.eta.estimate import estimate  # noqa: E402
 from lstmgen.eta.interval import INTERVAL  # noqa: E402
 from lstmgen.eta.logparse import parse_log  # noqa: E402
 from lstmgen.eta.logruns import build_runs  # noqa: E402
+from lstmgen.util.atomic import write_text  # noqa: E402
 
 REAL = REPO / "tests" / "fixtures" / "logs" / "real"
 NOW = datetime(2025, 1, 1, 12, 0, 0)
@@ -79,7 +79,8 @@ def summary(rows: list[dict]) -> dict:
     return {"runs": len(rows), "forecasts": len(errs), "median_abs_error": statistics.median(errs) if errs else None,
             "p90_abs_error": errs[min(len(errs) - 1, math.ceil(0.9 * len(errs)) - 1)] if errs else None,
             "coverage": sum(inside) / len(inside) if inside else None,
-            "more_than_2x_off": len(off2), "more_than_2x_off_without_unseen_stall": sum(not r["stall_ahead"] for r in off2)}
+            "more_than_2x_off": len(off2),
+            "more_than_2x_off_without_unseen_stall": sum(not r["stall_ahead"] for r in off2)}
 
 
 def main() -> None:
@@ -98,8 +99,8 @@ def main() -> None:
               f"{'in ' if r['inside'] else 'OUT'} [{r['low_s'] or 0:.1f}, {r['high_s'] or 0:.1f}]"
               f"{'  (stall ahead)' if r['stall_ahead'] else ''}")
     result = {"interval": INTERVAL, "files": len(files), "now": NOW.isoformat(), "rows": rows, "summary": {}}
-    print(f"\n{len(files)} files, {len({(r['log'], r['run']) for r in rows})} runs with ≥ {MIN_EPOCHS} finished epochs; "
-          f"range = {INTERVAL:.0%} interval (target coverage {INTERVAL:.0%} ± 5 points)")
+    print(f"\n{len(files)} files, {len({(r['log'], r['run']) for r in rows})} runs with ≥ {MIN_EPOCHS} finished "
+          f"epochs; range = {INTERVAL:.0%} interval (target coverage {INTERVAL:.0%} ± 5 points)")
     for half in ("dev", "held out", "all"):
         for cut in CUTS:
             sel = [r for r in rows if r["cut"] == cut and (half == "all" or r["half"] == half)]

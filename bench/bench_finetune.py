@@ -111,7 +111,8 @@ def main() -> None:
         for minutes in results["budgets_min"]:
             sides = ([(f"finetune_lr{lr}", ["--from", "builtin:english", "--learning-rate", lr, *args.extra.split()])
                       for lr in args.sweep.split(",")] if args.sweep else
-                     [("scratch", ["--config", "cpu"]), ("finetune", ["--from", "builtin:english", *args.extra.split()])])
+                     [("scratch", ["--config", "cpu"]),
+                      ("finetune", ["--from", "builtin:english", *args.extra.split()])])
             for side, extra in sides:
                 key = f"{side}_{minutes:g}min"
                 if args.only and key not in args.only.split(","):
@@ -131,8 +132,9 @@ def main() -> None:
         f_lo, s_hi = runs.get(f"finetune_{lo:g}min"), runs.get(f"scratch_{hi:g}min")
         if f_lo and s_hi and lo != hi:
             r["finetuned_short_vs_scratch_long"] = round(s_hi["best_val_loss"] - f_lo["best_val_loss"], 4)
+            met = f_lo["best_val_loss"] <= s_hi["best_val_loss"]
             print(f"{name}: fine-tuned {lo:g} min {f_lo['best_val_loss']:.4f} vs scratch {hi:g} min "
-                  f"{s_hi['best_val_loss']:.4f}: {'met' if f_lo['best_val_loss'] <= s_hi['best_val_loss'] else 'NOT met'}")
+                  f"{s_hi['best_val_loss']:.4f}: {'met' if met else 'NOT met'}")
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(results, indent=2) + "\n")
     print(f"wrote {args.out}; runs in {work}")

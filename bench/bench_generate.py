@@ -31,11 +31,11 @@ sys.path.insert(0, str(REPO))
 def worker(a) -> dict:
     import numpy as np
 
-    from lstmgen.runtime.backend import NAME, describe, keras
     from lstmgen.config import Config
     from lstmgen.generation.devicestep import DeviceStepModel, pick_engine
-    from lstmgen.training.model import build_model
     from lstmgen.generation.sample import Sampling, StepModel, generate_ids
+    from lstmgen.runtime.backend import NAME, describe, keras
+    from lstmgen.training.model import build_model
 
     keras.utils.set_random_seed(1)
     numpy_model = StepModel.from_keras(build_model(Config(layers=a.layers, units=a.units), a.vocab))

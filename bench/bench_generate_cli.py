@@ -97,8 +97,9 @@ def main() -> None:
     print(f"`lstmgen generate RUN --length {a.length}`, whole command, median of {repeats} (fresh process each)")
     for name, r in results.items():
         print(f"  {name:13s} {r['median_s']:6.2f} s   imports: {r['imports'] or 'no TensorFlow/Keras'}")
-    print(f"  previous path (keras-load) / now: {report['ratio_keras_load_over_new']:.1f}×;  --engine keras / now: "
-          f"{report['ratio_engine_keras_over_new']:.1f}×;  same text as keras-load: {report['same_text_as_keras_load']}")
+    print(f"  previous path (keras-load) / now: {report['ratio_keras_load_over_new']:.1f}×;  "
+          f"--engine keras / now: {report['ratio_engine_keras_over_new']:.1f}×;  "
+          f"same text as keras-load: {report['same_text_as_keras_load']}")
     print(f"  target ≤ 0.5 s: {'met' if report['met'] else 'NOT met'} ({new:.2f} s)")
     Path(a.out).parent.mkdir(parents=True, exist_ok=True)
     Path(a.out).write_text(json.dumps(report, indent=2) + "\n")

@@ -230,7 +230,8 @@ def main() -> None:
     for p in phases:
         fmt = lambda v: "-" if v is None else f"{v:.0f} ms"  # noqa: E731
         print(f"{p['clients']:>7} {p['requests']:>8} {p['failed']:>6} {p['chars_per_s']:>10,.0f} "
-              f"{fmt(p['ttfc_ms_p50']):>9} {fmt(p['ttfc_ms_p99']):>9} {p['chars_per_server_cpu_s']:>19,.0f} {p['load_generator_cpu_s'] / p['seconds']:>9.0%}")
+              f"{fmt(p['ttfc_ms_p50']):>9} {fmt(p['ttfc_ms_p99']):>9} {p['chars_per_server_cpu_s']:>19,.0f} "
+              f"{p['load_generator_cpu_s'] / p['seconds']:>9.0%}")
     if 64 in by:
         print(f"64 clients / in-process engine: {report['ratio_64_clients_vs_in_process_engine']:.2f}× in chars/s, "
               f"{report['ratio_64_clients_per_cpu_vs_engine']:.2f}× in chars per CPU-second;  / plain NumPy loop: "

@@ -50,7 +50,8 @@ def child(cmd: list, what: str, env: dict | None = None) -> dict:
 
 
 def fresh(path: Path) -> Path:
-    """A run/prepared directory of ours from an earlier run with the same --workdir is removed (train would resume it)."""
+    """A run/prepared directory of ours from an earlier run with the same --workdir is removed (train would resume
+    it)."""
     if path.exists():
         shutil.rmtree(path)
     return path
@@ -125,7 +126,7 @@ def bench_rss(a, work: Path, R: dict) -> None:
                 "lstmgen train --config cpu (one epoch)")
     metrics = (run / "metrics.csv").read_text().splitlines()
     R["cpu_epoch"] = {"peak_rss_gb": res["peak_rss_gb"], "wall_seconds": res["seconds"], "run_dir": str(run),
-                      "metrics": dict(zip(metrics[0].split(","), metrics[-1].split(",")))}
+                      "metrics": dict(zip(metrics[0].split(","), metrics[-1].split(","), strict=True))}
     a.run_dir = str(run)
 
 
@@ -136,9 +137,9 @@ def bench_gen(a, work: Path, R: dict) -> None:
     me = [sys.executable, str(Path(__file__).resolve()), "--child-gen", run, "--repeats", a.gen_repeats]
     one_thread = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
     for n, chars in ((1, 2000), (64, 500)):
-        R[f"gen_{n}"] = child_json(me + ["--streams", n, "--chars", chars], f"lstmgen generation, {n} stream(s)")
+        R[f"gen_{n}"] = child_json([*me, "--streams", n, "--chars", chars], f"lstmgen generation, {n} stream(s)")
         # information: the same with NumPy's BLAS held to one thread (shared 2-core boxes suffer from spinning)
-        R[f"gen_{n}_blas1"] = child_json(me + ["--streams", n, "--chars", chars],
+        R[f"gen_{n}_blas1"] = child_json([*me, "--streams", n, "--chars", chars],
                                          f"lstmgen generation, {n} stream(s), BLAS 1 thread", one_thread)
     R["naive_gen_1"] = child_json([sys.executable, NAIVE, "generate", "--model", model, "--chars", 30,
                                    "--batch", 1], "naive predict-per-char generation, batch 1")
@@ -153,6 +154,7 @@ def bench_gen(a, work: Path, R: dict) -> None:
 def child_gen(run: str, streams: int, chars: int, repeats: int) -> None:
     """Child process: lstmgen's own generation path, timing only the sampling loop; median of `repeats`."""
     import numpy as np
+
     from lstmgen.generation.generate import load
     from lstmgen.generation.sample import Sampling, generate_ids
 
@@ -166,7 +168,7 @@ def child_gen(run: str, streams: int, chars: int, repeats: int) -> None:
         n = sum(1 for _ in generate_ids(step_model, prime, chars, streams, Sampling(temperature=1.0), seed=r))
         rates.append(streams * n / (time.perf_counter() - t0))
     print(json.dumps({"streams": streams, "steps": n, "repeats": repeats, "chars_per_s": float(np.median(rates)),
-                      "all_chars_per_s": rates, "model": str(path), "numpy": np.__version__}))
+                      "all_chars_per_s": rates, "model": str(run), "numpy": np.__version__}))
 
 
 def bench_reber(a, work: Path, R: dict) -> None:

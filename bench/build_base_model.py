@@ -54,9 +54,9 @@ def export(run: Path, out: Path, storage: str) -> dict:
     import keras
 
     from lstmgen.config import make_config
-    from lstmgen.training.model import build_model, set_weights
-    from lstmgen.runs.rundir import RunDir
     from lstmgen.runs.kerasfile import Weights, read_weights
+    from lstmgen.runs.rundir import RunDir
+    from lstmgen.training.model import build_model, set_weights
 
     w = read_weights(run / "best.keras")
     rounded = Weights(round_to(w.embedding, storage), [tuple(round_to(a, storage) for a in c) for c in w.cells],
@@ -110,7 +110,7 @@ def main() -> None:
         "trained_on": [{"file": Path(t).name, "bytes": Path(t).stat().st_size} for t in texts],
         "data_sha256": meta["sha256"], "chars": meta["n_chars"], "train_chars": meta["n_train"],
         "val_chars": meta["n_val"], "validation": "the last 10 % of the concatenation (the end of War and Peace)",
-        "recipe": "lstmgen train CORPUS --config cpu --epochs %d --seed 1" % args.epochs,
+        "recipe": f"lstmgen train CORPUS --config cpu --epochs {args.epochs} --seed 1",
         "epochs": state["epoch"], "global_step": state["global_step"], "best_epoch": state["best_epoch"],
         "best_val_loss": exact, "train_seconds": state["train_seconds"], "config": state["config"],
         "rebuild": "python bench/build_base_model.py",
@@ -120,7 +120,7 @@ def main() -> None:
     if tmp.exists():
         shutil.rmtree(tmp)
     shutil.copytree(args.work / f"export-{chosen}", tmp)
-    info.update({"source": "builtin:%s: %s" % (NAME, " + ".join(Path(t).name for t in texts)), "prepared": None,
+    info.update({"source": f"builtin:{NAME}: {' + '.join(Path(t).name for t in texts)}", "prepared": None,
                  "builtin": True, "best_val_loss": results[chosen]["val_loss"]})
     (tmp / "run.json").write_text(json.dumps(info, indent=2) + "\n")
     (tmp / "card.json").write_text(json.dumps(card, indent=2) + "\n")

@@ -39,8 +39,8 @@ import sys
 import tempfile
 import time
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
@@ -182,7 +182,7 @@ class Loader:
             try:
                 self.load(path)
                 self._ok[key] = None
-            except Exception as e:  # noqa: BLE001 - any failure to load is the finding
+            except Exception as e:  # any failure to load is the finding
                 self._ok[key] = f"{type(e).__name__}: {e}"
         return self._ok[key]
 
@@ -241,17 +241,18 @@ def compare_models(a: Path, b: Path, loader: Loader) -> dict:
     import numpy as np
 
     wa, wb = loader.load(a).get_weights(), loader.load(b).get_weights()
-    same_shapes = len(wa) == len(wb) and all(x.shape == y.shape for x, y in zip(wa, wb))
-    max_diff = (max(float(np.max(np.abs(x.astype(np.float64) - y.astype(np.float64)))) for x, y in zip(wa, wb))
+    same_shapes = len(wa) == len(wb) and all(x.shape == y.shape for x, y in zip(wa, wb, strict=True))
+    max_diff = (max(float(np.max(np.abs(x.astype(np.float64) - y.astype(np.float64))))
+                    for x, y in zip(wa, wb, strict=True))
                 if same_shapes else float("inf"))
-    exact = same_shapes and all(np.array_equal(x, y) for x, y in zip(wa, wb))
+    exact = same_shapes and all(np.array_equal(x, y) for x, y in zip(wa, wb, strict=True))
     out = {"arrays": len(wa), "bit_exact": exact, "max_abs_diff": max_diff}
     try:
         fa, fb = _weights_file_arrays(a), _weights_file_arrays(b)
         differ = sorted(k for k in set(fa) | set(fb)
                         if k not in fa or k not in fb or fa[k].shape != fb[k].shape or not np.array_equal(fa[k], fb[k]))
         out.update({"file_arrays": len(fa), "file_arrays_differing": differ, "file_bit_exact": not differ})
-    except Exception as e:  # noqa: BLE001 - h5py missing or a format change: report, do not fail the weights check
+    except Exception as e:  # h5py missing or a format change: report, do not fail the weights check
         out.update({"file_bit_exact": None, "file_error": f"{type(e).__name__}: {e}"})
     return out
 
@@ -307,7 +308,8 @@ def run_attempt(cmd: list[str], run: Path, kind: str | None, delay: float, out_p
     steps = step_lines(tail.since_start()) if (run / "train.log").exists() else []
     m = RESUME_RE.search(output)
     span = steps[-1][1] - steps[0][1] if steps else 0
-    return {"step_seconds": (steps[-1][0] - steps[0][0]) / span if span >= 5 else None, "rc": rc, "killed": killed and rc == -signal.SIGKILL, "wall_seconds": round(wall, 3),
+    return {"step_seconds": (steps[-1][0] - steps[0][0]) / span if span >= 5 else None, "rc": rc,
+            "killed": killed and rc == -signal.SIGKILL, "wall_seconds": round(wall, 3),
             "seconds_after_first_step": None if first_step_at is None else round(time.monotonic() - first_step_at, 3),
             "tmp_files_at_kill": seen_tmp, "last_logged_step": steps[-1][1] if steps else None,
             "steps_per_epoch": steps[-1][2] if steps else None,
@@ -344,9 +346,9 @@ def run_campaign(source: str, workdir, kills: int, seed: int, train_args: list[s
 
     # 2. reference
     base_cmd = _lstmgen("train", str(prep), *train_args, "--seed", str(seed), "-q")
-    log(f"reference: {shlex.join(base_cmd + ['-o', str(ref)])}")
+    log(f"reference: {shlex.join([*base_cmd, '-o', str(ref)])}")
     t0 = time.monotonic()
-    ref_attempt = run_attempt(base_cmd + ["-o", str(ref)], ref, None, 0.0, logs / "reference.txt", work)
+    ref_attempt = run_attempt([*base_cmd, "-o", str(ref)], ref, None, 0.0, logs / "reference.txt", work)
     ref_wall = time.monotonic() - t0
     if ref_attempt["rc"] != 0:
         raise CampaignError(f"reference run failed ({ref_attempt['rc']}): {ref_attempt['output'][-1000:]}")
@@ -392,7 +394,7 @@ def run_campaign(source: str, workdir, kills: int, seed: int, train_args: list[s
         left = max(total - position, 1)
         window = min(0.8 * left, 2.0 * (left / (len(kinds) - k + 1) + 0.6 * interval)) * step_time
         delay = rng.uniform(0.0, window)
-        cmd = base_cmd + ["-o", str(run)] if attempt_no == 0 else _lstmgen("train", str(run), "-q")
+        cmd = [*base_cmd, "-o", str(run)] if attempt_no == 0 else _lstmgen("train", str(run), "-q")
         attempt = run_attempt(cmd, run, kind, delay, logs / f"attempt-{attempt_no:02d}.txt", work)
         attempt_no += 1
         if attempt["step_seconds"]:  # the machine may be faster now than during the reference: plan with the faster
@@ -446,9 +448,9 @@ def run_campaign(source: str, workdir, kills: int, seed: int, train_args: list[s
     val_run = _float(run_rows[-1]["val_loss"]) if run_rows else None
     val_match = val_ref is not None and val_run is not None and abs(val_ref - val_run) <= 1e-4
     epochs_ok = [r["epoch"] for r in run_rows] == [r["epoch"] for r in ref_rows] and len(ref_rows) == total // spe
-    per_epoch = [{"epoch": int(a["epoch"]), "val_loss_ref": _float(a["val_loss"]), "val_loss_run": _float(b["val_loss"]),
-                  "loss_ref": _float(a["loss"]), "loss_run": _float(b["loss"])}
-                 for a, b in zip(ref_rows, run_rows)]
+    per_epoch = [{"epoch": int(a["epoch"]), "val_loss_ref": _float(a["val_loss"]),
+                  "val_loss_run": _float(b["val_loss"]), "loss_ref": _float(a["loss"]), "loss_run": _float(b["loss"])}
+                 for a, b in zip(ref_rows, run_rows, strict=False)]  # unequal lengths: epochs_ok says so
     rows_val_ok = epochs_ok and all(p["val_loss_ref"] is not None and p["val_loss_run"] is not None
                                     and abs(p["val_loss_ref"] - p["val_loss_run"]) <= 1e-4 for p in per_epoch)
     loss_col_ok = epochs_ok and all(p["loss_ref"] == p["loss_run"] for p in per_epoch)
@@ -466,7 +468,8 @@ def run_campaign(source: str, workdir, kills: int, seed: int, train_args: list[s
     lost = [r["steps_lost"] for r in done if r["steps_lost"] is not None]
     summary = {
         "kills_requested": kills, "kills": len(done),
-        "kills_random": sum(r["kind"] == "random" for r in done), "kills_during_save": sum(r["kind"] == "save" for r in done),
+        "kills_random": sum(r["kind"] == "random" for r in done),
+        "kills_during_save": sum(r["kind"] == "save" for r in done),
         "kills_with_tmp_file_present": sum(bool(r["tmp_files_at_kill"]) for r in done),
         "max_steps_lost": max(lost, default=None), "mean_steps_lost": round(sum(lost) / len(lost), 2) if lost else None,
         "checkpoint_interval": interval,
@@ -480,7 +483,7 @@ def run_campaign(source: str, workdir, kills: int, seed: int, train_args: list[s
         "reference_wall_seconds": round(ref_wall, 2), "total_wall_seconds": round(time.monotonic() - t_start, 1),
     }
     return {"ok": not failures, "failures": failures, "summary": summary, "kills": rows, "per_epoch": per_epoch,
-            "comparison": cmp, "reference": {"command": base_cmd + ["-o", str(ref)], "steps": total,
+            "comparison": cmp, "reference": {"command": [*base_cmd, "-o", str(ref)], "steps": total,
                                              "steps_per_epoch": spe, "ms_per_step": round(step_time * 1000, 2)},
             "source": source, "seed": seed, "rng_seed": rng_seed, "train_args": train_args, "workdir": str(work),
             "final_output": final["output"]}
@@ -488,8 +491,8 @@ def run_campaign(source: str, workdir, kills: int, seed: int, train_args: list[s
 
 def format_report(res: dict) -> str:
     s = res["summary"]
-    lines = [f"{'kill':>4}  {'kind':<11} {'killed at':>9} {'resumed from':>12} {'lost':>4}  {'ckpts on disk':<26} "
-             f"{'loadable':<8} save in progress"]
+    lines = [(f"{'kill':>4}  {'kind':<11} {'killed at':>9} {'resumed from':>12} {'lost':>4}  {'ckpts on disk':<26} "
+              f"{'loadable':<8} save in progress")]
     for r in res["kills"]:
         kind = "during-save" if r["kind"] == "save" else "random"
         lost = "?" if r["steps_lost"] is None else r["steps_lost"]
@@ -500,20 +503,21 @@ def format_report(res: dict) -> str:
     diff = s["max_abs_weight_diff"]
     lines += [
         "",
-        f"kills: {s['kills']} of {s['kills_requested']} ({s['kills_random']} random, {s['kills_during_save']} during a "
-        f"save; a temp file was present at {s['kills_with_tmp_file_present']} kills)",
-        f"steps lost per kill: max {s['max_steps_lost']}, mean {s['mean_steps_lost']} "
-        f"(checkpoint interval {s['checkpoint_interval']})",
-        f"every checkpoint loadable after every kill: {'yes' if s['all_checkpoints_loadable'] else 'NO'}; "
-        f"resumed from the newest committed checkpoint every time: {'yes' if s['always_resumed_from_newest'] else 'NO'}",
+        (f"kills: {s['kills']} of {s['kills_requested']} ({s['kills_random']} random, {s['kills_during_save']} "
+         f"during a save; a temp file was present at {s['kills_with_tmp_file_present']} kills)"),
+        (f"steps lost per kill: max {s['max_steps_lost']}, mean {s['mean_steps_lost']} "
+         f"(checkpoint interval {s['checkpoint_interval']})"),
+        (f"every checkpoint loadable after every kill: {'yes' if s['all_checkpoints_loadable'] else 'NO'}; "
+         "resumed from the newest committed checkpoint every time: "
+         f"{'yes' if s['always_resumed_from_newest'] else 'NO'}"),
         f"run completed: {'yes' if s['completed'] else 'NO'}",
-        f"final weights bit-exact: {'yes' if s['bit_exact'] else 'NO'} (max |diff| "
-        f"{'-' if diff is None else f'{diff:.3g}'}); whole weights file incl. optimizer state bit-exact: "
-        f"{ {True: 'yes', False: 'NO', None: 'n/a'}[s['weights_file_bit_exact_incl_optimizer']] }",
-        f"final val_loss: reference {s['val_loss_ref']}, faulted {s['val_loss_faulted']} "
-        f"({'match' if s['val_loss_match_1e-4'] else 'MISMATCH'} to 1e-4); every epoch's val_loss matches: "
-        f"{'yes' if s['metrics_rows_match'] else 'NO'}; train-loss column matches: "
-        f"{'yes' if s['train_loss_column_matches'] else 'no'}",
+        (f"final weights bit-exact: {'yes' if s['bit_exact'] else 'NO'} (max |diff| "
+         f"{'-' if diff is None else f'{diff:.3g}'}); whole weights file incl. optimizer state bit-exact: "
+         f"{ {True: 'yes', False: 'NO', None: 'n/a'}[s['weights_file_bit_exact_incl_optimizer']] }"),
+        (f"final val_loss: reference {s['val_loss_ref']}, faulted {s['val_loss_faulted']} "
+         f"({'match' if s['val_loss_match_1e-4'] else 'MISMATCH'} to 1e-4); every epoch's val_loss matches: "
+         f"{'yes' if s['metrics_rows_match'] else 'NO'}; train-loss column matches: "
+         f"{'yes' if s['train_loss_column_matches'] else 'no'}"),
         f"wall time: {s['total_wall_seconds']:.0f} s in all (reference run {s['reference_wall_seconds']:.1f} s)",
     ]
     if s["orphan_keras_files_at_end"]:
@@ -548,7 +552,7 @@ def main(argv=None) -> int:
         from importlib.metadata import version
 
         res["versions"] = {"tensorflow": version("tensorflow"), "keras": version("keras")}
-    except Exception:  # noqa: BLE001
+    except Exception:
         pass
     print()
     print(format_report(res))

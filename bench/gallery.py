@@ -17,10 +17,10 @@ from pathlib import Path
 
 from lstmgen.config import parse_temperatures
 from lstmgen.generation.generate import generate
+from lstmgen.generation.sample import Sampling
 from lstmgen.runs.plots import read_metrics
 from lstmgen.runs.rundir import RunDir
 from lstmgen.runs.runinfo import parameter_count
-from lstmgen.generation.sample import Sampling
 
 LN2 = math.log(2)
 

@@ -2,9 +2,10 @@
 
 The hand-written loop is what a user would write without lstmgen: `build_model`'s network, Adam with the same
 schedule and clipping, a `tf.function` step with `GradientTape`, batches of random windows sliced from the
-encoded corpus in NumPy, and the same thread count lstmgen picks. lstmgen is the real CLI (`lstmgen train CORPUS --config cpu`) in a fresh process,
-with everything it does per step (PyDataset, progress/checkpoint/stop callbacks, logging); its rate is read from
-train.log's progress lines of the second epoch (steady state; epoch ends with validation and samples excluded).
+encoded corpus in NumPy, and the same thread count lstmgen picks. lstmgen is the real CLI
+(`lstmgen train CORPUS --config cpu`) in a fresh process, with everything it does per step (PyDataset,
+progress/checkpoint/stop callbacks, logging); its rate is read from train.log's progress lines of the second epoch
+(steady state; epoch ends with validation and samples excluded).
 Both run in float32 and in mixed_bfloat16, alternating, `--repeats` times; medians are reported.
 
 Target (issue #5): lstmgen within 1.5× of the hand-written loop, i.e. hand / lstmgen ≤ 1.5.
@@ -36,12 +37,11 @@ def hand_loop(text: str, policy: str, steps: int, warmup: int) -> float:
     os.environ.setdefault("KERAS_BACKEND", "tensorflow")
     import numpy as np
 
-    from lstmgen.runtime.backend import keras, set_threads
     from lstmgen.config import Config
+    from lstmgen.runtime.backend import import_tensorflow, keras, set_threads
     from lstmgen.training.model import build_model, learning_rate
 
-    import tensorflow as tf
-
+    tf = import_tensorflow()  # after lstmgen's backend module, which quiets TensorFlow's start-up first
     set_threads(0)  # the same thread count lstmgen picks, so only the training machinery differs
 
     cfg = Config()

@@ -48,7 +48,7 @@ def main() -> None:
             curves[precision] = read_metrics(run)
     f32, bf16 = curves["off"], curves["bf16"]
     print(f"\n{'epoch':>5} {'step':>6} {'float32 val':>12} {'s':>7} {'bf16 val':>10} {'s':>7} {'bf16 - f32':>11}")
-    for x, y in zip(f32, bf16):
+    for x, y in zip(f32, bf16, strict=True):
         print(f"{x['epoch']:>5} {x['step']:>6} {x['val_loss']:>12.4f} {x['seconds']:>7.1f} {y['val_loss']:>10.4f} "
               f"{y['seconds']:>7.1f} {y['val_loss'] - x['val_loss']:>+11.4f}")
     diff = bf16[-1]["val_loss"] - f32[-1]["val_loss"]

@@ -23,8 +23,8 @@ import time
 
 import numpy as np
 
-from lstmgen.runtime.backend import keras
 from lstmgen.config import Config
+from lstmgen.runtime.backend import keras
 from lstmgen.training.model import build_model, compile_model
 
 
@@ -87,7 +87,7 @@ def main() -> None:
         base = base or s
         rows.append({"precision": policy, "jit_compile": jit, "seconds_per_step": s,
                      "chars_per_second": cfg.batch_size * cfg.seq_len / s, "speedup_vs_float32": base / s})
-        print(f"{policy:<16}{str(jit):<6}{s * 1000:9.1f}{cfg.batch_size * cfg.seq_len / s:10,.0f}{base / s:11.2f}x")
+        print(f"{policy:<16}{jit!s:<6}{s * 1000:9.1f}{cfg.batch_size * cfg.seq_len / s:10,.0f}{base / s:11.2f}x")
     from lstmgen.runtime.backend import bf16_capable
 
     auto = "mixed_bfloat16" if bf16_capable() else "float32"

@@ -29,8 +29,8 @@ def worker(pid: int, processes: int, port: int, calls: int) -> None:
     sys.path.insert(0, str(REPO))
     import numpy as np
 
-    from lstmgen.training import distribute
     from lstmgen.config import make_config
+    from lstmgen.training import distribute
     from lstmgen.training.stopping import StopFlag
 
     cfg = make_config(None, {"num_processes": processes, "process_id": pid, "coordinator": f"127.0.0.1:{port}",

@@ -6,7 +6,7 @@ import tempfile
 os.environ["LSTMGEN_CACHE"] = tempfile.mkdtemp(prefix="lstmgen-test-cache-")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-import pytest  # noqa: E402
+import pytest
 
 TINY_TRAIN = ["--units", "16", "--layers", "1", "--embedding-dim", "8", "--seq-len", "16", "--batch-size", "8",
               "--seed", "1", "--mixed-precision", "off", "--checkpoint-minutes", "0", "--sample-length", "30"]

@@ -49,10 +49,10 @@ def cut(chunks: list[tuple[float, bytes]], at: float) -> bytes:
 
 def _eta(eta: float) -> str:
     if eta > 3600:
-        return "%d:%02d:%02d" % (eta // 3600, (eta % 3600) // 60, eta % 60)
+        return f"{int(eta // 3600)}:{int(eta % 3600 // 60):02d}:{int(eta % 60):02d}"
     if eta > 60:
-        return "%d:%02d" % (eta // 60, eta % 60)
-    return "%ds" % eta
+        return f"{int(eta // 60)}:{int(eta % 60):02d}"
+    return f"{int(eta)}s"
 
 
 def _per(tpu: float, unit: str = "step") -> str:

@@ -155,7 +155,8 @@ def test_import_is_light_and_names_are_documented():
     import subprocess
     import sys
 
-    code = "import sys, lstmgen; print(sorted(m for m in ('tensorflow', 'keras', 'numpy', 'click') if m in sys.modules))"
+    code = ("import sys, lstmgen; "
+            "print(sorted(m for m in ('tensorflow', 'keras', 'numpy', 'click') if m in sys.modules))")
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout.strip() == "[]"
     for name in lstmgen.__all__:
         obj = getattr(lstmgen, name)

@@ -7,6 +7,8 @@ import sys
 import pytest
 
 from lstmgen.runtime import backendpick
+
+
 @pytest.fixture
 def clean(monkeypatch, tmp_path):
     monkeypatch.setenv("KERAS_BACKEND", "unset")  # so that undo restores the real value, also when pick sets it

@@ -13,11 +13,12 @@ import time
 import pytest
 from click.testing import CliRunner
 
-from lstmgen.data import reber
 from lstmgen.cli.main import cli
+from lstmgen.data import reber
 
 OTHER_BACKENDS = [b for b in ("jax", "torch") if importlib.util.find_spec(b)]
-pytestmark = pytest.mark.skipif(not OTHER_BACKENDS, reason="no second Keras backend installed (pip install -e '.[jax]')")
+pytestmark = pytest.mark.skipif(not OTHER_BACKENDS,
+                                reason="no second Keras backend installed (pip install -e '.[jax]')")
 GENERATE = ["--num-samples", "32", "--length", "400", "--temperature", "1.0", "--prime", "\n", "--seed", "1"]
 
 

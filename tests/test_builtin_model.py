@@ -5,11 +5,11 @@ import json
 
 import pytest
 from click.testing import CliRunner
-from test_numpy_engine import run_cli
 
-from lstmgen.runs.basemodel import MODELS_DIR, builtin_model_names, resolve_base
 from lstmgen.cli.main import cli
 from lstmgen.data.prepared import file_sha256
+from lstmgen.runs.basemodel import MODELS_DIR, builtin_model_names, resolve_base
+from test_numpy_engine import run_cli
 
 ENGLISH = MODELS_DIR / "english"
 # Public-domain English neither of the base's texts contains (Lewis Carroll, Alice's Adventures in Wonderland, 1865).

@@ -12,8 +12,15 @@ import numpy as np
 import pytest
 
 from lstmgen.data import builtin
-from lstmgen.data.prepared import (Prepared, encode_corpus, is_prepared_dir, load_prepared, prepare, prepared_for_training,
-                            read_sources)
+from lstmgen.data.prepared import (
+    Prepared,
+    encode_corpus,
+    is_prepared_dir,
+    load_prepared,
+    prepare,
+    prepared_for_training,
+    read_sources,
+)
 from lstmgen.errors import LstmgenError
 
 GUTENBERG = (
@@ -168,7 +175,7 @@ def test_directory_without_text(tmp_path):
 
 
 def test_stdin(tmp_path, monkeypatch):
-    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO("from a pipe\r\n".encode("utf-8"))))
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(b"from a pipe\r\n")))
     p = prepare(["-"])
     assert p.path == tmp_path / "prepared" / "stdin"
     assert p.vocab.decode(p.ids) == "from a pipe\n" and p.meta["sources"] == ["-"]
@@ -178,7 +185,7 @@ def test_builtins():
     p = prepare(["builtin:reber"], val_fraction=0.05)
     assert p.path.name == "reber" and set(p.vocab.chars) == set("BTPSXVE\n")
     assert p.meta["encoding"] == "builtin"
-    with pytest.raises(LstmgenError, match="builtin:pydocs.*builtin:reber"):
+    with pytest.raises(LstmgenError, match=r"builtin:pydocs.*builtin:reber"):
         read_sources(["builtin:nope"])
 
 
@@ -302,7 +309,7 @@ def test_uint16_stream(tmp_path):
 
 def test_vocab_too_large():
     text = "".join(chr(c) for c in range(0x20, 0x20 + 65537 + 2048) if not 0xD800 <= c <= 0xDFFF)
-    with pytest.raises(LstmgenError, match="65,537 characters is too large.*--lowercase"):
+    with pytest.raises(LstmgenError, match=r"65,537 characters is too large.*--lowercase"):
         encode_corpus(text[:65537])
 
 
@@ -359,7 +366,7 @@ def test_refuses_to_clobber_user_files(tmp_path):
     src = write(tmp_path / "t.txt", "some text\n")
     out = tmp_path / "mine"
     write(out / "notes.txt", "precious")
-    with pytest.raises(LstmgenError, match="notes.txt"):
+    with pytest.raises(LstmgenError, match=r"notes\.txt"):
         prepare([src], out)
     assert (out / "notes.txt").read_text() == "precious" and not (out / "ids.bin").exists()
     with pytest.raises(LstmgenError, match="not a directory"):
@@ -412,6 +419,7 @@ def test_prepared_for_training_cache(tmp_path):
 
 
 def test_no_tensorflow_imported():
-    code = ("import sys, lstmgen.data.prepared, lstmgen.data.builtin, lstmgen.data.vocab, lstmgen.data.reber, lstmgen.data.sources; "
+    code = ("import sys, lstmgen.data.prepared, lstmgen.data.builtin, lstmgen.data.vocab, lstmgen.data.reber, "
+            "lstmgen.data.sources; "
             "assert 'tensorflow' not in sys.modules and 'keras' not in sys.modules")
     subprocess.run([sys.executable, "-c", code], check=True)

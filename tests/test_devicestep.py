@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 from lstmgen.config import Config
-from lstmgen.generation.devicestep import DeviceStepModel, for_engine, pick_engine
 from lstmgen.errors import LstmgenError
+from lstmgen.generation.devicestep import DeviceStepModel, for_engine, pick_engine
 from lstmgen.generation.sample import Sampling, StepModel, generate_ids
 
 

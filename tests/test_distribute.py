@@ -17,7 +17,7 @@ from lstmgen.data.batches import TrainBatches, ValBatches
 RUN = ["--units", "16", "--layers", "1", "--embedding-dim", "8", "--seq-len", "16", "--batch-size", "8", "--seed", "1",
        "--mixed-precision", "off", "--checkpoint-minutes", "0", "--sample-every-epochs", "0", "--no-tensorboard",
        "--steps-per-epoch", "6", "--lr-schedule", "constant", "--no-progress",  # constant: resuming keeps the schedule
-       "--dropout", "0"]  # each TensorFlow replica draws its own dropout masks: only dropout-free runs can match exactly
+       "--dropout", "0"]  # each TensorFlow replica draws its own dropout masks: only dropout-free runs match exactly
 
 
 def test_process_shards_together_are_the_global_batch():
@@ -49,9 +49,9 @@ def test_tensorflow_refuses_multi_host_and_points_to_jax(tmp_path):
 
 
 def test_plan_batch_split_and_learning_rate_rule(monkeypatch):
-    from lstmgen.training import distribute
     from lstmgen.config import make_config
     from lstmgen.errors import LstmgenError
+    from lstmgen.training import distribute
 
     monkeypatch.setattr(distribute, "_mirrored", lambda cfg: (None, ["/cpu:0", "/cpu:1", "/cpu:2", "/cpu:3"]))
     plan = distribute.setup(make_config(None, {"distribute": "mirrored", "batch_size": 32, "lr_scaling": "sqrt"}))
@@ -84,7 +84,7 @@ def lstmgen(args, env_extra, timeout=120):
 
 
 def finish(proc, timeout=120):
-    out, err = proc.communicate(timeout=timeout)
+    _out, err = proc.communicate(timeout=timeout)
     assert proc.returncode == 0, err[-3000:]
     return err
 
@@ -109,12 +109,12 @@ def weights(run):
 def assert_same_training(a, b, rtol=1e-3):
     """Same global batch, same seed: the same loss curve and (nearly) the same final weights."""
     assert np.allclose(history(a), history(b), rtol=rtol), (history(a), history(b))
-    for wa, wb in zip(weights(a), weights(b)):
+    for wa, wb in zip(weights(a), weights(b), strict=True):
         assert np.allclose(wa, wb, atol=1e-4)
 
 
 def assert_replicas_identical(stderr, copies):
-    line = next(l for l in stderr.splitlines() if "local replica(s)" in l)
+    line = next(ln for ln in stderr.splitlines() if "local replica(s)" in ln)
     assert f"{copies} local replica(s)" in line and "max difference 0," in line, line
     return line.rsplit("checksum ", 1)[1]
 

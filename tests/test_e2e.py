@@ -5,8 +5,8 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from lstmgen.data import reber
 from lstmgen.cli.main import cli
+from lstmgen.data import reber
 
 
 def run(args, expect=0):
@@ -84,6 +84,6 @@ def test_eval_reports_reber_validity_and_reproduces_val_loss(reber_run):
 
 def test_generate_engines_agree_and_auto_is_reported(reber_run):
     args = ["generate", str(reber_run / "run"), "--length", "120", "--num-samples", "3", "--seed", "4", "--json"]
-    by_engine = {e: json.loads(run(args + ["--engine", e]).stdout) for e in ("numpy", "keras", "auto")}
+    by_engine = {e: json.loads(run([*args, "--engine", e]).stdout) for e in ("numpy", "keras", "auto")}
     assert by_engine["numpy"]["samples"] == by_engine["keras"]["samples"] == by_engine["auto"]["samples"]
     assert by_engine["keras"]["engine"] == "keras" and by_engine["auto"]["engine"] in ("numpy", "keras")

@@ -6,8 +6,8 @@ import zipfile
 
 import pytest
 from click.testing import CliRunner
-from contract import fails
 
+from contract import fails
 from lstmgen.cli.main import cli
 
 
@@ -45,7 +45,7 @@ def test_binary_corpus(tmp_path):
 
 
 def test_undecodable_under_forced_encoding(tmp_path):
-    (tmp_path / "t.txt").write_bytes("café au lait".encode("utf-8"))
+    (tmp_path / "t.txt").write_bytes("café au lait".encode())
     fails(["prepare", str(tmp_path / "t.txt"), "--encoding", "ascii", "-o", str(tmp_path / "p")], "decode|ascii")
 
 
@@ -96,7 +96,8 @@ def test_corpus_shorter_than_one_sequence(tmp_path):
 
 def test_config_unknown_key_suggests(tmp_path):
     (tmp_path / "c.yaml").write_text("layerz: 2\n")
-    fails(["train", "builtin:reber", "-c", str(tmp_path / "c.yaml"), "-o", str(tmp_path / "r")], "did you mean 'layers'")
+    fails(["train", "builtin:reber", "-c", str(tmp_path / "c.yaml"), "-o", str(tmp_path / "r")],
+          "did you mean 'layers'")
 
 
 def test_config_wrong_type(tmp_path):

@@ -11,9 +11,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from lstmgen.eta.estimate import estimate
-from lstmgen.eta.rate import _resolution
 from lstmgen.eta.logparse import parse_log
 from lstmgen.eta.logruns import build_runs
+from lstmgen.eta.rate import _resolution
 
 REAL = Path(__file__).parent / "fixtures" / "logs" / "real"
 FILES = sorted(REAL.glob("*.txt"))

@@ -11,9 +11,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from lstmgen.cli.main import cli
+from lstmgen.data.vocab import Vocab
 from lstmgen.evaluation.evaluate import read_samples
 from lstmgen.evaluation.novelty import CorpusIndex, novelty, suffix_array
-from lstmgen.data.vocab import Vocab
 
 ids_lists = st.lists(st.integers(0, 3), max_size=60)
 
@@ -133,7 +133,8 @@ def test_novelty_of_a_verbatim_copy_and_of_generated_samples(tiny_run, tmp_path)
 
     copy = TINY_TEXT[:300]
     (tmp_path / "copy.txt").write_text(copy, encoding="utf-8")
-    nv = json.loads(run(["eval", tiny_run, "--samples", tmp_path / "copy.txt", "--no-loss", "--json"]).stdout)["novelty"]
+    out = run(["eval", tiny_run, "--samples", tmp_path / "copy.txt", "--no-loss", "--json"]).stdout
+    nv = json.loads(out)["novelty"]
     assert "loss" not in nv and nv["longest_copy"] == 300 and nv["ngram_share"] == 1.0
     assert nv["reference_validation_text"]["ngram_share"] is not None
     result = json.loads(run(["eval", tiny_run, "--generate", "3", "--length", "60", "--seed", "2", "--no-loss",

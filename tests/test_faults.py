@@ -97,7 +97,7 @@ def test_signal_saves_checkpoint_and_exits_3(tmp_path, cache, sig):
     try:
         before = _wait_for_step(run / "train.log", proc)
         proc.send_signal(sig)
-        out, err = proc.communicate(timeout=120)
+        _out, err = proc.communicate(timeout=120)
     finally:
         if proc.poll() is None:
             proc.kill()

@@ -7,14 +7,13 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from lstmgen.data import reber
-from lstmgen.cli.main import cli
-from lstmgen.data.vocab import run_vocab_for
-from lstmgen.training.remap import remap
-from lstmgen.runs.rundir import RunDir
-from lstmgen.data.vocab import Vocab
-from lstmgen.runs.kerasfile import Weights, read_weights
 from contract import fails as fails_with_strings
+from lstmgen.cli.main import cli
+from lstmgen.data import reber
+from lstmgen.data.vocab import Vocab, run_vocab_for
+from lstmgen.runs.kerasfile import Weights, read_weights
+from lstmgen.runs.rundir import RunDir
+from lstmgen.training.remap import remap
 from test_resume import metrics, stop_at
 
 FT = ["--seed", "5", "--mixed-precision", "off", "--checkpoint-minutes", "0", "--sample-every-epochs", "0",
@@ -83,7 +82,8 @@ def test_fine_tuning_resumes_bit_identically_after_a_mid_epoch_stop(base, monkey
     run(["train", base / "stopped", "-q"])
     assert metrics(base / "straight")[0]["val_loss"] == metrics(base / "stopped")[0]["val_loss"]
     a, b = read_weights(base / "straight" / "latest.keras"), read_weights(base / "stopped" / "latest.keras")
-    for x, y in zip([a.embedding, a.kernel, a.bias, *a.cells[0]], [b.embedding, b.kernel, b.bias, *b.cells[0]]):
+    for x, y in zip([a.embedding, a.kernel, a.bias, *a.cells[0]], [b.embedding, b.kernel, b.bias, *b.cells[0]],
+                    strict=True):
         np.testing.assert_array_equal(x, y)
 
 
@@ -91,7 +91,7 @@ def test_frozen_layers_keep_the_base_weights(base):
     run(["train", base / "renamed.txt", "--from", base / "base", "--freeze-layers", "1", "-o", base / "frozen",
          "--epochs", "1", "--steps-per-epoch", "5", *FT])
     before, after = read_weights(base / "base" / "best.keras"), read_weights(base / "frozen" / "latest.keras")
-    for x, y in zip(before.cells[0], after.cells[0]):
+    for x, y in zip(before.cells[0], after.cells[0], strict=True):
         np.testing.assert_array_equal(x, y)
     assert not np.array_equal(before.kernel[:, :3], after.kernel[:, :3])  # the logits layer did train
 
@@ -138,7 +138,7 @@ def test_remap_copies_shared_rows_and_initialises_new_characters():
     offsets = [w.bias[old.index[ch]] - np.log(freq[new.index[ch]]) for ch in " .ab"]
     assert r.weights.bias[c] == pytest.approx(np.median(offsets) + np.log(freq[c]), rel=1e-5)
     assert r.dropped == ["'"] and r.shared == 4
-    for x, y in zip(r.weights.cells[0], w.cells[0]):
+    for x, y in zip(r.weights.cells[0], w.cells[0], strict=True):
         assert np.array_equal(x, y)
 
 

@@ -4,8 +4,8 @@ import json
 
 from click.testing import CliRunner
 
-from lstmgen.runtime import hardware
 from lstmgen.cli.main import cli
+from lstmgen.runtime import hardware
 
 
 def test_forecast_json_is_consistent(tmp_path):

@@ -30,7 +30,8 @@ def run(kernel):
     return logits.detach().float().numpy(), [g.float().numpy() for g in grads]
 a, ga = run("keras")
 b, gb = run("fused")
-print(json.dumps({"logits": float(np.abs(a - b).max()), "grads": max(float(np.abs(p - q).max()) for p, q in zip(ga, gb)),
+print(json.dumps({"logits": float(np.abs(a - b).max()),
+                  "grads": max(float(np.abs(p - q).max()) for p, q in zip(ga, gb, strict=True)),
                   "scale": float(np.abs(a).max()), "said": fused.install("auto")}))
 '''
 
@@ -48,9 +49,9 @@ def test_fused_matches_keras(policy, tol):
 
 
 def test_fused_refused_where_it_does_not_exist():
+    from lstmgen.errors import LstmgenError
     from lstmgen.runtime import fused
     from lstmgen.runtime.backend import NAME
-    from lstmgen.errors import LstmgenError
 
     if NAME == "torch":
         pytest.skip("the fused kernel exists on torch")

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+
 from conftest import TINY_TRAIN
 from contract import fails, tree_hashes
-
 from lstmgen.cli.main import cli
 from lstmgen.runs.rundir import RunDir, is_run_dir
 
@@ -36,7 +36,7 @@ def reber_run(tmp_path_factory):
     return run
 
 
-@pytest.fixture()
+@pytest.fixture
 def run_copy(reber_run, tmp_path):
     return Path(shutil.copytree(reber_run, tmp_path / "R"))
 

@@ -4,6 +4,7 @@ error, a hang or memory exhaustion."""
 
 from __future__ import annotations
 
+import itertools
 import os
 import re
 import signal
@@ -16,12 +17,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 from click.testing import CliRunner
-from contract import fails, tree_hashes
 
+import lstmgen as _pkg
 from conftest import TINY_TEXT, TINY_TRAIN
+from contract import fails, tree_hashes
 from lstmgen.cli.main import cli
-
-import lstmgen as _pkg  # noqa: E402
 
 ROOT = Path(_pkg.__file__).resolve().parent.parent  # the checkout under test, also for subprocesses
 
@@ -50,7 +50,7 @@ def within(seconds, fifo, fn):
     def target():
         try:
             box["result"] = fn()
-        except BaseException as e:  # noqa: BLE001 - re-raised in the test thread
+        except BaseException as e:  # re-raised in the test thread
             box["error"] = e
 
     t = threading.Thread(target=target, daemon=True)
@@ -191,7 +191,7 @@ def test_huge_steps_per_epoch_trains_and_stops_on_sigterm(tmp_path, corpus):
             time.sleep(0.5)
         assert log.is_file() and " step " in log.read_text(), "training never started"
         proc.send_signal(signal.SIGTERM)
-        out, err = proc.communicate(timeout=60)
+        _out, err = proc.communicate(timeout=60)
     finally:
         if proc.poll() is None:
             proc.kill()
@@ -237,7 +237,7 @@ def test_integer_valued_floats_are_fine_in_config_files(tmp_path):
 
 # --- pathological YAML ------------------------------------------------------------------------------------------
 LAUGHS = "a: &a [" + ",".join(["lol"] * 9) + "]\n" + "".join(
-    f"{n}: &{n} [" + ",".join([f"*{p}"] * 9) + "]\n" for p, n in zip("abcdefgh", "bcdefghi")) + "units: *i\n"
+    f"{n}: &{n} [" + ",".join([f"*{p}"] * 9) + "]\n" for p, n in itertools.pairwise("abcdefghi")) + "units: *i\n"
 
 
 @pytest.mark.parametrize("text, match", [
@@ -271,7 +271,7 @@ def test_keras_backend_that_is_not_one(tmp_path, tiny_run, backend):
     env = {"KERAS_BACKEND": backend}
     for args in (["train", "builtin:reber", "--config", "smoke", "-o", str(tmp_path / "r")],
                  ["eval", str(tiny_run)], ["estimate", "builtin:reber"]):  # generate needs no Keras (NumPy engine)
-        err = one_error(lstmgen(*args, env=env), r"KERAS_BACKEND='%s'.*tensorflow, jax or torch" % backend)
+        err = one_error(lstmgen(*args, env=env), rf"KERAS_BACKEND='{backend}'.*tensorflow, jax or torch")
         assert "installed here: tensorflow" in err
     assert not (tmp_path / "r").exists()
 

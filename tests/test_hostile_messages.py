@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+
 from conftest import TINY_TEXT, TINY_TRAIN
 from contract import fails, tree_hashes
-
-from lstmgen.eta import follow as etafollow
 from lstmgen.cli.main import cli
+from lstmgen.eta import follow as etafollow
 
 
 def ok(args, **kw):

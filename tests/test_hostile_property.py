@@ -13,11 +13,11 @@ from dataclasses import fields
 import pytest
 import yaml
 from click.testing import CliRunner
-from contract import tree_hashes
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from conftest import TINY_TEXT
+from contract import tree_hashes
 from lstmgen.cli.main import cli
 from lstmgen.config import Config
 

@@ -3,6 +3,7 @@ write failures and damaged checkpoint states as one clear line, and a stop agree
 
 import csv
 import errno
+import itertools
 import json
 import os
 
@@ -19,7 +20,7 @@ TINY = ["--units", "16", "--layers", "1", "--embedding-dim", "8", "--seq-len", "
         "--mixed-precision", "off", "-q"]
 
 
-@pytest.fixture()
+@pytest.fixture
 def corpus(tmp_path):
     path = tmp_path / "c.txt"
     path.write_text(TINY_TEXT)
@@ -77,7 +78,7 @@ def test_steps_per_execution_keeps_every_count_exact(corpus, tmp_path, steps, sp
         while done < steps:
             done = min(done + spe, steps)
             ends.append(epoch * steps + done)
-    for before, after in zip([0, *ends], ends):
+    for before, after in itertools.pairwise([0, *ends]):
         if after % steps == 0 or after // 4 > before // 4:
             expected.add(after)
     names = sorted(p.name for p in (run / "checkpoints").glob("*.json"))
@@ -298,7 +299,7 @@ def test_resume_without_checkpoints_over_saved_progress_is_refused(two_epochs, t
           untouched=[run])
 
 
-@pytest.fixture()
+@pytest.fixture
 def read_only_bind():
     """Make a folder read-only for real (a read-only bind mount of itself, as root ignores permission bits)."""
     import subprocess

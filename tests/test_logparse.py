@@ -8,8 +8,18 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import logsynth as S
-from lstmgen.eta.logparse import (EpochEnd, EpochHeader, Progress, RunEnd, RunStart, Timestamp, decode_log,
-                              looks_binary, normalise, parse_log)
+from lstmgen.eta.logparse import (
+    EpochEnd,
+    EpochHeader,
+    Progress,
+    RunEnd,
+    RunStart,
+    Timestamp,
+    decode_log,
+    looks_binary,
+    normalise,
+    parse_log,
+)
 from lstmgen.eta.logruns import build_runs
 
 LOGS = Path(__file__).parent / "fixtures" / "logs"
@@ -250,8 +260,10 @@ def test_second_fit_with_initial_epoch_is_another_run():
 def test_jupyter_notebook_outputs():
     import json
     nb = {"nbformat": 4, "cells": [{"cell_type": "code", "outputs": [{"output_type": "stream", "text": [
-        "Epoch 1/10\n", "\x1b[1m1563/1563\x1b[0m \x1b[32m━━━━━━━━━━━━━━━━━━━━\x1b[0m\x1b[37m\x1b[0m "
-        "\x1b[1m12s\x1b[0m 7ms/step - loss: 1.5\n", "Epoch 2/10\n",
+        "Epoch 1/10\n",
+        ("\x1b[1m1563/1563\x1b[0m \x1b[32m━━━━━━━━━━━━━━━━━━━━\x1b[0m\x1b[37m\x1b[0m "
+         "\x1b[1m12s\x1b[0m 7ms/step - loss: 1.5\n"),
+        "Epoch 2/10\n",
         "\r\x1b[1m 500/1563\x1b[0m \x1b[32m━━━━━━\x1b[0m\x1b[37m━━━━━━━━━━━━━━\x1b[0m \x1b[1m6s\x1b[0m 6ms/step"]}]}]}
     (run,) = runs(json.dumps(nb))
     assert [(e.number, e.step) for e in run.epochs] == [(1, 1563), (2, 500)] and run.total_epochs == 10

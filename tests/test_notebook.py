@@ -1,4 +1,5 @@
-"""examples/quickstart.ipynb runs top to bottom in a real Jupyter kernel (tiny parameters, a few seconds of training)."""
+"""examples/quickstart.ipynb runs top to bottom in a real Jupyter kernel (tiny parameters, a few seconds of
+training)."""
 
 import os
 from pathlib import Path

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from contract import fails
 
+from contract import fails
 from lstmgen.errors import LstmgenError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -47,16 +47,17 @@ def test_commands_do_not_import_tensorflow(tiny_run, args):
 
 def test_same_text_as_the_keras_loaded_numpy_engine(tiny_run):
     """The h5py-read step model is the Keras-loaded one, array for array, so a seed gives the same text."""
+    from lstmgen.data.vocab import Vocab
     from lstmgen.generation.generate import load_keras_model
     from lstmgen.generation.sample import Sampling, StepModel, generate_text
-    from lstmgen.data.vocab import Vocab
     from lstmgen.generation.weights import read_step_model
 
     path = tiny_run / "best.keras"
     old, new = StepModel.from_keras(load_keras_model(path)), read_step_model(path)
-    for a, b in zip(old.layers + [(old.dense_kernel, old.dense_bias)], new.layers + [(new.dense_kernel,
-                                                                                        new.dense_bias)]):
-        for x, y in zip(a, b):
+    old_arrays = [*old.layers, (old.dense_kernel, old.dense_bias)]
+    new_arrays = [*new.layers, (new.dense_kernel, new.dense_bias)]
+    for a, b in zip(old_arrays, new_arrays, strict=True):
+        for x, y in zip(a, b, strict=True):
             assert (x is None and y is None) or (x.dtype == y.dtype and np.array_equal(x, y))
     vocab = Vocab.load(tiny_run / "vocab.json")
     prime = vocab.encode("The quick", unknown="map")
@@ -69,7 +70,8 @@ def test_same_text_as_the_keras_loaded_numpy_engine(tiny_run):
 
 
 def rewrite(src: Path, dst: Path, config=None, weights=None) -> Path:
-    """A copy of a .keras file with config.json edited by `config(dict)` and the HDF5 weights by `weights(h5py.File)`."""
+    """A copy of a .keras file with config.json edited by `config(dict)` and the HDF5 weights by
+    `weights(h5py.File)`."""
     import h5py
 
     dst.parent.mkdir(parents=True, exist_ok=True)
@@ -103,8 +105,8 @@ def set_vars_name(f, old, new):
 
 
 @pytest.mark.parametrize("config,weights,match", [
-    (lambda c: layer_cfg(c, "lstm_0").update(units=32), None, r"layer 'lstm_0' weight 0 has shape \(8, 64\), the "
-                                                              r"config implies \(8, 128\)"),
+    (lambda c: layer_cfg(c, "lstm_0").update(units=32), None,
+     r"layer 'lstm_0' weight 0 has shape \(8, 64\), the config implies \(8, 128\)"),
     (lambda c: layer_cfg(c, "embedding").update(input_dim=40), None, r"layer 'embedding' weight 0 has shape"),
     (None, lambda f: set_vars_name(f, "lstm_0", "lstm_7"), r"its weights have no layer named 'lstm_0'"),
     (None, lambda f: set_vars_name(f, "logits", "head"), r"its weights have no layer named 'logits'"),

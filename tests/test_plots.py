@@ -20,7 +20,7 @@ def train(*args, expect=0):
     return result
 
 
-@pytest.fixture()
+@pytest.fixture
 def corpus(tmp_path):
     path = tmp_path / "c.txt"
     path.write_text(TINY_TEXT, encoding="utf-8")
@@ -120,8 +120,8 @@ def test_loss_png_from_partial_history(tmp_path):
 def test_samples_start_with_the_first_word_of_a_real_line():
     import numpy as np
 
-    from lstmgen.training.epoch_report import word_prime
     from lstmgen.data.vocab import Vocab
+    from lstmgen.training.epoch_report import word_prime
 
     text = "    indented line\nReturn the value.\n  more\nParse it\n"
     vocab = Vocab(sorted(set(text)))

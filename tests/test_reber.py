@@ -8,9 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from lstmgen.data import builtin
+from lstmgen.data import builtin, reber
 
-from lstmgen.data import reber
 # Independent description of the grammar, derived by hand from the automaton diagram:
 # from node 1, T S* X reaches node 4, P T* V P reaches node 4 (or P T* V V exits); node 4 loops back through
 # X T* V P and exits with S or X T* V V.

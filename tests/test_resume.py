@@ -15,7 +15,7 @@ TINY = ["--units", "16", "--layers", "1", "--embedding-dim", "8", "--seq-len", "
         "--seed", "3", "--checkpoint-minutes", "0", "-q"]
 
 
-@pytest.fixture()
+@pytest.fixture
 def corpus(tmp_path):
     path = tmp_path / "c.txt"
     path.write_text("abcde fghij klmno pqrst uvwxy z. " * 300)

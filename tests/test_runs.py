@@ -52,7 +52,8 @@ def test_runs_lists_states_losses_and_sizes(tiny_run, tmp_path):
     root.mkdir()
     finished = _copy(tiny_run, root / "finished")
     interrupted = _copy(tiny_run, root / "interrupted")
-    (interrupted / "config.yaml").write_text((interrupted / "config.yaml").read_text().replace("epochs: 2", "epochs: 5"))
+    config_file = interrupted / "config.yaml"
+    config_file.write_text(config_file.read_text().replace("epochs: 2", "epochs: 5"))
     for p in (interrupted / "checkpoints").glob("*.json"):  # the checkpoints' own config says 5 epochs too
         state = json.loads(p.read_text())
         state["config"]["epochs"] = 5

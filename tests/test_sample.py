@@ -21,7 +21,7 @@ def test_top_k_respects_its_set():
     top3 = np.argsort(-logits, axis=-1)[:, :3]
     for _ in range(50):
         picks = choose(logits, Sampling(top_k=3), rng)
-        assert all(p in row for p, row in zip(picks, top3))
+        assert all(p in row for p, row in zip(picks, top3, strict=True))
     p = probabilities(logits, Sampling(top_k=3))
     assert ((p > 0).sum(-1) == 3).all() and np.allclose(p.sum(-1), 1)
 
@@ -53,8 +53,8 @@ def test_bad_sampling_options(kwargs):
 
 
 def test_step_model_matches_full_sequence_keras_model():
-    from lstmgen.runtime.backend import keras
     from lstmgen.config import Config
+    from lstmgen.runtime.backend import keras
     from lstmgen.training.model import build_model
 
     keras.mixed_precision.set_global_policy("float32")

@@ -17,7 +17,6 @@ pytest.importorskip("starlette")
 httpx = pytest.importorskip("httpx")
 
 from contract import fails  # noqa: E402
-
 from lstmgen.generation.engine import Engine  # noqa: E402
 from lstmgen.serving.app import app  # noqa: E402
 from lstmgen.serving.params import Limits  # noqa: E402
@@ -206,7 +205,7 @@ def test_client_disconnect_mid_stream_stops_the_stream_at_once(web, engine):
         await asyncio.wait_for(web(scope, receive, send), timeout=30)
         return time.monotonic() - t0, sent
 
-    seconds, sent = asyncio.run(go())
+    _seconds, sent = asyncio.run(go())
     assert sent[0]["status"] == 200
     deadline = time.monotonic() + 5
     while engine.active() and time.monotonic() < deadline:
@@ -236,8 +235,8 @@ def test_serve_without_the_web_stack_is_one_line(tiny_run):
                           env=dict(os.environ, PYTHONPATH=str(ROOT)), timeout=60)
     assert proc.returncode == 1
     assert proc.stderr.strip().splitlines() == [
-        "lstmgen: error: lstmgen serve needs the web server packages (uvicorn is not installed); install them with: "
-        "pip install 'lstmgen[serve]'"]
+        ("lstmgen: error: lstmgen serve needs the web server packages (uvicorn is not installed); install them "
+         "with: pip install 'lstmgen[serve]'")]
 
 
 def test_a_public_address_needs_a_token(tiny_run):
@@ -279,7 +278,8 @@ def test_serving_never_imports_tensorflow(tiny_run):
             "async def go():\n"
             "    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=web), base_url='http://t') as c:\n"
             "        return (await c.post('/v1/generate', json={'length': 20})).status_code\n"
-            "print(asyncio.run(go()), sorted({m.split('.')[0] for m in sys.modules} & {'tensorflow', 'keras', 'jax'}))\n"
+            "print(asyncio.run(go()),\n"
+            "      sorted({m.split('.')[0] for m in sys.modules} & {'tensorflow', 'keras', 'jax'}))\n"
             "web.state.engine.stop()\n")
     proc = subprocess.run([sys.executable, "-c", code, str(tiny_run)], capture_output=True, text=True,
                           env=dict(os.environ, PYTHONPATH=str(ROOT)), timeout=60)

@@ -7,8 +7,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from lstmgen.errors import LstmgenError
 from lstmgen.data.vocab import Vocab, dtype_for_size
+from lstmgen.errors import LstmgenError
 
 ENGLISH = "Hello, world! It's \"fine\" - really... ok?\n" + "abcdefghijklmnopqrstuvwxyz"
 
@@ -38,7 +38,7 @@ def test_dtype_by_size():
     assert dtype_for_size(256) == np.uint8
     assert dtype_for_size(257) == np.uint16
     assert dtype_for_size(65536) == np.uint16
-    with pytest.raises(LstmgenError, match="too large.*--lowercase"):
+    with pytest.raises(LstmgenError, match=r"too large.*--lowercase"):
         dtype_for_size(65537)
     big = Vocab([chr(0x100 + i) for i in range(300)])
     text = "".join(big.chars[::-1])
@@ -53,7 +53,7 @@ def test_unsorted_vocab_still_encodes():
 
 
 def test_decode_rejects_out_of_range(vocab):
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=r"ids must be in \[0, "):
         vocab.decode([vocab.size])
 
 
@@ -93,7 +93,7 @@ def test_load_errors_are_user_errors(tmp_path):
     with pytest.raises(LstmgenError, match="not found"):
         Vocab.load(tmp_path / "missing.json")
     (tmp_path / "bad.json").write_text("{not json")
-    with pytest.raises(LstmgenError, match="bad.json"):
+    with pytest.raises(LstmgenError, match=r"bad\.json"):
         Vocab.load(tmp_path / "bad.json")
     (tmp_path / "bin.json").write_bytes(b"\xff\xfe\x00")
     with pytest.raises(LstmgenError):
@@ -105,7 +105,7 @@ def test_unknown_error_and_drop(vocab):
         vocab.encode("aZb")
     assert vocab.decode(vocab.encode("aZb\U0001f600c", unknown="drop")) == "abc"
     assert vocab.unknown_chars("aZbZ\u00e9Z") == ["Z", "\u00e9"]
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="unknown must be 'error', 'map' or 'drop', not 'ignore'"):
         vocab.encode("a", unknown="ignore")
 
 
