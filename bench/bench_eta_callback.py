@@ -40,7 +40,8 @@ class TimedEta(EtaCallback):
         self.inside = 0.0
         self.calls = 0
         for name in ("on_train_begin", "on_epoch_begin", "on_epoch_end") + (
-                ("on_train_batch_end",) if self.every_steps else ()):
+            ("on_train_batch_end",) if self.every_steps else ()
+        ):
             setattr(self, name, self._timed(getattr(self, name)))
 
     def _timed(self, fn):
@@ -49,6 +50,7 @@ class TimedEta(EtaCallback):
             fn(*a, **kw)
             self.inside += time.perf_counter() - t0
             self.calls += 1
+
         return hook
 
 
@@ -75,17 +77,31 @@ def main() -> None:
             inside[name].append(cb.inside / wall[name][-1])
     base = statistics.median(wall["none"])
     step_ms = base / (EPOCHS * STEPS) * 1000
-    print(f"fit of {EPOCHS} epochs × {STEPS} steps (LSTM 64, {keras.backend.backend()}), median of 5: "
-          f"{base:.3f} s without the callback ({step_ms:.2f} ms/step)")
-    result = {"backend": keras.backend.backend(), "epochs": EPOCHS, "steps": STEPS, "step_ms": step_ms,
-              "fit_s_without": wall["none"], "settings": {}}
+    print(
+        f"fit of {EPOCHS} epochs × {STEPS} steps (LSTM 64, {keras.backend.backend()}), median of 5: "
+        f"{base:.3f} s without the callback ({step_ms:.2f} ms/step)"
+    )
+    result = {
+        "backend": keras.backend.backend(),
+        "epochs": EPOCHS,
+        "steps": STEPS,
+        "step_ms": step_ms,
+        "fit_s_without": wall["none"],
+        "settings": {},
+    }
     for name in settings:
         share = max(inside[name])
         ab = statistics.median(wall[name]) / base - 1
-        print(f"  EtaCallback ({name}): time inside the callback {share:.3%} of the fit (worst of 5); "
-              f"with/without wall-time difference {ab:+.2%} (noise)")
-        result["settings"][name] = {"inside_share_worst": share, "inside_share_all": inside[name],
-                                    "fit_s_with": wall[name], "wall_difference_median": ab}
+        print(
+            f"  EtaCallback ({name}): time inside the callback {share:.3%} of the fit (worst of 5); "
+            f"with/without wall-time difference {ab:+.2%} (noise)"
+        )
+        result["settings"][name] = {
+            "inside_share_worst": share,
+            "inside_share_all": inside[name],
+            "fit_s_with": wall[name],
+            "wall_difference_median": ab,
+        }
     out = REPO / "bench" / "results" / f"eta_callback_{keras.backend.backend()}.json"
     write_text(out, json.dumps(result, indent=1))
 

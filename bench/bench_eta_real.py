@@ -65,22 +65,35 @@ def score(path: Path, run: int, durs: list[float], lines: list[int], total: int,
     pred = est.remaining_s
     low = (est.run_end_low - NOW).total_seconds() if est.run_end_low else None
     high = (est.run_end_high - NOW).total_seconds() if est.run_end_high else None
-    return {"log": path.name, "run": run, "epochs": n, "cut_epoch": k, "cut": cut, "truth_s": truth,
-            "predicted_s": pred, "low_s": low, "high_s": high,
-            "error": None if pred is None else pred / truth - 1,
-            "inside": None if low is None else low - 1e-6 <= truth <= high + 1e-6,
-            "stall_ahead": max(durs[k:]) > 3 * max(durs[:k]) if k else False}
+    return {
+        "log": path.name,
+        "run": run,
+        "epochs": n,
+        "cut_epoch": k,
+        "cut": cut,
+        "truth_s": truth,
+        "predicted_s": pred,
+        "low_s": low,
+        "high_s": high,
+        "error": None if pred is None else pred / truth - 1,
+        "inside": None if low is None else low - 1e-6 <= truth <= high + 1e-6,
+        "stall_ahead": max(durs[k:]) > 3 * max(durs[:k]) if k else False,
+    }
 
 
 def summary(rows: list[dict]) -> dict:
     errs = sorted(abs(r["error"]) for r in rows if r["error"] is not None)
     inside = [r["inside"] for r in rows if r["inside"] is not None]
     off2 = [r for r in rows if r["error"] is not None and (r["error"] > 1 or r["error"] < -0.5)]
-    return {"runs": len(rows), "forecasts": len(errs), "median_abs_error": statistics.median(errs) if errs else None,
-            "p90_abs_error": errs[min(len(errs) - 1, math.ceil(0.9 * len(errs)) - 1)] if errs else None,
-            "coverage": sum(inside) / len(inside) if inside else None,
-            "more_than_2x_off": len(off2),
-            "more_than_2x_off_without_unseen_stall": sum(not r["stall_ahead"] for r in off2)}
+    return {
+        "runs": len(rows),
+        "forecasts": len(errs),
+        "median_abs_error": statistics.median(errs) if errs else None,
+        "p90_abs_error": errs[min(len(errs) - 1, math.ceil(0.9 * len(errs)) - 1)] if errs else None,
+        "coverage": sum(inside) / len(inside) if inside else None,
+        "more_than_2x_off": len(off2),
+        "more_than_2x_off_without_unseen_stall": sum(not r["stall_ahead"] for r in off2),
+    }
 
 
 def main() -> None:
@@ -94,21 +107,27 @@ def main() -> None:
             rows.append(r)
     for r in rows:
         err = "   none" if r["error"] is None else f"{r['error']:+7.1%}"
-        print(f"{r['half']:8} {r['log'][:38]:38} run {r['run']:>2} cut {r['cut']:.0%} (epoch {r['cut_epoch']:>3}/"
-              f"{r['epochs']:<3}) rest {r['truth_s']:>9.1f} s  forecast {r['predicted_s'] or 0:>9.1f} s  {err}  "
-              f"{'in ' if r['inside'] else 'OUT'} [{r['low_s'] or 0:.1f}, {r['high_s'] or 0:.1f}]"
-              f"{'  (stall ahead)' if r['stall_ahead'] else ''}")
+        print(
+            f"{r['half']:8} {r['log'][:38]:38} run {r['run']:>2} cut {r['cut']:.0%} (epoch {r['cut_epoch']:>3}/"
+            f"{r['epochs']:<3}) rest {r['truth_s']:>9.1f} s  forecast {r['predicted_s'] or 0:>9.1f} s  {err}  "
+            f"{'in ' if r['inside'] else 'OUT'} [{r['low_s'] or 0:.1f}, {r['high_s'] or 0:.1f}]"
+            f"{'  (stall ahead)' if r['stall_ahead'] else ''}"
+        )
     result = {"interval": INTERVAL, "files": len(files), "now": NOW.isoformat(), "rows": rows, "summary": {}}
-    print(f"\n{len(files)} files, {len({(r['log'], r['run']) for r in rows})} runs with ≥ {MIN_EPOCHS} finished "
-          f"epochs; range = {INTERVAL:.0%} interval (target coverage {INTERVAL:.0%} ± 5 points)")
+    print(
+        f"\n{len(files)} files, {len({(r['log'], r['run']) for r in rows})} runs with ≥ {MIN_EPOCHS} finished "
+        f"epochs; range = {INTERVAL:.0%} interval (target coverage {INTERVAL:.0%} ± 5 points)"
+    )
     for half in ("dev", "held out", "all"):
         for cut in CUTS:
             sel = [r for r in rows if r["cut"] == cut and (half == "all" or r["half"] == half)]
             s = summary(sel)
             result["summary"][f"{half} {cut:.0%}"] = s
-            print(f"{half:8} cut {cut:.0%}: {s['runs']:>3} runs, median |error| {s['median_abs_error']:.2%}, "
-                  f"p90 {s['p90_abs_error']:.2%}, coverage {s['coverage']:.1%}, >2× off {s['more_than_2x_off']} "
-                  f"({s['more_than_2x_off_without_unseen_stall']} without a stall ahead)")
+            print(
+                f"{half:8} cut {cut:.0%}: {s['runs']:>3} runs, median |error| {s['median_abs_error']:.2%}, "
+                f"p90 {s['p90_abs_error']:.2%}, coverage {s['coverage']:.1%}, >2× off {s['more_than_2x_off']} "
+                f"({s['more_than_2x_off_without_unseen_stall']} without a stall ahead)"
+            )
     out = REPO / "bench" / "results" / "eta_real.json"
     write_text(out, json.dumps(result, indent=1, default=str))
 

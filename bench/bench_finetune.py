@@ -38,12 +38,34 @@ from quality import read_metrics  # noqa: E402
 
 # Each licence once (not GFDL-1.2 or LGPL-2 beside their later versions); the last ones, the validation split,
 # are the ones without a sibling in the list.
-LICENCES = ("GPL-3", "Apache-2.0", "MPL-2.0", "GFDL-1.3", "LGPL-2.1", "GPL-2", "MPL-1.1", "GPL-1", "LGPL-3",
-            "Artistic", "CC0-1.0", "BSD")
+LICENCES = (
+    "GPL-3",
+    "Apache-2.0",
+    "MPL-2.0",
+    "GFDL-1.3",
+    "LGPL-2.1",
+    "GPL-2",
+    "MPL-1.1",
+    "GPL-1",
+    "LGPL-3",
+    "Artistic",
+    "CC0-1.0",
+    "BSD",
+)
 STEPS_PER_EPOCH = 50  # validation every 50 steps: a curve fine enough to read off 2 minutes
 STEPS_PER_SECOND = 13  # to size each schedule to its budget (measured on the 2-core box, --config cpu)
-COMMON = ["--seed", "1", "--sample-every-epochs", "0", "--no-tensorboard", "--checkpoint-minutes", "0",
-          "--keep-checkpoints", "1", "-q"]
+COMMON = [
+    "--seed",
+    "1",
+    "--sample-every-epochs",
+    "0",
+    "--no-tensorboard",
+    "--checkpoint-minutes",
+    "0",
+    "--keep-checkpoints",
+    "1",
+    "-q",
+]
 
 
 def corpus_text(name: str, chars: int) -> str:
@@ -68,20 +90,37 @@ def lstmgen(*args: str, check: bool = True) -> subprocess.CompletedProcess:
 def train(corpus: Path, out: Path, minutes: float, extra: list[str]) -> dict:
     epochs = max(1, round(minutes * 60 * STEPS_PER_SECOND / STEPS_PER_EPOCH))
     t0 = time.monotonic()
-    lstmgen("train", str(corpus), "-o", str(out), "--epochs", str(epochs), "--steps-per-epoch",
-            str(STEPS_PER_EPOCH), "--max-minutes", str(minutes), *COMMON, *extra)
+    lstmgen(
+        "train",
+        str(corpus),
+        "-o",
+        str(out),
+        "--epochs",
+        str(epochs),
+        "--steps-per-epoch",
+        str(STEPS_PER_EPOCH),
+        "--max-minutes",
+        str(minutes),
+        *COMMON,
+        *extra,
+    )
     rows = read_metrics(out)
     within = [r for r in rows if r["seconds"] <= minutes * 60 + 1e-6] or rows[:1]
     best = min(within, key=lambda r: r["val_loss"])
-    return {"best_val_loss": best["val_loss"], "at_seconds": best["seconds"], "epochs": len(rows),
-            "steps": rows[-1]["step"] if rows else 0, "wall_s": round(time.monotonic() - t0, 1),
-            "curve": [(round(r["seconds"], 1), round(r["val_loss"], 4)) for r in rows]}
+    return {
+        "best_val_loss": best["val_loss"],
+        "at_seconds": best["seconds"],
+        "epochs": len(rows),
+        "steps": rows[-1]["step"] if rows else 0,
+        "wall_s": round(time.monotonic() - t0, 1),
+        "curve": [(round(r["seconds"], 1), round(r["val_loss"], 4)) for r in rows],
+    }
 
 
 def base_loss(corpus: Path) -> float:
     text = corpus.read_text(encoding="utf-8")
     val = corpus.with_name(corpus.stem + "-val.txt")
-    val.write_text(text[int(len(text) * 0.9):], encoding="utf-8")
+    val.write_text(text[int(len(text) * 0.9) :], encoding="utf-8")
     out = json.loads(lstmgen("eval", "builtin:english", str(val), "--json", "-q").stdout)
     return out["loss"]["nats"]
 
@@ -104,37 +143,57 @@ def main() -> None:
         name = f"{kind}{int(chars) // 1000}k"
         corpus = work / f"{name}.txt"
         corpus.write_text(corpus_text(kind, int(chars)), encoding="utf-8")
-        r = results["corpora"][name] = {"chars": len(corpus.read_text(encoding="utf-8")),
-                                        "base_val_loss_before": base_loss(corpus), "runs": {}}
-        print(f"{name}: {r['chars']:,} chars; builtin:english on its validation split: "
-              f"{r['base_val_loss_before']:.4f} nats", flush=True)
+        r = results["corpora"][name] = {
+            "chars": len(corpus.read_text(encoding="utf-8")),
+            "base_val_loss_before": base_loss(corpus),
+            "runs": {},
+        }
+        print(
+            f"{name}: {r['chars']:,} chars; builtin:english on its validation split: "
+            f"{r['base_val_loss_before']:.4f} nats",
+            flush=True,
+        )
         for minutes in results["budgets_min"]:
-            sides = ([(f"finetune_lr{lr}", ["--from", "builtin:english", "--learning-rate", lr, *args.extra.split()])
-                      for lr in args.sweep.split(",")] if args.sweep else
-                     [("scratch", ["--config", "cpu"]),
-                      ("finetune", ["--from", "builtin:english", *args.extra.split()])])
+            sides = (
+                [
+                    (f"finetune_lr{lr}", ["--from", "builtin:english", "--learning-rate", lr, *args.extra.split()])
+                    for lr in args.sweep.split(",")
+                ]
+                if args.sweep
+                else [
+                    ("scratch", ["--config", "cpu"]),
+                    ("finetune", ["--from", "builtin:english", *args.extra.split()]),
+                ]
+            )
             for side, extra in sides:
                 key = f"{side}_{minutes:g}min"
                 if args.only and key not in args.only.split(","):
                     continue
                 r["runs"][key] = train(corpus, work / f"{name}-{key}", minutes, extra)
-                print(f"  {key:22s} best val {r['runs'][key]['best_val_loss']:.4f} at "
-                      f"{r['runs'][key]['at_seconds']:.0f}s ({r['runs'][key]['steps']} steps)", flush=True)
+                print(
+                    f"  {key:22s} best val {r['runs'][key]['best_val_loss']:.4f} at "
+                    f"{r['runs'][key]['at_seconds']:.0f}s ({r['runs'][key]['steps']} steps)",
+                    flush=True,
+                )
     for name, r in results["corpora"].items():
         runs = r["runs"]
         for minutes in results["budgets_min"]:
             s, f = runs.get(f"scratch_{minutes:g}min"), runs.get(f"finetune_{minutes:g}min")
             if s and f:
                 r[f"gain_at_{minutes:g}min"] = round(s["best_val_loss"] - f["best_val_loss"], 4)
-                print(f"{name} at {minutes:g} min: scratch {s['best_val_loss']:.4f}, fine-tuned "
-                      f"{f['best_val_loss']:.4f}, gain {r[f'gain_at_{minutes:g}min']:+.4f} nats")
+                print(
+                    f"{name} at {minutes:g} min: scratch {s['best_val_loss']:.4f}, fine-tuned "
+                    f"{f['best_val_loss']:.4f}, gain {r[f'gain_at_{minutes:g}min']:+.4f} nats"
+                )
         lo, hi = min(results["budgets_min"]), max(results["budgets_min"])
         f_lo, s_hi = runs.get(f"finetune_{lo:g}min"), runs.get(f"scratch_{hi:g}min")
         if f_lo and s_hi and lo != hi:
             r["finetuned_short_vs_scratch_long"] = round(s_hi["best_val_loss"] - f_lo["best_val_loss"], 4)
             met = f_lo["best_val_loss"] <= s_hi["best_val_loss"]
-            print(f"{name}: fine-tuned {lo:g} min {f_lo['best_val_loss']:.4f} vs scratch {hi:g} min "
-                  f"{s_hi['best_val_loss']:.4f}: {'met' if met else 'NOT met'}")
+            print(
+                f"{name}: fine-tuned {lo:g} min {f_lo['best_val_loss']:.4f} vs scratch {hi:g} min "
+                f"{s_hi['best_val_loss']:.4f}: {'met' if met else 'NOT met'}"
+            )
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(results, indent=2) + "\n")
     print(f"wrote {args.out}; runs in {work}")

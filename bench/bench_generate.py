@@ -77,26 +77,45 @@ def main() -> None:
         if not importlib.util.find_spec(backend):
             print(f"{backend}: not installed, skipped")
             continue
-        cmd = [sys.executable, __file__, "--worker", "--layers", str(a.layers), "--units", str(a.units),
-               "--vocab", str(a.vocab), "--streams", ",".join(map(str, a.streams)), "--chars", str(a.chars),
-               "--repeats", str(a.repeats)]
+        cmd = [
+            sys.executable,
+            __file__,
+            "--worker",
+            "--layers",
+            str(a.layers),
+            "--units",
+            str(a.units),
+            "--vocab",
+            str(a.vocab),
+            "--streams",
+            ",".join(map(str, a.streams)),
+            "--chars",
+            str(a.chars),
+            "--repeats",
+            str(a.repeats),
+        ]
         proc = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, "KERAS_BACKEND": backend})
         if proc.returncode:
             print(f"{backend}: failed\n{proc.stderr[-2000:]}")
             continue
         results.append(json.loads(proc.stdout.strip().splitlines()[-1]))
     print(f"\ngeneration chars/s, {a.layers} × {a.units} LSTM, vocab {a.vocab}")
-    print(f"{'backend':<11} {'device':<34} " + " ".join(f"{e + ' ' + str(s):>12}" for e in ("numpy", "keras")
-                                                       for s in a.streams) + "  auto picks")
+    print(
+        f"{'backend':<11} {'device':<34} "
+        + " ".join(f"{e + ' ' + str(s):>12}" for e in ("numpy", "keras") for s in a.streams)
+        + "  auto picks"
+    )
     for r in results:
         cells = " ".join(f"{r['rates'][f'{e}/{s}']:>12,.0f}" for e in ("numpy", "keras") for s in a.streams)
         fastest = {s: max(("numpy", "keras"), key=lambda e: r["rates"][f"{e}/{s}"]) for s in a.streams}
-        verdict = ", ".join(f"{s}: {'fastest' if fastest[s] == r['auto'] else 'slower than ' + fastest[s]}"
-                            for s in a.streams)
+        verdict = ", ".join(
+            f"{s}: {'fastest' if fastest[s] == r['auto'] else 'slower than ' + fastest[s]}" for s in a.streams
+        )
         print(f"{r['backend']:<11} {r['device']:<34} {cells}  {r['auto']} ({verdict})")
     Path(a.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(a.out).write_text(json.dumps({"layers": a.layers, "units": a.units, "vocab": a.vocab, "results": results},
-                                      indent=2))
+    Path(a.out).write_text(
+        json.dumps({"layers": a.layers, "units": a.units, "vocab": a.vocab, "results": results}, indent=2)
+    )
     print(f"wrote {a.out}")
 
 

@@ -48,17 +48,46 @@ def make_run(workdir: Path, quick: bool) -> Path:
     corpus.write_text(("The quick brown fox jumps over the lazy dog. Pack my box with five dozen liquor jugs!\n") * 400)
     shape = ["--units", "32", "--layers", "1"] if quick else ["--units", "256", "--layers", "2"]
     run = workdir / "run"
-    subprocess.run([sys.executable, "-m", "lstmgen", "train", str(corpus), "-o", str(run), "--epochs", "1",
-                    "--steps-per-epoch", "2", "--seq-len", "32", "--batch-size", "8", "--checkpoint-minutes", "0",
-                    "--no-tensorboard", "--sample-every-epochs", "0", "-q", *shape],
-                   check=True, env=dict(os.environ, PYTHONPATH=str(REPO)), stdout=subprocess.DEVNULL)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "lstmgen",
+            "train",
+            str(corpus),
+            "-o",
+            str(run),
+            "--epochs",
+            "1",
+            "--steps-per-epoch",
+            "2",
+            "--seq-len",
+            "32",
+            "--batch-size",
+            "8",
+            "--checkpoint-minutes",
+            "0",
+            "--no-tensorboard",
+            "--sample-every-epochs",
+            "0",
+            "-q",
+            *shape,
+        ],
+        check=True,
+        env=dict(os.environ, PYTHONPATH=str(REPO)),
+        stdout=subprocess.DEVNULL,
+    )
     return run
 
 
 def time_once(mode: str, args: list[str]) -> tuple[float, str, str]:
     t0 = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-c", CHILD, mode, *args], capture_output=True, text=True,
-                          env=dict(os.environ, PYTHONPATH=str(REPO)))
+    proc = subprocess.run(
+        [sys.executable, "-c", CHILD, mode, *args],
+        capture_output=True,
+        text=True,
+        env=dict(os.environ, PYTHONPATH=str(REPO)),
+    )
     seconds = time.perf_counter() - t0
     if proc.returncode != 0:
         raise SystemExit(f"{mode} failed: {proc.stderr.strip().splitlines()[-1:]}")
@@ -78,8 +107,11 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="bench-generate-cli-") as tmp:
         run = Path(a.run) if a.run else make_run(Path(tmp), a.quick)
         base = ["generate", str(run), "--length", str(a.length), "--seed", "1"]
-        modes = {"numpy-h5py": ("new", base), "keras-load": ("keras-load", [*base, "--engine", "numpy"]),
-                 "engine-keras": ("new", [*base, "--engine", "keras"])}
+        modes = {
+            "numpy-h5py": ("new", base),
+            "keras-load": ("keras-load", [*base, "--engine", "numpy"]),
+            "engine-keras": ("new", [*base, "--engine", "keras"]),
+        }
         results, texts = {}, {}
         for _ in range(repeats):  # interleaved, so a busy spell on a shared machine hits every mode alike
             for name, (mode, args) in modes.items():
@@ -89,17 +121,26 @@ def main() -> None:
     for r in results.values():
         r["median_s"] = statistics.median(r["seconds"])
     new = results["numpy-h5py"]["median_s"]
-    report = {"run": str(a.run or "trained for the bench"), "length": a.length, "repeats": repeats, "quick": a.quick,
-              "modes": results, "same_text_as_keras_load": texts["numpy-h5py"] == texts["keras-load"],
-              "ratio_keras_load_over_new": results["keras-load"]["median_s"] / new,
-              "ratio_engine_keras_over_new": results["engine-keras"]["median_s"] / new, "target_s": 0.5,
-              "met": new <= 0.5}
+    report = {
+        "run": str(a.run or "trained for the bench"),
+        "length": a.length,
+        "repeats": repeats,
+        "quick": a.quick,
+        "modes": results,
+        "same_text_as_keras_load": texts["numpy-h5py"] == texts["keras-load"],
+        "ratio_keras_load_over_new": results["keras-load"]["median_s"] / new,
+        "ratio_engine_keras_over_new": results["engine-keras"]["median_s"] / new,
+        "target_s": 0.5,
+        "met": new <= 0.5,
+    }
     print(f"`lstmgen generate RUN --length {a.length}`, whole command, median of {repeats} (fresh process each)")
     for name, r in results.items():
         print(f"  {name:13s} {r['median_s']:6.2f} s   imports: {r['imports'] or 'no TensorFlow/Keras'}")
-    print(f"  previous path (keras-load) / now: {report['ratio_keras_load_over_new']:.1f}×;  "
-          f"--engine keras / now: {report['ratio_engine_keras_over_new']:.1f}×;  "
-          f"same text as keras-load: {report['same_text_as_keras_load']}")
+    print(
+        f"  previous path (keras-load) / now: {report['ratio_keras_load_over_new']:.1f}×;  "
+        f"--engine keras / now: {report['ratio_engine_keras_over_new']:.1f}×;  "
+        f"same text as keras-load: {report['same_text_as_keras_load']}"
+    )
     print(f"  target ≤ 0.5 s: {'met' if report['met'] else 'NOT met'} ({new:.2f} s)")
     Path(a.out).parent.mkdir(parents=True, exist_ok=True)
     Path(a.out).write_text(json.dumps(report, indent=2) + "\n")

@@ -87,8 +87,11 @@ def in_process(run: str, length: int, streams: int) -> dict:
     t0 = time.perf_counter()
     for _ in generate_ids(step_model, prime, length, streams, Sampling(), 1):
         pass
-    return {"engine_chars_per_s": engine_rate, "engine_chars_per_cpu_s": engine_per_cpu,
-            "numpy_loop_chars_per_s": streams * length / (time.perf_counter() - t0)}
+    return {
+        "engine_chars_per_s": engine_rate,
+        "engine_chars_per_cpu_s": engine_per_cpu,
+        "numpy_loop_chars_per_s": streams * length / (time.perf_counter() - t0),
+    }
 
 
 def one_request(conn: http.client.HTTPConnection, length: int) -> tuple[bool, float | None, int]:
@@ -96,8 +99,12 @@ def one_request(conn: http.client.HTTPConnection, length: int) -> tuple[bool, fl
     t0 = time.perf_counter()
     first, chars, done = None, 0, False
     try:
-        conn.request("POST", "/v1/generate", body=json.dumps({"prime": "The ", "length": length, "stream": True}),
-                     headers={"content-type": "application/json"})
+        conn.request(
+            "POST",
+            "/v1/generate",
+            body=json.dumps({"prime": "The ", "length": length, "stream": True}),
+            headers={"content-type": "application/json"},
+        )
         r = conn.getresponse()
         if r.status != 200:
             r.read()
@@ -105,7 +112,7 @@ def one_request(conn: http.client.HTTPConnection, length: int) -> tuple[bool, fl
         for line in iter(r.readline, b""):
             if line.startswith(b"event: done"):
                 done = True
-            elif line.startswith(b"data: {\"sample\""):
+            elif line.startswith(b'data: {"sample"'):
                 n = len(json.loads(line[6:])["text"])
                 if n and first is None:
                     first = time.perf_counter() - t0
@@ -143,10 +150,19 @@ def phase(port: int, clients: int, requests: int, seconds: float, length: int, p
     wall, cpu, mine = time.perf_counter() - t0, cpu_seconds(pid) - c0, cpu_seconds() - mine
     ttfc = [f * 1000 for ok, f, _ in results if f is not None]
     chars = sum(c for _, _, c in results)
-    return {"clients": clients, "requests": len(results), "failed": sum(not ok for ok, _, _ in results),
-            "chars": chars, "seconds": wall, "chars_per_s": chars / wall, "server_cpu_s": cpu,
-            "load_generator_cpu_s": mine, "chars_per_server_cpu_s": chars / max(cpu, 1e-9),
-            "ttfc_ms_p50": percentile(ttfc, 50), "ttfc_ms_p99": percentile(ttfc, 99)}
+    return {
+        "clients": clients,
+        "requests": len(results),
+        "failed": sum(not ok for ok, _, _ in results),
+        "chars": chars,
+        "seconds": wall,
+        "chars_per_s": chars / wall,
+        "server_cpu_s": cpu,
+        "load_generator_cpu_s": mine,
+        "chars_per_server_cpu_s": chars / max(cpu, 1e-9),
+        "ttfc_ms_p50": percentile(ttfc, 50),
+        "ttfc_ms_p99": percentile(ttfc, 99),
+    }
 
 
 def soak(port: int, pid: int, seconds: float, length: int) -> dict:
@@ -157,15 +173,22 @@ def soak(port: int, pid: int, seconds: float, length: int) -> dict:
     while runner.is_alive():
         runner.join(min(5.0, max(seconds / 10, 0.5)))
         samples.append((time.perf_counter() - t0, rss_mb(pid)))
-    return {**box["r"], "rss_mb_start": samples[0][1], "rss_mb_end": samples[-1][1],
-            "rss_mb_max": max(m for _, m in samples), "rss_samples": samples}
+    return {
+        **box["r"],
+        "rss_mb_start": samples[0][1],
+        "rss_mb_end": samples[-1][1],
+        "rss_mb_max": max(m for _, m in samples),
+        "rss_samples": samples,
+    }
 
 
 def start_server(run: str, port: int) -> subprocess.Popen:
     import httpx
 
-    proc = subprocess.Popen([sys.executable, "-m", "lstmgen", "serve", run, "--port", str(port), "-q"],
-                            env=dict(os.environ, PYTHONPATH=str(REPO)))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "lstmgen", "serve", run, "--port", str(port), "-q"],
+        env=dict(os.environ, PYTHONPATH=str(REPO)),
+    )
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         try:
@@ -204,8 +227,9 @@ def main() -> None:
         port = free_port()
         proc = start_server(run, port)
         try:
-            phases = [phase(port, int(c), a.requests, a.phase_seconds, a.length, proc.pid)
-                      for c in a.clients.split(",")]
+            phases = [
+                phase(port, int(c), a.requests, a.phase_seconds, a.length, proc.pid) for c in a.clients.split(",")
+            ]
             after = in_process(run, a.length, 64)  # measured on both sides of the load: the machine may change
             soaked = soak(port, proc.pid, a.soak_seconds, a.length)
         finally:
@@ -214,31 +238,49 @@ def main() -> None:
     reference = {k: (before[k] + after[k]) / 2 for k in before}
     reference.update(before=before, after=after)
     by = {p["clients"]: p for p in phases}
-    report = {"run": a.run or "2 × 256, trained 2 steps for the bench", "length": a.length, "quick": a.quick,
-              "in_process_64": reference, "phases": phases, "soak": soaked, "server_exit_code_on_sigterm": code}
+    report = {
+        "run": a.run or "2 × 256, trained 2 steps for the bench",
+        "length": a.length,
+        "quick": a.quick,
+        "in_process_64": reference,
+        "phases": phases,
+        "soak": soaked,
+        "server_exit_code_on_sigterm": code,
+    }
     if 64 in by:
         report["ratio_64_clients_vs_in_process_engine"] = by[64]["chars_per_s"] / reference["engine_chars_per_s"]
         report["ratio_64_clients_vs_numpy_loop"] = by[64]["chars_per_s"] / reference["numpy_loop_chars_per_s"]
-        report["ratio_64_clients_per_cpu_vs_engine"] = by[64]["chars_per_server_cpu_s"] / \
-            reference["engine_chars_per_cpu_s"]
-    print(f"in-process, 64 streams × {a.length} (mean of before/after the load): engine "
-          f"{reference['engine_chars_per_s']:,.0f} chars/s ({before['engine_chars_per_s']:,.0f} / "
-          f"{after['engine_chars_per_s']:,.0f}), {reference['engine_chars_per_cpu_s']:,.0f} chars per CPU-second; "
-          f"plain NumPy loop {reference['numpy_loop_chars_per_s']:,.0f} chars/s")
-    print(f"{'clients':>7} {'requests':>8} {'failed':>6} {'chars/s':>10} {'ttfc p50':>9} {'ttfc p99':>9} "
-          f"{'server chars/CPU-s':>19} {'client CPU':>10}")
+        report["ratio_64_clients_per_cpu_vs_engine"] = (
+            by[64]["chars_per_server_cpu_s"] / reference["engine_chars_per_cpu_s"]
+        )
+    print(
+        f"in-process, 64 streams × {a.length} (mean of before/after the load): engine "
+        f"{reference['engine_chars_per_s']:,.0f} chars/s ({before['engine_chars_per_s']:,.0f} / "
+        f"{after['engine_chars_per_s']:,.0f}), {reference['engine_chars_per_cpu_s']:,.0f} chars per CPU-second; "
+        f"plain NumPy loop {reference['numpy_loop_chars_per_s']:,.0f} chars/s"
+    )
+    print(
+        f"{'clients':>7} {'requests':>8} {'failed':>6} {'chars/s':>10} {'ttfc p50':>9} {'ttfc p99':>9} "
+        f"{'server chars/CPU-s':>19} {'client CPU':>10}"
+    )
     for p in phases:
         fmt = lambda v: "-" if v is None else f"{v:.0f} ms"  # noqa: E731
-        print(f"{p['clients']:>7} {p['requests']:>8} {p['failed']:>6} {p['chars_per_s']:>10,.0f} "
-              f"{fmt(p['ttfc_ms_p50']):>9} {fmt(p['ttfc_ms_p99']):>9} {p['chars_per_server_cpu_s']:>19,.0f} "
-              f"{p['load_generator_cpu_s'] / p['seconds']:>9.0%}")
+        print(
+            f"{p['clients']:>7} {p['requests']:>8} {p['failed']:>6} {p['chars_per_s']:>10,.0f} "
+            f"{fmt(p['ttfc_ms_p50']):>9} {fmt(p['ttfc_ms_p99']):>9} {p['chars_per_server_cpu_s']:>19,.0f} "
+            f"{p['load_generator_cpu_s'] / p['seconds']:>9.0%}"
+        )
     if 64 in by:
-        print(f"64 clients / in-process engine: {report['ratio_64_clients_vs_in_process_engine']:.2f}× in chars/s, "
-              f"{report['ratio_64_clients_per_cpu_vs_engine']:.2f}× in chars per CPU-second;  / plain NumPy loop: "
-              f"{report['ratio_64_clients_vs_numpy_loop']:.2f}×")
-    print(f"soak {a.soak_seconds:.0f} s, 8 clients: {soaked['requests']} requests, {soaked['failed']} failed; server "
-          f"RSS {soaked['rss_mb_start']:.0f} → {soaked['rss_mb_end']:.0f} MB (max {soaked['rss_mb_max']:.0f}); "
-          f"exit code after SIGTERM {code}")
+        print(
+            f"64 clients / in-process engine: {report['ratio_64_clients_vs_in_process_engine']:.2f}× in chars/s, "
+            f"{report['ratio_64_clients_per_cpu_vs_engine']:.2f}× in chars per CPU-second;  / plain NumPy loop: "
+            f"{report['ratio_64_clients_vs_numpy_loop']:.2f}×"
+        )
+    print(
+        f"soak {a.soak_seconds:.0f} s, 8 clients: {soaked['requests']} requests, {soaked['failed']} failed; server "
+        f"RSS {soaked['rss_mb_start']:.0f} → {soaked['rss_mb_end']:.0f} MB (max {soaked['rss_mb_max']:.0f}); "
+        f"exit code after SIGTERM {code}"
+    )
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(report, indent=2) + "\n")
 

@@ -41,8 +41,13 @@ def child(cmd: list, what: str, env: dict | None = None) -> dict:
         seconds = time.perf_counter() - t0
         proc.returncode = os.waitstatus_to_exitcode(status)
         out.seek(0), err.seek(0)
-        res = {"rc": proc.returncode, "seconds": seconds, "peak_rss_gb": usage.ru_maxrss * 1024 / 1e9,
-               "stdout": out.read(), "stderr": err.read()}
+        res = {
+            "rc": proc.returncode,
+            "seconds": seconds,
+            "peak_rss_gb": usage.ru_maxrss * 1024 / 1e9,
+            "stdout": out.read(),
+            "stderr": err.read(),
+        }
     if res["rc"] != 0:
         tail = "\n".join(res["stderr"].strip().splitlines()[-5:])
         raise SystemExit(f"{what} failed (exit {res['rc']}): {' '.join(cmd)}\n{tail}")
@@ -79,9 +84,15 @@ def log_rate(run_dir: Path, skip_steps: int) -> dict:
 
 
 def machine() -> dict:
-    info = {"cpu": "?", "cpus_online": os.cpu_count(), "cpus_usable": len(os.sched_getaffinity(0)),
-            "python": platform.python_version(), "tensorflow": version("tensorflow"), "keras": version("keras"),
-            "load_avg_start": os.getloadavg()}
+    info = {
+        "cpu": "?",
+        "cpus_online": os.cpu_count(),
+        "cpus_usable": len(os.sched_getaffinity(0)),
+        "python": platform.python_version(),
+        "tensorflow": version("tensorflow"),
+        "keras": version("keras"),
+        "load_avg_start": os.getloadavg(),
+    }
     for line in Path("/proc/cpuinfo").read_text().splitlines():
         if line.startswith("model name") and info["cpu"] == "?":
             info["cpu"] = line.split(":", 1)[1].strip()
@@ -95,22 +106,45 @@ def bench_prepare(a, work: Path, R: dict) -> None:
     res = child(lstmgen("prepare", a.corpus, "-o", fresh(work / "prep"), "-q"), "lstmgen prepare")
     R["prepare"] = {"seconds": res["seconds"], "peak_rss_gb": res["peak_rss_gb"]}
     max_chars = 200_000 if a.quick else 0
-    R["naive_windows"] = child_json([sys.executable, NAIVE, "windows", "--corpus", a.corpus,
-                                     "--max-chars", max_chars], "naive window materialisation")
+    R["naive_windows"] = child_json(
+        [sys.executable, NAIVE, "windows", "--corpus", a.corpus, "--max-chars", max_chars],
+        "naive window materialisation",
+    )
 
 
 def bench_train(a, work: Path, R: dict) -> None:
     prep = work / "prep"
     if not (prep / "meta.json").exists():
         child(lstmgen("prepare", a.corpus, "-o", prep, "-q"), "lstmgen prepare")
-    R["naive_train"] = child_json([sys.executable, NAIVE, "train", "--corpus", a.corpus, "--steps", a.naive_steps],
-                                  "naive training")
+    R["naive_train"] = child_json(
+        [sys.executable, NAIVE, "train", "--corpus", a.corpus, "--steps", a.naive_steps], "naive training"
+    )
     shape = ["--embedding-dim", 50, "--layers", 1, "--units", 128, "--seq-len", 100, "--batch-size", 128]
     for mp in ("off", "auto"):
         run = fresh(work / f"train_{mp}")
-        res = child(lstmgen("train", prep, *shape, "--steps-per-epoch", a.lstmgen_steps, "--epochs", 1,
-                            "--log-every-steps", 10, "--mixed-precision", mp, "--checkpoint-minutes", 0,
-                            "--seed", 1, "-q", "-o", run), f"lstmgen train (mixed precision {mp})")
+        res = child(
+            lstmgen(
+                "train",
+                prep,
+                *shape,
+                "--steps-per-epoch",
+                a.lstmgen_steps,
+                "--epochs",
+                1,
+                "--log-every-steps",
+                10,
+                "--mixed-precision",
+                mp,
+                "--checkpoint-minutes",
+                0,
+                "--seed",
+                1,
+                "-q",
+                "-o",
+                run,
+            ),
+            f"lstmgen train (mixed precision {mp})",
+        )
         rate = log_rate(run, a.skip_steps)
         rate["chars_per_s"] = rate["steps_per_s"] * 128 * 100
         rate["ms_per_step"] = 1000 / rate["steps_per_s"]
@@ -122,11 +156,17 @@ def bench_train(a, work: Path, R: dict) -> None:
 def bench_rss(a, work: Path, R: dict) -> None:
     run = fresh(work / "cpu_run")
     extra = ["--steps-per-epoch", 20] if a.quick else []
-    res = child(lstmgen("train", a.corpus, "--config", "cpu", "--epochs", 1, *extra, "-q", "-o", run),
-                "lstmgen train --config cpu (one epoch)")
+    res = child(
+        lstmgen("train", a.corpus, "--config", "cpu", "--epochs", 1, *extra, "-q", "-o", run),
+        "lstmgen train --config cpu (one epoch)",
+    )
     metrics = (run / "metrics.csv").read_text().splitlines()
-    R["cpu_epoch"] = {"peak_rss_gb": res["peak_rss_gb"], "wall_seconds": res["seconds"], "run_dir": str(run),
-                      "metrics": dict(zip(metrics[0].split(","), metrics[-1].split(","), strict=True))}
+    R["cpu_epoch"] = {
+        "peak_rss_gb": res["peak_rss_gb"],
+        "wall_seconds": res["seconds"],
+        "run_dir": str(run),
+        "metrics": dict(zip(metrics[0].split(","), metrics[-1].split(","), strict=True)),
+    }
     a.run_dir = str(run)
 
 
@@ -139,12 +179,17 @@ def bench_gen(a, work: Path, R: dict) -> None:
     for n, chars in ((1, 2000), (64, 500)):
         R[f"gen_{n}"] = child_json([*me, "--streams", n, "--chars", chars], f"lstmgen generation, {n} stream(s)")
         # information: the same with NumPy's BLAS held to one thread (shared 2-core boxes suffer from spinning)
-        R[f"gen_{n}_blas1"] = child_json([*me, "--streams", n, "--chars", chars],
-                                         f"lstmgen generation, {n} stream(s), BLAS 1 thread", one_thread)
-    R["naive_gen_1"] = child_json([sys.executable, NAIVE, "generate", "--model", model, "--chars", 30,
-                                   "--batch", 1], "naive predict-per-char generation, batch 1")
-    R["naive_gen_64"] = child_json([sys.executable, NAIVE, "generate", "--model", model, "--chars", 10,
-                                    "--batch", 64], "naive predict-per-char generation, batch 64")
+        R[f"gen_{n}_blas1"] = child_json(
+            [*me, "--streams", n, "--chars", chars], f"lstmgen generation, {n} stream(s), BLAS 1 thread", one_thread
+        )
+    R["naive_gen_1"] = child_json(
+        [sys.executable, NAIVE, "generate", "--model", model, "--chars", 30, "--batch", 1],
+        "naive predict-per-char generation, batch 1",
+    )
+    R["naive_gen_64"] = child_json(
+        [sys.executable, NAIVE, "generate", "--model", model, "--chars", 10, "--batch", 64],
+        "naive predict-per-char generation, batch 64",
+    )
     for n in (1, 64):
         R[f"gen_{n}"]["ratio_vs_naive"] = R[f"gen_{n}"]["chars_per_s"] / R[f"naive_gen_{n}"]["chars_per_s"]
     res = child(lstmgen("generate", run, "--length", 2000, "--seed", 1), "lstmgen generate --length 2000")
@@ -167,8 +212,19 @@ def child_gen(run: str, streams: int, chars: int, repeats: int) -> None:
         t0 = time.perf_counter()
         n = sum(1 for _ in generate_ids(step_model, prime, chars, streams, Sampling(temperature=1.0), seed=r))
         rates.append(streams * n / (time.perf_counter() - t0))
-    print(json.dumps({"streams": streams, "steps": n, "repeats": repeats, "chars_per_s": float(np.median(rates)),
-                      "all_chars_per_s": rates, "model": str(run), "numpy": np.__version__}))
+    print(
+        json.dumps(
+            {
+                "streams": streams,
+                "steps": n,
+                "repeats": repeats,
+                "chars_per_s": float(np.median(rates)),
+                "all_chars_per_s": rates,
+                "model": str(run),
+                "numpy": np.__version__,
+            }
+        )
+    )
 
 
 def bench_reber(a, work: Path, R: dict) -> None:
@@ -180,17 +236,42 @@ def bench_reber(a, work: Path, R: dict) -> None:
     R["reber"] = []
     for seed in a.reber_seeds:
         run = fresh(work / f"reber_seed{seed}")
-        tr = child(lstmgen("train", prep, "--config", "smoke", "--seed", seed, "-q", "-o", run),
-                   f"lstmgen train reber (seed {seed})")
-        gen = child(lstmgen("generate", run, "--num-samples", n, "--length", length, "--temperature", "1.0",
-                            "--prime", "\n", "--seed", 1), f"lstmgen generate reber (seed {seed})")
+        tr = child(
+            lstmgen("train", prep, "--config", "smoke", "--seed", seed, "-q", "-o", run),
+            f"lstmgen train reber (seed {seed})",
+        )
+        gen = child(
+            lstmgen(
+                "generate",
+                run,
+                "--num-samples",
+                n,
+                "--length",
+                length,
+                "--temperature",
+                "1.0",
+                "--prime",
+                "\n",
+                "--seed",
+                1,
+            ),
+            f"lstmgen generate reber (seed {seed})",
+        )
         lines = []
         for block in gen["stdout"].split("--- sample ")[1:]:
             body = block.split("\n", 1)[1]  # after the header line: the prime "\n", the text, then "\n"
             lines += body.split("\n")[1:-2]  # drop the prime's line, the possibly cut last line and the ""
         valid = sum(map(is_valid_embedded, lines))
-        R["reber"].append({"seed": seed, "lines": len(lines), "valid": valid, "empty": lines.count(""),
-                           "valid_share": valid / max(len(lines), 1), "train_seconds": tr["seconds"]})
+        R["reber"].append(
+            {
+                "seed": seed,
+                "lines": len(lines),
+                "valid": valid,
+                "empty": lines.count(""),
+                "valid_share": valid / max(len(lines), 1),
+                "train_seconds": tr["seconds"],
+            }
+        )
 
 
 # --- report ---------------------------------------------------------------------------------------------------
@@ -198,8 +279,9 @@ def summary(R: dict) -> list[dict]:
     rows = []
 
     def row(name, value, unit, target, ok, ratio=None):
-        rows.append({"measure": name, "value": value, "unit": unit, "target": target,
-                     "ratio_vs_naive": ratio, "pass": ok})
+        rows.append(
+            {"measure": name, "value": value, "unit": unit, "target": target, "ratio_vs_naive": ratio, "pass": ok}
+        )
 
     if "prepare" in R:
         p, nw = R["prepare"], R["naive_windows"]
@@ -211,23 +293,44 @@ def summary(R: dict) -> list[dict]:
         row("naive training (many-to-one)", R["naive_train"]["chars_per_s"], "chars/s", "baseline", None)
         for mp in ("off", "auto"):
             t = R[f"lstmgen_train_{mp}"]
-            row(f"lstmgen training, same shape, precision {mp}", t["chars_per_s"], "chars/s", ">= 50x naive",
-                t["ratio_vs_naive"] >= 50, t["ratio_vs_naive"])
+            row(
+                f"lstmgen training, same shape, precision {mp}",
+                t["chars_per_s"],
+                "chars/s",
+                ">= 50x naive",
+                t["ratio_vs_naive"] >= 50,
+                t["ratio_vs_naive"],
+            )
     if "cpu_epoch" in R:
-        row("peak RSS, one epoch --config cpu", R["cpu_epoch"]["peak_rss_gb"], "GB", "<= 1.0 GB",
-            R["cpu_epoch"]["peak_rss_gb"] <= 1.0)
+        row(
+            "peak RSS, one epoch --config cpu",
+            R["cpu_epoch"]["peak_rss_gb"],
+            "GB",
+            "<= 1.0 GB",
+            R["cpu_epoch"]["peak_rss_gb"] <= 1.0,
+        )
     if "gen_1" in R:
         for n, target in ((1, 5000), (64, 50000)):
             g = R[f"gen_{n}"]
-            row(f"generation 2x256, {n} stream(s)", g["chars_per_s"], "chars/s", f">= {target:,}",
-                g["chars_per_s"] >= target, g["ratio_vs_naive"])
+            row(
+                f"generation 2x256, {n} stream(s)",
+                g["chars_per_s"],
+                "chars/s",
+                f">= {target:,}",
+                g["chars_per_s"] >= target,
+                g["ratio_vs_naive"],
+            )
             row("  same, NumPy BLAS held to 1 thread", R[f"gen_{n}_blas1"]["chars_per_s"], "chars/s", "info", None)
-            row(f"naive predict-per-char, batch {n}", R[f"naive_gen_{n}"]["chars_per_s"], "chars/s", "baseline",
-                None)
+            row(f"naive predict-per-char, batch {n}", R[f"naive_gen_{n}"]["chars_per_s"], "chars/s", "baseline", None)
         row("lstmgen generate --length 2000 (whole command)", R["generate_cli"]["seconds"], "s", "info", None)
     for r in R.get("reber", []):
-        row(f"Reber valid share, seed {r['seed']} ({r['lines']} strings)", 100 * r["valid_share"], "%", ">= 99 %",
-            r["valid_share"] >= 0.99)
+        row(
+            f"Reber valid share, seed {r['seed']} ({r['lines']} strings)",
+            100 * r["valid_share"],
+            "%",
+            ">= 99 %",
+            r["valid_share"] >= 0.99,
+        )
     return rows
 
 
@@ -268,8 +371,10 @@ def main() -> None:
     work = Path(a.workdir or tempfile.mkdtemp(prefix="bench_spine_")).resolve()
     work.mkdir(parents=True, exist_ok=True)
     info = machine()
-    print(f"machine: {info['cpu']}, {info['cpus_usable']}/{info['cpus_online']} CPUs usable, TF {info['tensorflow']}"
-          f", Keras {info['keras']}, load {info['load_avg_start']}\ncorpus {a.corpus}\nwork dir {work} (kept)")
+    print(
+        f"machine: {info['cpu']}, {info['cpus_usable']}/{info['cpus_online']} CPUs usable, TF {info['tensorflow']}"
+        f", Keras {info['keras']}, load {info['load_avg_start']}\ncorpus {a.corpus}\nwork dir {work} (kept)"
+    )
     R: dict = {}
     t0 = time.perf_counter()
     for name in GROUPS:
@@ -279,11 +384,18 @@ def main() -> None:
     info["load_avg_end"], info["total_seconds"] = os.getloadavg(), time.perf_counter() - t0
     rows = summary(R)
     print_table(rows)
-    print(f"\ntotal {info['total_seconds']:.0f} s; load average {info['load_avg_end']}"
-          + ("  (QUICK MODE: sizes are tiny, numbers are not the benchmark)" if a.quick else ""))
+    print(
+        f"\ntotal {info['total_seconds']:.0f} s; load average {info['load_avg_end']}"
+        + ("  (QUICK MODE: sizes are tiny, numbers are not the benchmark)" if a.quick else "")
+    )
     Path(a.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(a.out).write_text(json.dumps({"machine": info, "quick": a.quick, "args": vars(a), "work_dir": str(work),
-                                       "summary": rows, "results": R}, indent=2, default=str))
+    Path(a.out).write_text(
+        json.dumps(
+            {"machine": info, "quick": a.quick, "args": vars(a), "work_dir": str(work), "summary": rows, "results": R},
+            indent=2,
+            default=str,
+        )
+    )
     print(f"wrote {a.out}")
 
 

@@ -59,8 +59,12 @@ def export(run: Path, out: Path, storage: str) -> dict:
     from lstmgen.training.model import build_model, set_weights
 
     w = read_weights(run / "best.keras")
-    rounded = Weights(round_to(w.embedding, storage), [tuple(round_to(a, storage) for a in c) for c in w.cells],
-                      round_to(w.kernel, storage), round_to(w.bias, storage))
+    rounded = Weights(
+        round_to(w.embedding, storage),
+        [tuple(round_to(a, storage) for a in c) for c in w.cells],
+        round_to(w.kernel, storage),
+        round_to(w.bias, storage),
+    )
     cfg = make_config(None, None, base=RunDir(run).saved_config())
     keras.mixed_precision.set_dtype_policy("float32")
     model = build_model(cfg, rounded.embedding.shape[0])
@@ -91,28 +95,56 @@ def main() -> None:
     texts = [str(args.data / t) for t in TEXTS]
     if not args.skip_train:
         lstmgen("prepare", *texts, "-o", str(corpus), "-q")
-        subprocess.run([sys.executable, "-m", "lstmgen", "train", str(corpus), "--config", "cpu", "--epochs",
-                        str(args.epochs), "--seed", "1", "-o", str(run)], check=True)
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "lstmgen",
+                "train",
+                str(corpus),
+                "--config",
+                "cpu",
+                "--epochs",
+                str(args.epochs),
+                "--seed",
+                "1",
+                "-o",
+                str(run),
+            ],
+            check=True,
+        )
     results = {}
     for storage in ("float32", "float16", "bfloat16"):
         d = args.work / f"export-{storage}"
         results[storage] = {**export(run, d, storage), "val_loss": val_loss(d)}
         print(storage, results[storage], flush=True)
     exact = results["float32"]["val_loss"]
-    chosen = min((s for s in results if results[s]["val_loss"] - exact <= TOLERANCE),
-                 key=lambda s: results[s]["deflated_bytes"])
+    chosen = min(
+        (s for s in results if results[s]["val_loss"] - exact <= TOLERANCE), key=lambda s: results[s]["deflated_bytes"]
+    )
     meta = json.loads((corpus / "meta.json").read_text())
     info = json.loads((run / "run.json").read_text())
-    state = max((json.loads(p.read_text()) for p in (run / "checkpoints").glob("*.json")),
-                key=lambda s: s["global_step"])
+    state = max(
+        (json.loads(p.read_text()) for p in (run / "checkpoints").glob("*.json")), key=lambda s: s["global_step"]
+    )
     card = {
-        "name": f"builtin:{NAME}", "storage": chosen, "storage_tolerance_nats": TOLERANCE, "precisions": results,
+        "name": f"builtin:{NAME}",
+        "storage": chosen,
+        "storage_tolerance_nats": TOLERANCE,
+        "precisions": results,
         "trained_on": [{"file": Path(t).name, "bytes": Path(t).stat().st_size} for t in texts],
-        "data_sha256": meta["sha256"], "chars": meta["n_chars"], "train_chars": meta["n_train"],
-        "val_chars": meta["n_val"], "validation": "the last 10 % of the concatenation (the end of War and Peace)",
+        "data_sha256": meta["sha256"],
+        "chars": meta["n_chars"],
+        "train_chars": meta["n_train"],
+        "val_chars": meta["n_val"],
+        "validation": "the last 10 % of the concatenation (the end of War and Peace)",
         "recipe": f"lstmgen train CORPUS --config cpu --epochs {args.epochs} --seed 1",
-        "epochs": state["epoch"], "global_step": state["global_step"], "best_epoch": state["best_epoch"],
-        "best_val_loss": exact, "train_seconds": state["train_seconds"], "config": state["config"],
+        "epochs": state["epoch"],
+        "global_step": state["global_step"],
+        "best_epoch": state["best_epoch"],
+        "best_val_loss": exact,
+        "train_seconds": state["train_seconds"],
+        "config": state["config"],
         "rebuild": "python bench/build_base_model.py",
     }
     out = args.out
@@ -120,15 +152,23 @@ def main() -> None:
     if tmp.exists():
         shutil.rmtree(tmp)
     shutil.copytree(args.work / f"export-{chosen}", tmp)
-    info.update({"source": f"builtin:{NAME}: {' + '.join(Path(t).name for t in texts)}", "prepared": None,
-                 "builtin": True, "best_val_loss": results[chosen]["val_loss"]})
+    info.update(
+        {
+            "source": f"builtin:{NAME}: {' + '.join(Path(t).name for t in texts)}",
+            "prepared": None,
+            "builtin": True,
+            "best_val_loss": results[chosen]["val_loss"],
+        }
+    )
     (tmp / "run.json").write_text(json.dumps(info, indent=2) + "\n")
     (tmp / "card.json").write_text(json.dumps(card, indent=2) + "\n")
     if out.exists():
         shutil.rmtree(out)
     tmp.rename(out)
-    print(f"shipped {chosen} ({results[chosen]['bytes']:,} bytes, {results[chosen]['deflated_bytes']:,} deflated) "
-          f"to {out}; val loss {results[chosen]['val_loss']:.4f} (float32 {exact:.4f})")
+    print(
+        f"shipped {chosen} ({results[chosen]['bytes']:,} bytes, {results[chosen]['deflated_bytes']:,} deflated) "
+        f"to {out}; val loss {results[chosen]['val_loss']:.4f} (float32 {exact:.4f})"
+    )
 
 
 if __name__ == "__main__":

@@ -47,11 +47,44 @@ REPO = HERE.parent
 DEFAULT_CORPUS = REPO / ".." / "shared" / "data" / "tinyshakespeare.txt"
 
 QUICK_SOURCE = "builtin:reber"
-QUICK_ARGS = ["--config", "smoke", "--units", "32", "--epochs", "2", "--steps-per-epoch", "60",
-              "--checkpoint-steps", "10", "--log-every-steps", "1", "--mixed-precision", "off"]
-FULL_ARGS = ["--config", "cpu", "--units", "64", "--layers", "2", "--seq-len", "64", "--batch-size", "32",
-             "--epochs", "2", "--steps-per-epoch", "150", "--checkpoint-steps", "20", "--log-every-steps", "1",
-             "--mixed-precision", "off"]
+QUICK_ARGS = [
+    "--config",
+    "smoke",
+    "--units",
+    "32",
+    "--epochs",
+    "2",
+    "--steps-per-epoch",
+    "60",
+    "--checkpoint-steps",
+    "10",
+    "--log-every-steps",
+    "1",
+    "--mixed-precision",
+    "off",
+]
+FULL_ARGS = [
+    "--config",
+    "cpu",
+    "--units",
+    "64",
+    "--layers",
+    "2",
+    "--seq-len",
+    "64",
+    "--batch-size",
+    "32",
+    "--epochs",
+    "2",
+    "--steps-per-epoch",
+    "150",
+    "--checkpoint-steps",
+    "20",
+    "--log-every-steps",
+    "1",
+    "--mixed-precision",
+    "off",
+]
 
 STEP_RE = re.compile(r"^\S+ \S+ epoch (\d+)/(\d+) step (\d+)/(\d+) loss ")
 RESUME_RE = re.compile(r"resuming from (ckpt-(\d+)\.keras): epoch (\d+), step (\d+) \(global step (\d+)\)")
@@ -219,8 +252,15 @@ def inspect_run(run: Path, loader: Loader, steps_per_epoch: int | None) -> dict:
             if why:
                 problems.append(f"{name}: does not load ({why})")
     orphans = sorted(p.name for p in ckdir.glob("ckpt-*.keras") if not p.with_suffix(".json").exists())
-    return {"committed": committed, "newest": max(committed, default=0), "problems": problems,
-            "all_loadable": not problems, "links": links, "orphans": orphans, "temps": sorted(_temps(run))}
+    return {
+        "committed": committed,
+        "newest": max(committed, default=0),
+        "problems": problems,
+        "all_loadable": not problems,
+        "links": links,
+        "orphans": orphans,
+        "temps": sorted(_temps(run)),
+    }
 
 
 def _weights_file_arrays(path: Path) -> dict:
@@ -232,8 +272,9 @@ def _weights_file_arrays(path: Path) -> dict:
         data = z.read("model.weights.h5")
     arrays = {}
     with h5py.File(io.BytesIO(data), "r") as h5:
-        h5.visititems(lambda name, obj: arrays.__setitem__(name, np.array(obj)) if isinstance(obj, h5py.Dataset)
-                      else None)
+        h5.visititems(
+            lambda name, obj: arrays.__setitem__(name, np.array(obj)) if isinstance(obj, h5py.Dataset) else None
+        )
     return arrays
 
 
@@ -242,15 +283,20 @@ def compare_models(a: Path, b: Path, loader: Loader) -> dict:
 
     wa, wb = loader.load(a).get_weights(), loader.load(b).get_weights()
     same_shapes = len(wa) == len(wb) and all(x.shape == y.shape for x, y in zip(wa, wb, strict=True))
-    max_diff = (max(float(np.max(np.abs(x.astype(np.float64) - y.astype(np.float64))))
-                    for x, y in zip(wa, wb, strict=True))
-                if same_shapes else float("inf"))
+    max_diff = (
+        max(float(np.max(np.abs(x.astype(np.float64) - y.astype(np.float64)))) for x, y in zip(wa, wb, strict=True))
+        if same_shapes
+        else float("inf")
+    )
     exact = same_shapes and all(np.array_equal(x, y) for x, y in zip(wa, wb, strict=True))
     out = {"arrays": len(wa), "bit_exact": exact, "max_abs_diff": max_diff}
     try:
         fa, fb = _weights_file_arrays(a), _weights_file_arrays(b)
-        differ = sorted(k for k in set(fa) | set(fb)
-                        if k not in fa or k not in fb or fa[k].shape != fb[k].shape or not np.array_equal(fa[k], fb[k]))
+        differ = sorted(
+            k
+            for k in set(fa) | set(fb)
+            if k not in fa or k not in fb or fa[k].shape != fb[k].shape or not np.array_equal(fa[k], fb[k])
+        )
         out.update({"file_arrays": len(fa), "file_arrays_differing": differ, "file_bit_exact": not differ})
     except Exception as e:  # h5py missing or a format change: report, do not fail the weights check
         out.update({"file_bit_exact": None, "file_error": f"{type(e).__name__}: {e}"})
@@ -308,20 +354,33 @@ def run_attempt(cmd: list[str], run: Path, kind: str | None, delay: float, out_p
     steps = step_lines(tail.since_start()) if (run / "train.log").exists() else []
     m = RESUME_RE.search(output)
     span = steps[-1][1] - steps[0][1] if steps else 0
-    return {"step_seconds": (steps[-1][0] - steps[0][0]) / span if span >= 5 else None, "rc": rc,
-            "killed": killed and rc == -signal.SIGKILL, "wall_seconds": round(wall, 3),
-            "seconds_after_first_step": None if first_step_at is None else round(time.monotonic() - first_step_at, 3),
-            "tmp_files_at_kill": seen_tmp, "last_logged_step": steps[-1][1] if steps else None,
-            "steps_per_epoch": steps[-1][2] if steps else None,
-            "first_logged_step": steps[0][1] if steps else None,
-            "resumed_from": int(m.group(5)) if m else (0 if steps else None),
-            "resume_line": m.group(0) if m else None,
-            "removed_temps": "unfinished temporary file" in output, "output": output[-2000:]}
+    return {
+        "step_seconds": (steps[-1][0] - steps[0][0]) / span if span >= 5 else None,
+        "rc": rc,
+        "killed": killed and rc == -signal.SIGKILL,
+        "wall_seconds": round(wall, 3),
+        "seconds_after_first_step": None if first_step_at is None else round(time.monotonic() - first_step_at, 3),
+        "tmp_files_at_kill": seen_tmp,
+        "last_logged_step": steps[-1][1] if steps else None,
+        "steps_per_epoch": steps[-1][2] if steps else None,
+        "first_logged_step": steps[0][1] if steps else None,
+        "resumed_from": int(m.group(5)) if m else (0 if steps else None),
+        "resume_line": m.group(0) if m else None,
+        "removed_temps": "unfinished temporary file" in output,
+        "output": output[-2000:],
+    }
 
 
 # --- the campaign -----------------------------------------------------------------------------------------------
-def run_campaign(source: str, workdir, kills: int, seed: int, train_args: list[str], rng_seed: int,
-                 log: Callable[[str], None] = print) -> dict:
+def run_campaign(
+    source: str,
+    workdir,
+    kills: int,
+    seed: int,
+    train_args: list[str],
+    rng_seed: int,
+    log: Callable[[str], None] = print,
+) -> dict:
     """Run the whole fault campaign in `workdir` (created; must be empty or absent). Returns the results dict
     with `ok` (all checks passed) and `failures` (what did not)."""
     t_start = time.monotonic()
@@ -339,8 +398,9 @@ def run_campaign(source: str, workdir, kills: int, seed: int, train_args: list[s
 
     # 1. prepare
     src = source if ":" in source.split("/")[0] else str(Path(source).resolve())
-    r = subprocess.run(_lstmgen("prepare", src, "-o", str(prep), "-q"), cwd=work, env=_env(),
-                       capture_output=True, text=True)
+    r = subprocess.run(
+        _lstmgen("prepare", src, "-o", str(prep), "-q"), cwd=work, env=_env(), capture_output=True, text=True
+    )
     if r.returncode != 0:
         raise CampaignError(f"lstmgen prepare {src} failed ({r.returncode}): {r.stderr.strip()}")
 
@@ -357,8 +417,10 @@ def run_campaign(source: str, workdir, kills: int, seed: int, train_args: list[s
     total = ref_steps[-1][1]
     step_time = (ref_steps[-1][0] - ref_steps[0][0]) / max(total - 1, 1)  # saves and validation included
     startup = ref_wall - (ref_steps[-1][0] - ref_steps[0][0])
-    log(f"reference: {ref_wall:.1f} s wall, {total} steps ({spe}/epoch), {step_time * 1000:.1f} ms/step incl. "
-        f"saves, {startup:.1f} s start-up + first step + exit")
+    log(
+        f"reference: {ref_wall:.1f} s wall, {total} steps ({spe}/epoch), {step_time * 1000:.1f} ms/step incl. "
+        f"saves, {startup:.1f} s start-up + first step + exit"
+    )
 
     loader = Loader()
     loader._import()  # import Keras now, not between a kill and the next start
@@ -380,11 +442,15 @@ def run_campaign(source: str, workdir, kills: int, seed: int, train_args: list[s
         prev["steps_lost"] = prev["killed_at"] - resumed
         prev["resumed_from_newest"] = resumed == prev["newest_on_disk"]
         if not prev["resumed_from_newest"]:
-            failures.append(f"kill {prev['kill']}: resumed from step {resumed}, but the newest committed "
-                            f"checkpoint on disk was step {prev['newest_on_disk']}")
+            failures.append(
+                f"kill {prev['kill']}: resumed from step {resumed}, but the newest committed "
+                f"checkpoint on disk was step {prev['newest_on_disk']}"
+            )
         if not 0 <= prev["steps_lost"] <= interval:
-            failures.append(f"kill {prev['kill']}: lost {prev['steps_lost']} steps (killed after step "
-                            f"{prev['killed_at']}, resumed from {resumed}), more than the interval {interval}")
+            failures.append(
+                f"kill {prev['kill']}: lost {prev['steps_lost']} steps (killed after step "
+                f"{prev['killed_at']}, resumed from {resumed}), more than the interval {interval}"
+            )
 
     for k, kind in enumerate(kinds, 1):
         # Kill moments are uniform in [0, window] after the first logged step. The window aims the expected kill
@@ -408,24 +474,37 @@ def run_campaign(source: str, workdir, kills: int, seed: int, train_args: list[s
             log(f"the run finished before kill {k}; {k - 1} kills happened")
             break
         state = inspect_run(run, loader, spe)
-        row = {"kill": k, "kind": kind, "delay_s": round(delay, 3), "killed_at": attempt["last_logged_step"],
-               "started_from": attempt["resumed_from"], "tmp_files_at_kill": attempt["tmp_files_at_kill"],
-               "checkpoints": state["committed"], "newest_on_disk": state["newest"], "orphans": state["orphans"],
-               "temps_left": state["temps"], "all_loadable": state["all_loadable"], "problems": state["problems"],
-               "resumed_from": None, "steps_lost": None, "resumed_from_newest": None,
-               "wall_seconds": attempt["wall_seconds"]}
+        row = {
+            "kill": k,
+            "kind": kind,
+            "delay_s": round(delay, 3),
+            "killed_at": attempt["last_logged_step"],
+            "started_from": attempt["resumed_from"],
+            "tmp_files_at_kill": attempt["tmp_files_at_kill"],
+            "checkpoints": state["committed"],
+            "newest_on_disk": state["newest"],
+            "orphans": state["orphans"],
+            "temps_left": state["temps"],
+            "all_loadable": state["all_loadable"],
+            "problems": state["problems"],
+            "resumed_from": None,
+            "steps_lost": None,
+            "resumed_from_newest": None,
+            "wall_seconds": attempt["wall_seconds"],
+        }
         if not state["all_loadable"]:
             failures.append(f"kill {k}: " + "; ".join(state["problems"]))
         rows.append(row)
         pending = row
         position = state["newest"]
-        log(f"kill {k:>2} ({kind:<6}) after step {row['killed_at']}, "
+        log(
+            f"kill {k:>2} ({kind:<6}) after step {row['killed_at']}, "
             f"{len(state['committed'])} checkpoints {'all load' if state['all_loadable'] else 'NOT ALL LOAD'}"
-            + (f", save in progress: {', '.join(row['tmp_files_at_kill'])}" if row["tmp_files_at_kill"] else ""))
+            + (f", save in progress: {', '.join(row['tmp_files_at_kill'])}" if row["tmp_files_at_kill"] else "")
+        )
 
     # 4. let it finish
-    final = run_attempt(_lstmgen("train", str(run), "-q"), run, None, 0.0, logs / f"attempt-{attempt_no:02d}.txt",
-                        work)
+    final = run_attempt(_lstmgen("train", str(run), "-q"), run, None, 0.0, logs / f"attempt-{attempt_no:02d}.txt", work)
     if pending is not None:
         settle(pending, final)
     completed = final["rc"] == 0
@@ -437,8 +516,10 @@ def run_campaign(source: str, workdir, kills: int, seed: int, train_args: list[s
     ckpts = sorted((run / "checkpoints").glob("ckpt-*.json"))
     last = json.loads(ckpts[-1].read_text(encoding="utf-8")) if ckpts else {}
     if last.get("global_step") != total or last.get("epoch") != total // spe:
-        failures.append(f"the faulted run ended at global step {last.get('global_step')}, epoch "
-                        f"{last.get('epoch')}; the reference at {total}, epoch {total // spe}")
+        failures.append(
+            f"the faulted run ended at global step {last.get('global_step')}, epoch "
+            f"{last.get('epoch')}; the reference at {total}, epoch {total // spe}"
+        )
         completed = False
 
     # 5. compare with the reference
@@ -448,76 +529,130 @@ def run_campaign(source: str, workdir, kills: int, seed: int, train_args: list[s
     val_run = _float(run_rows[-1]["val_loss"]) if run_rows else None
     val_match = val_ref is not None and val_run is not None and abs(val_ref - val_run) <= 1e-4
     epochs_ok = [r["epoch"] for r in run_rows] == [r["epoch"] for r in ref_rows] and len(ref_rows) == total // spe
-    per_epoch = [{"epoch": int(a["epoch"]), "val_loss_ref": _float(a["val_loss"]),
-                  "val_loss_run": _float(b["val_loss"]), "loss_ref": _float(a["loss"]), "loss_run": _float(b["loss"])}
-                 for a, b in zip(ref_rows, run_rows, strict=False)]  # unequal lengths: epochs_ok says so
-    rows_val_ok = epochs_ok and all(p["val_loss_ref"] is not None and p["val_loss_run"] is not None
-                                    and abs(p["val_loss_ref"] - p["val_loss_run"]) <= 1e-4 for p in per_epoch)
+    per_epoch = [
+        {
+            "epoch": int(a["epoch"]),
+            "val_loss_ref": _float(a["val_loss"]),
+            "val_loss_run": _float(b["val_loss"]),
+            "loss_ref": _float(a["loss"]),
+            "loss_run": _float(b["loss"]),
+        }
+        for a, b in zip(ref_rows, run_rows, strict=False)
+    ]  # unequal lengths: epochs_ok says so
+    rows_val_ok = epochs_ok and all(
+        p["val_loss_ref"] is not None
+        and p["val_loss_run"] is not None
+        and abs(p["val_loss_ref"] - p["val_loss_run"]) <= 1e-4
+        for p in per_epoch
+    )
     loss_col_ok = epochs_ok and all(p["loss_ref"] == p["loss_run"] for p in per_epoch)
     if completed and not cmp.get("bit_exact") and not val_match:
-        failures.append(f"final weights differ (max |diff| {cmp.get('max_abs_diff')}) and val_loss differs by more "
-                        f"than 1e-4 ({val_ref} vs {val_run})")
+        failures.append(
+            f"final weights differ (max |diff| {cmp.get('max_abs_diff')}) and val_loss differs by more "
+            f"than 1e-4 ({val_ref} vs {val_run})"
+        )
     if not val_match:
         failures.append(f"final val_loss {val_run} != reference {val_ref} (tolerance 1e-4)")
     if not rows_val_ok:
-        failures.append(f"metrics.csv rows differ: reference epochs {[r['epoch'] for r in ref_rows]}, faulted "
-                        f"{[r['epoch'] for r in run_rows]}; per epoch {per_epoch}")
+        failures.append(
+            f"metrics.csv rows differ: reference epochs {[r['epoch'] for r in ref_rows]}, faulted "
+            f"{[r['epoch'] for r in run_rows]}; per epoch {per_epoch}"
+        )
     done = rows
     if len(done) < kills:
         failures.append(f"only {len(done)} of {kills} kills happened before the run finished")
     lost = [r["steps_lost"] for r in done if r["steps_lost"] is not None]
     summary = {
-        "kills_requested": kills, "kills": len(done),
+        "kills_requested": kills,
+        "kills": len(done),
         "kills_random": sum(r["kind"] == "random" for r in done),
         "kills_during_save": sum(r["kind"] == "save" for r in done),
         "kills_with_tmp_file_present": sum(bool(r["tmp_files_at_kill"]) for r in done),
-        "max_steps_lost": max(lost, default=None), "mean_steps_lost": round(sum(lost) / len(lost), 2) if lost else None,
+        "max_steps_lost": max(lost, default=None),
+        "mean_steps_lost": round(sum(lost) / len(lost), 2) if lost else None,
         "checkpoint_interval": interval,
         "all_checkpoints_loadable": all(r["all_loadable"] for r in done) and end_state["all_loadable"],
         "always_resumed_from_newest": all(r["resumed_from_newest"] for r in done),
-        "completed": completed, "bit_exact": cmp.get("bit_exact"), "max_abs_weight_diff": cmp.get("max_abs_diff"),
+        "completed": completed,
+        "bit_exact": cmp.get("bit_exact"),
+        "max_abs_weight_diff": cmp.get("max_abs_diff"),
         "weights_file_bit_exact_incl_optimizer": cmp.get("file_bit_exact"),
-        "val_loss_ref": val_ref, "val_loss_faulted": val_run, "val_loss_match_1e-4": val_match,
-        "metrics_rows_match": rows_val_ok, "train_loss_column_matches": loss_col_ok,
+        "val_loss_ref": val_ref,
+        "val_loss_faulted": val_run,
+        "val_loss_match_1e-4": val_match,
+        "metrics_rows_match": rows_val_ok,
+        "train_loss_column_matches": loss_col_ok,
         "orphan_keras_files_at_end": end_state["orphans"],
-        "reference_wall_seconds": round(ref_wall, 2), "total_wall_seconds": round(time.monotonic() - t_start, 1),
+        "reference_wall_seconds": round(ref_wall, 2),
+        "total_wall_seconds": round(time.monotonic() - t_start, 1),
     }
-    return {"ok": not failures, "failures": failures, "summary": summary, "kills": rows, "per_epoch": per_epoch,
-            "comparison": cmp, "reference": {"command": [*base_cmd, "-o", str(ref)], "steps": total,
-                                             "steps_per_epoch": spe, "ms_per_step": round(step_time * 1000, 2)},
-            "source": source, "seed": seed, "rng_seed": rng_seed, "train_args": train_args, "workdir": str(work),
-            "final_output": final["output"]}
+    return {
+        "ok": not failures,
+        "failures": failures,
+        "summary": summary,
+        "kills": rows,
+        "per_epoch": per_epoch,
+        "comparison": cmp,
+        "reference": {
+            "command": [*base_cmd, "-o", str(ref)],
+            "steps": total,
+            "steps_per_epoch": spe,
+            "ms_per_step": round(step_time * 1000, 2),
+        },
+        "source": source,
+        "seed": seed,
+        "rng_seed": rng_seed,
+        "train_args": train_args,
+        "workdir": str(work),
+        "final_output": final["output"],
+    }
 
 
 def format_report(res: dict) -> str:
     s = res["summary"]
-    lines = [(f"{'kill':>4}  {'kind':<11} {'killed at':>9} {'resumed from':>12} {'lost':>4}  {'ckpts on disk':<26} "
-              f"{'loadable':<8} save in progress")]
+    lines = [
+        (
+            f"{'kill':>4}  {'kind':<11} {'killed at':>9} {'resumed from':>12} {'lost':>4}  {'ckpts on disk':<26} "
+            f"{'loadable':<8} save in progress"
+        )
+    ]
     for r in res["kills"]:
         kind = "during-save" if r["kind"] == "save" else "random"
         lost = "?" if r["steps_lost"] is None else r["steps_lost"]
         resumed = "?" if r["resumed_from"] is None else r["resumed_from"]
-        lines.append(f"{r['kill']:>4}  {kind:<11} {r['killed_at']!s:>9} {resumed!s:>12} {lost!s:>4}  "
-                     f"{','.join(map(str, r['checkpoints'])) or '-':<26} {'yes' if r['all_loadable'] else 'NO':<8} "
-                     f"{', '.join(r['tmp_files_at_kill']) or '-'}")
+        lines.append(
+            f"{r['kill']:>4}  {kind:<11} {r['killed_at']!s:>9} {resumed!s:>12} {lost!s:>4}  "
+            f"{','.join(map(str, r['checkpoints'])) or '-':<26} {'yes' if r['all_loadable'] else 'NO':<8} "
+            f"{', '.join(r['tmp_files_at_kill']) or '-'}"
+        )
     diff = s["max_abs_weight_diff"]
     lines += [
         "",
-        (f"kills: {s['kills']} of {s['kills_requested']} ({s['kills_random']} random, {s['kills_during_save']} "
-         f"during a save; a temp file was present at {s['kills_with_tmp_file_present']} kills)"),
-        (f"steps lost per kill: max {s['max_steps_lost']}, mean {s['mean_steps_lost']} "
-         f"(checkpoint interval {s['checkpoint_interval']})"),
-        (f"every checkpoint loadable after every kill: {'yes' if s['all_checkpoints_loadable'] else 'NO'}; "
-         "resumed from the newest committed checkpoint every time: "
-         f"{'yes' if s['always_resumed_from_newest'] else 'NO'}"),
+        (
+            f"kills: {s['kills']} of {s['kills_requested']} ({s['kills_random']} random, {s['kills_during_save']} "
+            f"during a save; a temp file was present at {s['kills_with_tmp_file_present']} kills)"
+        ),
+        (
+            f"steps lost per kill: max {s['max_steps_lost']}, mean {s['mean_steps_lost']} "
+            f"(checkpoint interval {s['checkpoint_interval']})"
+        ),
+        (
+            f"every checkpoint loadable after every kill: {'yes' if s['all_checkpoints_loadable'] else 'NO'}; "
+            "resumed from the newest committed checkpoint every time: "
+            f"{'yes' if s['always_resumed_from_newest'] else 'NO'}"
+        ),
         f"run completed: {'yes' if s['completed'] else 'NO'}",
-        (f"final weights bit-exact: {'yes' if s['bit_exact'] else 'NO'} (max |diff| "
-         f"{'-' if diff is None else f'{diff:.3g}'}); whole weights file incl. optimizer state bit-exact: "
-         f"{ {True: 'yes', False: 'NO', None: 'n/a'}[s['weights_file_bit_exact_incl_optimizer']] }"),
-        (f"final val_loss: reference {s['val_loss_ref']}, faulted {s['val_loss_faulted']} "
-         f"({'match' if s['val_loss_match_1e-4'] else 'MISMATCH'} to 1e-4); every epoch's val_loss matches: "
-         f"{'yes' if s['metrics_rows_match'] else 'NO'}; train-loss column matches: "
-         f"{'yes' if s['train_loss_column_matches'] else 'no'}"),
+        (
+            f"final weights bit-exact: {'yes' if s['bit_exact'] else 'NO'} (max |diff| "
+            f"{'-' if diff is None else f'{diff:.3g}'}); whole weights file incl. optimizer state bit-exact: "
+            f"{ {True: 'yes', False: 'NO', None: 'n/a'}[s['weights_file_bit_exact_incl_optimizer']] }"
+        ),
+        (
+            f"final val_loss: reference {s['val_loss_ref']}, faulted {s['val_loss_faulted']} "
+            f"({'match' if s['val_loss_match_1e-4'] else 'MISMATCH'} to 1e-4); every epoch's val_loss matches: "
+            f"{'yes' if s['metrics_rows_match'] else 'NO'}; train-loss column matches: "
+            f"{'yes' if s['train_loss_column_matches'] else 'no'}"
+        ),
         f"wall time: {s['total_wall_seconds']:.0f} s in all (reference run {s['reference_wall_seconds']:.1f} s)",
     ]
     if s["orphan_keras_files_at_end"]:
@@ -529,8 +664,9 @@ def format_report(res: dict) -> str:
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--kills", type=int, default=None, help="SIGKILLs to inject (default 20, 3 with --quick)")
-    p.add_argument("--corpus", default=None, help=f"text to train on (default {DEFAULT_CORPUS}; "
-                                                  f"{QUICK_SOURCE} with --quick)")
+    p.add_argument(
+        "--corpus", default=None, help=f"text to train on (default {DEFAULT_CORPUS}; {QUICK_SOURCE} with --quick)"
+    )
     p.add_argument("--quick", action="store_true", help="tiny model on builtin:reber, 3 kills (the CI version)")
     p.add_argument("--seed", type=int, default=1234, help="lstmgen train --seed")
     p.add_argument("--rng-seed", type=int, default=None, help="seed of the kill schedule (default: random)")
@@ -543,10 +679,10 @@ def main(argv=None) -> int:
     train_args = (QUICK_ARGS if a.quick else FULL_ARGS) + shlex.split(a.extra)
     rng_seed = a.rng_seed if a.rng_seed is not None else random.SystemRandom().randrange(2**31)
     workdir = Path(a.workdir) if a.workdir else Path(tempfile.mkdtemp(prefix="bench_faults_"))
-    print(f"fault campaign: {kills} kills, source {source}, workdir {workdir}, kill schedule seed {rng_seed}",
-          flush=True)
-    res = run_campaign(source, workdir, kills, a.seed, train_args, rng_seed,
-                       log=lambda m: print(m, flush=True))
+    print(
+        f"fault campaign: {kills} kills, source {source}, workdir {workdir}, kill schedule seed {rng_seed}", flush=True
+    )
+    res = run_campaign(source, workdir, kills, a.seed, train_args, rng_seed, log=lambda m: print(m, flush=True))
     res["quick"] = a.quick
     try:
         from importlib.metadata import version

@@ -43,16 +43,31 @@ def section(run: Path, temperatures: list[float], length: int, prime: str, seed:
     info = json.loads((run / "run.json").read_text(encoding="utf-8"))
     best = best_row(run)
     params = parameter_count(cfg, int(info.get("vocab_size") or 0))
-    loss = (f"best validation loss {best['val_loss']:.4f} nats = {best['val_loss'] / LN2:.3f} bits/char "
-            f"(epoch {best['epoch']:.0f}, step {best['global_step']:,.0f}, {best['wall_seconds'] / 60:.1f} min)"
-            if best else "no validation loss recorded")
-    lines = [f"### {info.get('source')} — `{run.name}`", "",
-             f"{cfg['layers']} × LSTM {cfg['units']}, embedding {cfg['embedding_dim']}, {params:,} parameters; "
-             f"{loss}. Samples from `best.keras`, {length} characters"
-             + (f" after the prime {prime!r}" if prime else "") + f", seed {seed}:", ""]
+    loss = (
+        f"best validation loss {best['val_loss']:.4f} nats = {best['val_loss'] / LN2:.3f} bits/char "
+        f"(epoch {best['epoch']:.0f}, step {best['global_step']:,.0f}, {best['wall_seconds'] / 60:.1f} min)"
+        if best
+        else "no validation loss recorded"
+    )
+    lines = [
+        f"### {info.get('source')} — `{run.name}`",
+        "",
+        f"{cfg['layers']} × LSTM {cfg['units']}, embedding {cfg['embedding_dim']}, {params:,} parameters; "
+        f"{loss}. Samples from `best.keras`, {length} characters"
+        + (f" after the prime {prime!r}" if prime else "")
+        + f", seed {seed}:",
+        "",
+    ]
     for t in temperatures:
-        text = generate(str(run), which="best", prime=prime, length=length, sampling=Sampling(temperature=t),
-                        seed=seed, warn=lambda m: print(m, file=sys.stderr))[0]
+        text = generate(
+            str(run),
+            which="best",
+            prime=prime,
+            length=length,
+            sampling=Sampling(temperature=t),
+            seed=seed,
+            warn=lambda m: print(m, file=sys.stderr),
+        )[0]
         lines += [f"Temperature {t}:", "", fenced(text), ""]
     return "\n".join(lines)
 
@@ -67,9 +82,13 @@ def main(argv=None) -> None:
     args = ap.parse_args(argv)
     temperatures = parse_temperatures(args.temperatures)
     print("## Gallery\n")
-    print("Real samples, regenerated with `python bench/gallery.py " + " ".join(str(r) for r in args.runs)
-          + f" --length {args.length} --seed {args.seed}" + (f" --prime {args.prime!r}" if args.prime else "")
-          + "`. Lower temperatures are safer and more repetitive, higher ones more inventive and less correct.\n")
+    print(
+        "Real samples, regenerated with `python bench/gallery.py "
+        + " ".join(str(r) for r in args.runs)
+        + f" --length {args.length} --seed {args.seed}"
+        + (f" --prime {args.prime!r}" if args.prime else "")
+        + "`. Lower temperatures are safer and more repetitive, higher ones more inventive and less correct.\n"
+    )
     for run in args.runs:
         print(section(run, temperatures, args.length, args.prime, args.seed))
 

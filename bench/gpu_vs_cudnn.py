@@ -100,18 +100,37 @@ def main() -> None:
                 ref = torch_reference(shape, vocab, a.embedding_dim, precision, a.steps, a.warmup)
                 row = {**shape, "precision": precision, "torch_cudnn_chars_per_s": ref}
                 for backend in a.backends.split(","):
-                    opts = ["--layers", str(shape["layers"]), "--units", str(shape["units"]), "--embedding-dim",
-                            str(a.embedding_dim), "--mixed-precision", precision, "--val-fraction", "0.01",
-                            "--clipnorm", "1.0", "--seed", "1"]
-                    rate = train_chars_per_s(corpus, opts, shape["batch"], shape["seq"], a.steps, a.warmup,
-                                             env={"KERAS_BACKEND": backend})
+                    opts = [
+                        "--layers",
+                        str(shape["layers"]),
+                        "--units",
+                        str(shape["units"]),
+                        "--embedding-dim",
+                        str(a.embedding_dim),
+                        "--mixed-precision",
+                        precision,
+                        "--val-fraction",
+                        "0.01",
+                        "--clipnorm",
+                        "1.0",
+                        "--seed",
+                        "1",
+                    ]
+                    rate = train_chars_per_s(
+                        corpus, opts, shape["batch"], shape["seq"], a.steps, a.warmup, env={"KERAS_BACKEND": backend}
+                    )
                     row[f"lstmgen_{backend}_chars_per_s"] = rate
                     row[f"lstmgen_{backend}_ratio"] = rate / ref
                 rows.append(row)
-                print(f"{shape['layers']}x{shape['units']} b{shape['batch']} s{shape['seq']} {precision:<5} "
-                      f"torch cuDNN {ref:>12,.0f} chars/s  " +
-                      "  ".join(f"{b} {row[f'lstmgen_{b}_chars_per_s']:>12,.0f} ({row[f'lstmgen_{b}_ratio']:.2f}×)"
-                                for b in a.backends.split(",")), flush=True)
+                print(
+                    f"{shape['layers']}x{shape['units']} b{shape['batch']} s{shape['seq']} {precision:<5} "
+                    f"torch cuDNN {ref:>12,.0f} chars/s  "
+                    + "  ".join(
+                        f"{b} {row[f'lstmgen_{b}_chars_per_s']:>12,.0f} ({row[f'lstmgen_{b}_ratio']:.2f}×)"
+                        for b in a.backends.split(",")
+                    ),
+                    flush=True,
+                )
     import torch
 
     device = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "CPU (no CUDA: not the benchmark)"

@@ -88,8 +88,15 @@ def lstmgen_run(corpus: Path, precision: str, steps: int, warmup: int) -> float:
     from lstmgen.config import Config
 
     cfg = Config()
-    return train_chars_per_s(corpus, ["--config", "cpu", "--mixed-precision", precision, "--seed", "1"],
-                             cfg.batch_size, cfg.seq_len, steps, warmup, env={"KERAS_BACKEND": "tensorflow"})
+    return train_chars_per_s(
+        corpus,
+        ["--config", "cpu", "--mixed-precision", precision, "--seed", "1"],
+        cfg.batch_size,
+        cfg.seq_len,
+        steps,
+        warmup,
+        env={"KERAS_BACKEND": "tensorflow"},
+    )
 
 
 def main() -> None:
@@ -108,21 +115,43 @@ def main() -> None:
         for r in range(a.repeats):
             hand.append(hand_loop(text, policy, a.steps, a.warmup))
             ours.append(lstmgen_run(corpus, precision, a.steps, a.warmup))
-            print(f"{policy:<15} repeat {r + 1}: hand-written {hand[-1]:>9,.0f} chars/s   lstmgen {ours[-1]:>9,.0f} "
-                  f"chars/s", flush=True)
+            print(
+                f"{policy:<15} repeat {r + 1}: hand-written {hand[-1]:>9,.0f} chars/s   lstmgen {ours[-1]:>9,.0f} "
+                f"chars/s",
+                flush=True,
+            )
         h, o = statistics.median(hand), statistics.median(ours)
-        rows.append({"policy": policy, "hand_chars_per_s": hand, "lstmgen_chars_per_s": ours,
-                     "hand_median": h, "lstmgen_median": o, "hand_over_lstmgen": h / o})
+        rows.append(
+            {
+                "policy": policy,
+                "hand_chars_per_s": hand,
+                "lstmgen_chars_per_s": ours,
+                "hand_median": h,
+                "lstmgen_median": o,
+                "hand_over_lstmgen": h / o,
+            }
+        )
     print(f"\n{'precision':<15} {'hand-written loop':>18} {'lstmgen train':>14} {'hand / lstmgen':>15}  target <= 1.5")
     for r in rows:
-        print(f"{r['policy']:<15} {r['hand_median']:>12,.0f} c/s {r['lstmgen_median']:>10,.0f} c/s "
-              f"{r['hand_over_lstmgen']:>14.2f}×  {'PASS' if r['hand_over_lstmgen'] <= 1.5 else 'FAIL'}")
+        print(
+            f"{r['policy']:<15} {r['hand_median']:>12,.0f} c/s {r['lstmgen_median']:>10,.0f} c/s "
+            f"{r['hand_over_lstmgen']:>14.2f}×  {'PASS' if r['hand_over_lstmgen'] <= 1.5 else 'FAIL'}"
+        )
     from importlib.metadata import version
 
     Path(a.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(a.out).write_text(json.dumps({"corpus": str(corpus), "steps": a.steps, "warmup": a.warmup,
-                                       "versions": {"tensorflow": version("tensorflow"), "keras": version("keras")},
-                                       "rows": rows}, indent=2))
+    Path(a.out).write_text(
+        json.dumps(
+            {
+                "corpus": str(corpus),
+                "steps": a.steps,
+                "warmup": a.warmup,
+                "versions": {"tensorflow": version("tensorflow"), "keras": version("keras")},
+                "rows": rows,
+            },
+            indent=2,
+        )
+    )
     print(f"wrote {a.out}")
 
 

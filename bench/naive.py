@@ -35,7 +35,7 @@ def prepare_windows(text: str, seq_len: int = SEQ_LEN):
     char_to_int = {c: i for i, c in enumerate(chars)}
     data_x, data_y = [], []
     for i in range(len(text) - seq_len):
-        seq_in = text[i:i + seq_len]
+        seq_in = text[i : i + seq_len]
         seq_out = text[i + seq_len]
         data_x.append([char_to_int[c] for c in seq_in])
         data_y.append(char_to_int[seq_out])
@@ -48,12 +48,14 @@ def prepare_windows(text: str, seq_len: int = SEQ_LEN):
 def build_model(vocab_size: int):
     import keras
 
-    model = keras.Sequential([
-        keras.Input(shape=(None,), dtype="int32"),
-        keras.layers.Embedding(vocab_size, 50),
-        keras.layers.LSTM(128),
-        keras.layers.Dense(vocab_size, activation="softmax"),
-    ])
+    model = keras.Sequential(
+        [
+            keras.Input(shape=(None,), dtype="int32"),
+            keras.layers.Embedding(vocab_size, 50),
+            keras.layers.LSTM(128),
+            keras.layers.Dense(vocab_size, activation="softmax"),
+        ]
+    )
     model.compile(loss="categorical_crossentropy", optimizer="adam")
     return model
 
@@ -74,8 +76,14 @@ def train_throughput(x: np.ndarray, y: np.ndarray, steps: int, warmup: int = 5, 
         raise SystemExit(f"only {len(x)} windows, need {n} for {warmup} + {steps} steps of {BATCH}")
     hist = model.fit(x[:n], y[:n], batch_size=BATCH, epochs=1, shuffle=True, verbose=0, callbacks=[Stamp()])
     seconds = stamps[-1] - stamps[warmup - 1]
-    return {"steps": steps, "warmup": warmup, "seconds": seconds, "ms_per_step": 1000 * seconds / steps,
-            "chars_per_s": BATCH * steps / seconds, "loss": float(hist.history["loss"][-1])}
+    return {
+        "steps": steps,
+        "warmup": warmup,
+        "seconds": seconds,
+        "ms_per_step": 1000 * seconds / steps,
+        "chars_per_s": BATCH * steps / seconds,
+        "loss": float(hist.history["loss"][-1]),
+    }
 
 
 def generate_speed(model, seed_ids, n_chars: int, batch: int = 1, seq_len: int = SEQ_LEN) -> dict:
@@ -131,8 +139,14 @@ def main(argv=None) -> None:
         text = read_text(args.corpus, args.max_chars)
         t0 = time.perf_counter()
         x, y, chars = prepare_windows(text)
-        out = {"chars": len(text), "windows": len(x), "vocab": len(chars), "seconds": time.perf_counter() - t0,
-               "x_gb": x.nbytes / 2**30, "y_gb": y.nbytes / 2**30}
+        out = {
+            "chars": len(text),
+            "windows": len(x),
+            "vocab": len(chars),
+            "seconds": time.perf_counter() - t0,
+            "x_gb": x.nbytes / 2**30,
+            "y_gb": y.nbytes / 2**30,
+        }
     elif args.cmd == "train":
         # Only the windows the timed steps use are materialised: the throughput does not depend on the rest.
         need = (args.warmup + args.steps) * BATCH + SEQ_LEN + 1

@@ -39,7 +39,7 @@ SHAPES = {  # name: (corpus, layers, units, embedding, dropout, batch, seq)
     "2x512": ("tinyshakespeare.txt", 2, 512, 64, 0.2, 32, 64),
 }
 
-TORCH_LOOP = r'''
+TORCH_LOOP = r"""
 import sys, time, json, numpy as np, torch, torch.nn as nn
 corpus, layers, units, emb, dropout, batch, seq, precision, steps, warmup = sys.argv[1:]
 layers, units, emb, batch, seq, steps, warmup = map(int, (layers, units, emb, batch, seq, steps, warmup))
@@ -76,22 +76,57 @@ t0 = time.perf_counter()
 for _ in range(steps): loss = step()
 float(loss)
 print(json.dumps({"chars_per_s": steps * batch * seq / (time.perf_counter() - t0)}))
-'''
+"""
 
 
 def torch_loop(shape: str, precision: str, steps: int, warmup: int) -> float:
     corpus, layers, units, emb, dropout, batch, seq = SHAPES[shape]
-    out = subprocess.run([sys.executable, "-c", TORCH_LOOP, str(DATA / corpus), str(layers), str(units), str(emb),
-                          str(dropout), str(batch), str(seq), precision, str(steps), str(warmup)],
-                         check=True, capture_output=True, text=True)
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            TORCH_LOOP,
+            str(DATA / corpus),
+            str(layers),
+            str(units),
+            str(emb),
+            str(dropout),
+            str(batch),
+            str(seq),
+            precision,
+            str(steps),
+            str(warmup),
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
     return json.loads(out.stdout.strip().splitlines()[-1])["chars_per_s"]
 
 
 def lstmgen_train(shape: str, backend: str, precision: str, steps: int, warmup: int) -> float:
     corpus, layers, units, emb, dropout, batch, seq = SHAPES[shape]
-    options = ["--config", "cpu", "--layers", str(layers), "--units", str(units), "--embedding-dim", str(emb),
-               "--dropout", str(dropout), "--mixed-precision", "bf16" if precision == "bf16" else "off", "--seed", "1",
-               "--checkpoint-minutes", "0", "--no-tensorboard", "--val-fraction", "0.1"]
+    options = [
+        "--config",
+        "cpu",
+        "--layers",
+        str(layers),
+        "--units",
+        str(units),
+        "--embedding-dim",
+        str(emb),
+        "--dropout",
+        str(dropout),
+        "--mixed-precision",
+        "bf16" if precision == "bf16" else "off",
+        "--seed",
+        "1",
+        "--checkpoint-minutes",
+        "0",
+        "--no-tensorboard",
+        "--val-fraction",
+        "0.1",
+    ]
     return train_chars_per_s(DATA / corpus, options, batch, seq, steps, warmup, env={"KERAS_BACKEND": backend})
 
 
@@ -113,10 +148,19 @@ def main() -> None:
                 res["pytorch loop"].append(torch_loop(shape, precision, a.steps, a.warmup))
                 for b in a.backends:
                     res[f"lstmgen {b}"].append(lstmgen_train(shape, b, precision, a.steps, a.warmup))
-                print(f"{shape:<6} {precision:<5} repeat {r + 1}: "
-                      + "  ".join(f"{k} {v[-1]:,.0f}" for k, v in res.items()), flush=True)
-            rows.append({"shape": shape, "precision": precision, "chars_per_s": res,
-                         "median": {k: statistics.median(v) for k, v in res.items()}})
+                print(
+                    f"{shape:<6} {precision:<5} repeat {r + 1}: "
+                    + "  ".join(f"{k} {v[-1]:,.0f}" for k, v in res.items()),
+                    flush=True,
+                )
+            rows.append(
+                {
+                    "shape": shape,
+                    "precision": precision,
+                    "chars_per_s": res,
+                    "median": {k: statistics.median(v) for k, v in res.items()},
+                }
+            )
     print(f"\n{'shape':<6} {'side':<20} " + " ".join(f"{pr:>10}" for pr in a.precisions) + "   best ÷ pytorch best")
     for shape in a.shapes:
         meds = {(r["precision"], k): v for r in rows if r["shape"] == shape for k, v in r["median"].items()}
@@ -124,14 +168,26 @@ def main() -> None:
         peer = max(meds[(pr, "pytorch loop")] for pr in a.precisions)
         for side in sides:
             best = max(meds[(pr, side)] for pr in a.precisions)
-            print(f"{shape:<6} {side:<20} " + " ".join(f"{meds[(pr, side)]:>10,.0f}" for pr in a.precisions)
-                  + f"   {best / peer:>5.2f}×")
+            print(
+                f"{shape:<6} {side:<20} "
+                + " ".join(f"{meds[(pr, side)]:>10,.0f}" for pr in a.precisions)
+                + f"   {best / peer:>5.2f}×"
+            )
     from importlib.metadata import version
 
     Path(a.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(a.out).write_text(json.dumps({"steps": a.steps, "warmup": a.warmup, "rows": rows, "cpu_count": os.cpu_count(),
-                                       "versions": {m: version(m) for m in ("torch", "keras", "tensorflow")}},
-                                      indent=2))
+    Path(a.out).write_text(
+        json.dumps(
+            {
+                "steps": a.steps,
+                "warmup": a.warmup,
+                "rows": rows,
+                "cpu_count": os.cpu_count(),
+                "versions": {m: version(m) for m in ("torch", "keras", "tensorflow")},
+            },
+            indent=2,
+        )
+    )
     print(f"wrote {a.out}")
 
 

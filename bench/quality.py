@@ -40,9 +40,17 @@ def read_metrics(run: Path) -> list[dict]:
                 continue
             wall = float(r["wall_seconds"]) if r.get("wall_seconds") else None
             train = float(r["train_seconds"])
-            rows.append({"epoch": int(r["epoch"]), "step": int(r["global_step"]),
-                         "seconds": wall if wall is not None else train, "train_seconds": train,
-                         "wall_seconds": wall, "loss": float(r["loss"]), "val_loss": float(r["val_loss"])})
+            rows.append(
+                {
+                    "epoch": int(r["epoch"]),
+                    "step": int(r["global_step"]),
+                    "seconds": wall if wall is not None else train,
+                    "train_seconds": train,
+                    "wall_seconds": wall,
+                    "loss": float(r["loss"]),
+                    "val_loss": float(r["val_loss"]),
+                }
+            )
     return rows
 
 
@@ -54,8 +62,12 @@ def first_crossing(rows: list[dict], level: float) -> dict | None:
             if prev["val_loss"] is not None and prev["val_loss"] > r["val_loss"]:
                 frac = (prev["val_loss"] - level) / (prev["val_loss"] - r["val_loss"])
                 interp = prev["seconds"] + frac * (r["seconds"] - prev["seconds"])
-            return {"epoch": r["epoch"], "seconds": r["seconds"], "seconds_interpolated": interp,
-                    "train_seconds": r["train_seconds"]}
+            return {
+                "epoch": r["epoch"],
+                "seconds": r["seconds"],
+                "seconds_interpolated": interp,
+                "train_seconds": r["train_seconds"],
+            }
         prev = r
     return None
 
@@ -96,8 +108,20 @@ def main() -> None:
 
     run = Path(a.run_dir or Path(tempfile.mkdtemp(prefix="bench_quality_")) / "run")
     extra = shlex.split(a.extra) + (["--epochs", "2", "--steps-per-epoch", "20"] if a.quick else [])
-    cmd = [sys.executable, "-m", "lstmgen", "train", str(Path(a.corpus).resolve()), "--config", a.config,
-           "--max-minutes", str(a.max_minutes), *extra, "-o", str(run)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "lstmgen",
+        "train",
+        str(Path(a.corpus).resolve()),
+        "--config",
+        a.config,
+        "--max-minutes",
+        str(a.max_minutes),
+        *extra,
+        "-o",
+        str(run),
+    ]
     wall = None
     if not a.existing:
         print("running:", " ".join(shlex.quote(c) for c in cmd), flush=True)
@@ -115,31 +139,51 @@ def main() -> None:
     print(f"{'epoch':>5} {'step':>7} {'wall s':>9} {'train s':>9} {'loss':>8} {'val_loss':>9} {'val bpc':>8}")
     for r in rows:
         w = f"{r['wall_seconds']:>9.1f}" if r["wall_seconds"] is not None else f"{'-':>9}"
-        print(f"{r['epoch']:>5} {r['step']:>7} {w} {r['train_seconds']:>9.1f} {r['loss']:>8.4f} "
-              f"{r['val_loss']:>9.4f} {r['val_loss'] / 0.6931471805599453:>8.4f}")
+        print(
+            f"{r['epoch']:>5} {r['step']:>7} {w} {r['train_seconds']:>9.1f} {r['loss']:>8.4f} "
+            f"{r['val_loss']:>9.4f} {r['val_loss'] / 0.6931471805599453:>8.4f}"
+        )
     results = []
     print(f"\n{'target':<28} {'first reached (' + clock + ')':>28} {'interpolated s':>15} {'epoch':>6}  result")
     for level, secs in TARGETS:
         hit = first_crossing(rows, level)
         ok = hit is not None and hit["seconds"] <= secs
         results.append({"val_loss": level, "within_seconds": secs, "reached": hit, "pass": ok})
-        shown = (f"{hit['seconds']:>28.1f} {hit['seconds_interpolated']:>15.1f} {hit['epoch']:>6}" if hit
-                 else f"{'not reached':>28} {'':>15} {'':>6}")
+        shown = (
+            f"{hit['seconds']:>28.1f} {hit['seconds_interpolated']:>15.1f} {hit['epoch']:>6}"
+            if hit
+            else f"{'not reached':>28} {'':>15} {'':>6}"
+        )
         print(f"val <= {level:<6} within {secs:>5.0f} s   {shown}  {'PASS' if ok else 'FAIL'}")
     best = min(rows, key=lambda r: r["val_loss"])
-    print(f"\nbest val_loss {best['val_loss']:.4f} nats ({best['val_loss'] / 0.6931471805599453:.4f} bits/char) "
-          f"at epoch {best['epoch']}, {best['seconds']:.1f} s ({clock})"
-          + (f"; whole command {wall:.0f} s" if wall else "")
-          + ("  (QUICK MODE: numbers are not the benchmark)" if a.quick else ""))
+    print(
+        f"\nbest val_loss {best['val_loss']:.4f} nats ({best['val_loss'] / 0.6931471805599453:.4f} bits/char) "
+        f"at epoch {best['epoch']}, {best['seconds']:.1f} s ({clock})"
+        + (f"; whole command {wall:.0f} s" if wall else "")
+        + ("  (QUICK MODE: numbers are not the benchmark)" if a.quick else "")
+    )
     if not results[-1]["reached"] and rows[-1]["train_seconds"] < 0.95 * a.max_minutes * 60:
-        print("note: training ended before the time budget; pass --extra \"--epochs N\" to train longer")
+        print('note: training ended before the time budget; pass --extra "--epochs N" to train longer')
     if a.plot:
         plot(rows, a.plot)
     info = {"tensorflow": version("tensorflow"), "keras": version("keras")}
     Path(a.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(a.out).write_text(json.dumps({"command": cmd, "run_dir": str(run), "quick": a.quick, "versions": info,
-                                       "time_axis": clock, "command_seconds": wall, "curve": rows, "targets": results,
-                                       "best": best}, indent=2))
+    Path(a.out).write_text(
+        json.dumps(
+            {
+                "command": cmd,
+                "run_dir": str(run),
+                "quick": a.quick,
+                "versions": info,
+                "time_axis": clock,
+                "command_seconds": wall,
+                "curve": rows,
+                "targets": results,
+                "best": best,
+            },
+            indent=2,
+        )
+    )
     print(f"wrote {a.out}")
 
 

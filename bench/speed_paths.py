@@ -73,20 +73,30 @@ def main() -> None:
     cfg = Config(layers=args.layers, units=args.units, batch_size=args.batch_size, seq_len=args.seq_len)
     if args.one_thread_count is not None:  # child process: one thread count, auto precision
         from lstmgen.runtime import backend
+
         said = backend.set_threads(args.one_thread_count)
         policy = backend.set_precision("auto")
         print(json.dumps({"threads": said, "seconds_per_step": time_path(cfg, args.vocab, policy, False, args.steps)}))
         return
     rows = []
-    print(f"{args.layers} x LSTM({args.units}), batch {args.batch_size} x {args.seq_len}, "
-          f"Keras {keras.__version__} on {keras.backend.backend()}")
+    print(
+        f"{args.layers} x LSTM({args.units}), batch {args.batch_size} x {args.seq_len}, "
+        f"Keras {keras.__version__} on {keras.backend.backend()}"
+    )
     print(f"{'precision':<16}{'XLA':<6}{'ms/step':>9}{'chars/s':>10}{'vs float32':>12}")
     base = None
     for policy, jit in (("float32", False), ("float32", True), ("mixed_bfloat16", False), ("mixed_bfloat16", True)):
         s = time_path(cfg, args.vocab, policy, jit, args.steps)
         base = base or s
-        rows.append({"precision": policy, "jit_compile": jit, "seconds_per_step": s,
-                     "chars_per_second": cfg.batch_size * cfg.seq_len / s, "speedup_vs_float32": base / s})
+        rows.append(
+            {
+                "precision": policy,
+                "jit_compile": jit,
+                "seconds_per_step": s,
+                "chars_per_second": cfg.batch_size * cfg.seq_len / s,
+                "speedup_vs_float32": base / s,
+            }
+        )
         print(f"{policy:<16}{jit!s:<6}{s * 1000:9.1f}{cfg.batch_size * cfg.seq_len / s:10,.0f}{base / s:11.2f}x")
     from lstmgen.runtime.backend import bf16_capable
 
@@ -96,21 +106,56 @@ def main() -> None:
     for spe in (1, 4, 16):
         s = time_path(Config(**{**cfg.resolved(), "steps_per_execution": spe}), args.vocab, auto, False, args.steps)
         spe_base = spe_base or s
-        rows.append({"precision": auto, "jit_compile": False, "steps_per_execution": spe, "seconds_per_step": s,
-                     "chars_per_second": cfg.batch_size * cfg.seq_len / s, "speedup_vs_spe1": spe_base / s})
+        rows.append(
+            {
+                "precision": auto,
+                "jit_compile": False,
+                "steps_per_execution": spe,
+                "seconds_per_step": s,
+                "chars_per_second": cfg.batch_size * cfg.seq_len / s,
+                "speedup_vs_spe1": spe_base / s,
+            }
+        )
         print(f"{spe:<36}{s * 1000:9.1f}{cfg.batch_size * cfg.seq_len / s:10,.0f}{spe_base / s:7.2f}x")
     print(f"\nthreads ({auto}, own process each){'ms/step':>14}{'chars/s':>10}")
     for n in (int(t) for t in args.threads.split(",")):
-        cmd = [sys.executable, __file__, "--one-thread-count", str(n), "--layers", str(args.layers), "--units",
-               str(args.units), "--batch-size", str(args.batch_size), "--seq-len", str(args.seq_len), "--steps",
-               str(args.steps), "--vocab", str(args.vocab)]
-        out = json.loads(subprocess.run(cmd, check=True, capture_output=True, text=True, env=os.environ).stdout
-                         .strip().splitlines()[-1])
+        cmd = [
+            sys.executable,
+            __file__,
+            "--one-thread-count",
+            str(n),
+            "--layers",
+            str(args.layers),
+            "--units",
+            str(args.units),
+            "--batch-size",
+            str(args.batch_size),
+            "--seq-len",
+            str(args.seq_len),
+            "--steps",
+            str(args.steps),
+            "--vocab",
+            str(args.vocab),
+        ]
+        out = json.loads(
+            subprocess.run(cmd, check=True, capture_output=True, text=True, env=os.environ)
+            .stdout.strip()
+            .splitlines()[-1]
+        )
         s = out["seconds_per_step"]
-        rows.append({"precision": auto, "threads_setting": n, "threads": out["threads"], "seconds_per_step": s,
-                     "chars_per_second": cfg.batch_size * cfg.seq_len / s})
-        print(f"--threads {n:<3} ({out['threads']}){'':<{max(0, 22 - len(out['threads']))}}{s * 1000:9.1f}"
-              f"{cfg.batch_size * cfg.seq_len / s:10,.0f}")
+        rows.append(
+            {
+                "precision": auto,
+                "threads_setting": n,
+                "threads": out["threads"],
+                "seconds_per_step": s,
+                "chars_per_second": cfg.batch_size * cfg.seq_len / s,
+            }
+        )
+        print(
+            f"--threads {n:<3} ({out['threads']}){'':<{max(0, 22 - len(out['threads']))}}{s * 1000:9.1f}"
+            f"{cfg.batch_size * cfg.seq_len / s:10,.0f}"
+        )
     import pathlib
 
     pathlib.Path(args.out).parent.mkdir(parents=True, exist_ok=True)

@@ -33,9 +33,21 @@ def worker(pid: int, processes: int, port: int, calls: int) -> None:
     from lstmgen.training import distribute
     from lstmgen.training.stopping import StopFlag
 
-    cfg = make_config(None, {"num_processes": processes, "process_id": pid, "coordinator": f"127.0.0.1:{port}",
-                             "units": 16, "layers": 1, "embedding_dim": 8, "seq_len": 16, "batch_size": 8,
-                             "dropout": 0.0, "mixed_precision": "off"})
+    cfg = make_config(
+        None,
+        {
+            "num_processes": processes,
+            "process_id": pid,
+            "coordinator": f"127.0.0.1:{port}",
+            "units": 16,
+            "layers": 1,
+            "embedding_dim": 8,
+            "seq_len": 16,
+            "batch_size": 8,
+            "dropout": 0.0,
+            "mixed_precision": "off",
+        },
+    )
     job = distribute.join_job(cfg)
     stop = StopFlag(job)
     for _ in range(10):
@@ -70,6 +82,7 @@ def worker(pid: int, processes: int, port: int, calls: int) -> None:
             self.times.append(time.perf_counter() - self.t)
 
     timer = Timer()
+
     def batches():
         for i in range(calls + 10):
             yield x[i], y[i]
@@ -80,9 +93,12 @@ def worker(pid: int, processes: int, port: int, calls: int) -> None:
     def ms(values, q):
         return 1000 * statistics.quantiles(values, n=10)[q] if q < 9 else 1000 * max(values)
 
-    print(f"process {pid}: agreement median {1000 * statistics.median(agree):.3f} ms, p90 {ms(agree, 8):.3f} ms; "
-          f"tiny training step median {1000 * statistics.median(steps):.3f} ms, p90 {ms(steps, 8):.3f} ms "
-          f"({calls} calls)", flush=True)
+    print(
+        f"process {pid}: agreement median {1000 * statistics.median(agree):.3f} ms, p90 {ms(agree, 8):.3f} ms; "
+        f"tiny training step median {1000 * statistics.median(steps):.3f} ms, p90 {ms(steps, 8):.3f} ms "
+        f"({calls} calls)",
+        flush=True,
+    )
 
 
 def main() -> None:
@@ -99,8 +115,24 @@ def main() -> None:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     env = {**os.environ, "KERAS_BACKEND": "jax", "TF_CPP_MIN_LOG_LEVEL": "2"}
-    procs = [subprocess.Popen([sys.executable, __file__, "--worker", str(i), "--port", str(port), "--processes",
-                               str(a.processes), "--calls", str(a.calls)], env=env) for i in range(a.processes)]
+    procs = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                __file__,
+                "--worker",
+                str(i),
+                "--port",
+                str(port),
+                "--processes",
+                str(a.processes),
+                "--calls",
+                str(a.calls),
+            ],
+            env=env,
+        )
+        for i in range(a.processes)
+    ]
     sys.exit(max(p.wait() for p in procs))
 
 

@@ -22,17 +22,37 @@ __version__ = "0.1.0"
 FORMAT_VERSION = 1  # bumped when run-directory or prepared-directory layouts change incompatibly
 
 _LAZY = {  # public name -> module that defines it, imported on first use
-    "prepare": "lstmgen.api.corpus", "Corpus": "lstmgen.api.corpus",
-    "train": "lstmgen.api.run", "Run": "lstmgen.api.run",
+    "prepare": "lstmgen.api.corpus",
+    "Corpus": "lstmgen.api.corpus",
+    "train": "lstmgen.api.run",
+    "Run": "lstmgen.api.run",
     "Generator": "lstmgen.api.generator",
-    "evaluate": "lstmgen.api.evaluate", "Evaluation": "lstmgen.api.evaluate",
-    "estimate_log": "lstmgen.api.estimate", "Estimate": "lstmgen.eta.record",
+    "evaluate": "lstmgen.api.evaluate",
+    "Evaluation": "lstmgen.api.evaluate",
+    "estimate_log": "lstmgen.api.estimate",
+    "Estimate": "lstmgen.eta.record",
     "EtaCallback": "lstmgen.training.etacallback",
     "config_keys": "lstmgen.config",
 }
 
-__all__ = ["ConfigError", "Corpus", "DataError", "Estimate", "EtaCallback", "Evaluation", "Generator", "LogError",
-           "LstmgenError", "Run", "RunError", "config_keys", "estimate_log", "evaluate", "prepare", "train"]
+__all__ = [
+    "ConfigError",
+    "Corpus",
+    "DataError",
+    "Estimate",
+    "EtaCallback",
+    "Evaluation",
+    "Generator",
+    "LogError",
+    "LstmgenError",
+    "Run",
+    "RunError",
+    "config_keys",
+    "estimate_log",
+    "evaluate",
+    "prepare",
+    "train",
+]
 
 if TYPE_CHECKING:
     from lstmgen.api.corpus import Corpus, prepare

@@ -27,8 +27,13 @@ INIT_KEYS = ("init_from", "init_vocab", "freeze_layers")
 # 1e-3 (1.537 against 1.542 nats) in 45 % of the time, 3e-4 is far slower (1.670); the best checkpoint is kept, so
 # the overfitting that follows costs nothing. About 1,000 steps get there, so the default is a fixed number of
 # steps (10 epochs of 100) whatever the corpus's size, with a short warm-up.
-FINETUNE_DEFAULTS = {"learning_rate": 3e-3, "warmup_steps": 10, "min_learning_rate": 1e-4, "epochs": 10,
-                     "steps_per_epoch": 100}
+FINETUNE_DEFAULTS = {
+    "learning_rate": 3e-3,
+    "warmup_steps": 10,
+    "min_learning_rate": 1e-4,
+    "epochs": 10,
+    "steps_per_epoch": 100,
+}
 # Where this process sits in a multi-host job: per launch, never saved with the run.
 LAUNCH_KEYS = ("coordinator", "num_processes", "process_id")
 
@@ -103,15 +108,33 @@ CHOICES = {
 # The values each numeric key accepts, inclusive: (lowest, highest). Upper bounds keep every size, count and step
 # number within what the code and memory can handle; check_fits (train.py) also checks the weights and activations.
 RANGES = {
-    "embedding_dim": (1, 65_536), "layers": (1, 64), "units": (1, 65_536), "dropout": (0.0, 1.0),
+    "embedding_dim": (1, 65_536),
+    "layers": (1, 64),
+    "units": (1, 65_536),
+    "dropout": (0.0, 1.0),
     "freeze_layers": (0, 64),
-    "seq_len": (1, 1_000_000), "batch_size": (1, 1_000_000), "val_fraction": (0.0, 1.0),
-    "epochs": EPOCHS, "steps_per_epoch": (0, 10**9), "learning_rate": (0.0, 100.0),
-    "min_learning_rate": (0.0, 100.0), "warmup_steps": (0, 10**9), "clipnorm": (0.0, 1e9),
-    "max_minutes": (0.0, 1e8), "seed": SEED, "steps_per_execution": (1, 10_000), "threads": (0, 1024),
-    "val_batch_size": (1, 1_000_000), "checkpoint_minutes": (0.0, 1e8), "checkpoint_steps": (0, 10**9),
-    "keep_checkpoints": (1, 1000), "log_every_steps": (1, 10**9), "sample_every_epochs": (0, 1_000_000),
-    "sample_length": (1, 100_000), "num_processes": (0, 4096), "process_id": (-1, 4095),
+    "seq_len": (1, 1_000_000),
+    "batch_size": (1, 1_000_000),
+    "val_fraction": (0.0, 1.0),
+    "epochs": EPOCHS,
+    "steps_per_epoch": (0, 10**9),
+    "learning_rate": (0.0, 100.0),
+    "min_learning_rate": (0.0, 100.0),
+    "warmup_steps": (0, 10**9),
+    "clipnorm": (0.0, 1e9),
+    "max_minutes": (0.0, 1e8),
+    "seed": SEED,
+    "steps_per_execution": (1, 10_000),
+    "threads": (0, 1024),
+    "val_batch_size": (1, 1_000_000),
+    "checkpoint_minutes": (0.0, 1e8),
+    "checkpoint_steps": (0, 10**9),
+    "keep_checkpoints": (1, 1000),
+    "log_every_steps": (1, 10**9),
+    "sample_every_epochs": (0, 1_000_000),
+    "sample_length": (1, 100_000),
+    "num_processes": (0, 4096),
+    "process_id": (-1, 4095),
 }
 OPEN_ENDS = {"dropout": "[)", "val_fraction": "[)", "learning_rate": "(]"}  # the rest include both ends
 FIELD_TYPES = {f.name: f.type for f in fields(Config)}
@@ -182,15 +205,17 @@ def check_override_keys(overrides: dict) -> None:
 
 def validate(cfg: Config) -> Config:
     for key, (lo, hi) in RANGES.items():
-        check_range(f"config key '{key}' (--{key.replace('_', '-')})", getattr(cfg, key), lo, hi,
-                    OPEN_ENDS.get(key, "[]"))
+        check_range(
+            f"config key '{key}' (--{key.replace('_', '-')})", getattr(cfg, key), lo, hi, OPEN_ENDS.get(key, "[]")
+        )
     for key, allowed in CHOICES.items():
         if getattr(cfg, key) not in allowed:
             raise ConfigError(f"config key '{key}' must be one of {', '.join(allowed)}, got {getattr(cfg, key)!r}")
     for key in ("devices", "coordinator"):
         if len(getattr(cfg, key)) > 1000:
-            raise ConfigError(f"config key '{key}' is {len(getattr(cfg, key)):,} characters long, at most 1,000 "
-                            "are allowed")
+            raise ConfigError(
+                f"config key '{key}' is {len(getattr(cfg, key)):,} characters long, at most 1,000 are allowed"
+            )
     parse_temperatures(cfg.sample_temperatures)
     return cfg
 
@@ -234,8 +259,11 @@ def read_yaml(path_or_name: str) -> dict:
 def make_config(config_file: str | None = None, overrides: dict | None = None, base: dict | None = None) -> Config:
     """Defaults ← base (e.g. a run's saved config) ← config file ← command-line overrides."""
     values = dataclasses.asdict(Config())
-    for layer, source in ((base, "saved config"), (read_yaml(config_file) if config_file else None, None),
-                          (overrides, "option")):
+    for layer, source in (
+        (base, "saved config"),
+        (read_yaml(config_file) if config_file else None, None),
+        (overrides, "option"),
+    ):
         for k, v in (layer or {}).items():
             if v is not None:
                 values[k] = coerce(k, v, source or "config") if source else v

@@ -1,6 +1,6 @@
 """Each configuration key's one-line help: the CLI's `--KEY` option help and the README's configuration table.
 
-    python -m lstmgen.confighelp        # prints the README table (tests/test_config.py checks the README holds it)
+python -m lstmgen.confighelp        # prints the README table (tests/test_config.py checks the README holds it)
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ HELP = {
     "units": "LSTM units per layer",
     "dropout": "dropout on each LSTM layer's input and on the output, in [0, 1)",
     "init_from": "fine-tune: start a new run from this model (RUN_DIR, MODEL.keras or builtin:NAME); its shape and "
-                 "weights carry over and the fine-tuning defaults apply (FINETUNE_DEFAULTS; each overridable)",
+    "weights carry over and the fine-tuning defaults apply (FINETUNE_DEFAULTS; each overridable)",
     "init_vocab": "with --from: the run's characters are the corpus's own (corpus) or also the base's (union)",
     "freeze_layers": "with --from: keep the first N LSTM layers fixed at the base's weights",
     "seq_len": "characters per training sequence (truncated BPTT length)",
@@ -33,12 +33,12 @@ HELP = {
     "seed": "random seed for weights, data order and dropout (0: pick one and record it)",
     "jit_compile": "XLA compilation: auto, on or off",
     "mixed_precision": "auto, off or bf16 (mixed_bfloat16 compute, float32 weights); auto uses bf16 where the "
-                       "CPU/GPU computes it natively",
+    "CPU/GPU computes it natively",
     "steps_per_execution": "training steps per compiled call",
     "lstm_kernel": "auto, fused or keras: fused runs each LSTM layer as one fused kernel where Keras does not "
-                   "(torch backend on a CPU: torch._VF.lstm, oneDNN); auto uses it where it exists",
+    "(torch backend on a CPU: torch._VF.lstm, oneDNN); auto uses it where it exists",
     "threads": "CPU threads for the backend's math (TensorFlow intra-op pool, torch); 0: auto (TensorFlow on a "
-               "CPU: one fewer than the CPUs, leaving one to feed batches; otherwise the backend's default)",
+    "CPU: one fewer than the CPUs, leaving one to feed batches; otherwise the backend's default)",
     "val_batch_size": "sequences per validation step",
     "checkpoint_minutes": "write a mid-epoch checkpoint this often, in minutes (0: only at epoch ends)",
     "checkpoint_steps": "write a mid-epoch checkpoint every N steps (0: off)",
@@ -49,17 +49,14 @@ HELP = {
     "sample_length": "characters in each per-epoch sample",
     "sample_temperatures": "comma-separated temperatures of the per-epoch samples, e.g. 0.5,1.0",
     "distribute": "data-parallel training: off, auto, mirrored (TensorFlow MirroredStrategy) or data_parallel (JAX "
-                  "keras.distribution.DataParallel); auto picks the backend's one when there are several devices",
+    "keras.distribution.DataParallel); auto picks the backend's one when there are several devices",
     "devices": "comma-separated devices to train on, e.g. /gpu:0,/gpu:1 (TensorFlow; /cpu:0,/cpu:1 splits the CPU) "
-               "or 0,1 (JAX device indices); empty: all local GPUs, else the CPU",
+    "or 0,1 (JAX device indices); empty: all local GPUs, else the CPU",
     "lr_scaling": "learning-rate rule for R replicas, batch_size being the global batch: none, linear (×R) or sqrt "
-                  "(×√R), applied to learning_rate and min_learning_rate",
-    "coordinator": "multi-host (JAX): host:port of process 0 (empty: $LSTMGEN_COORDINATOR or "
-                   "$JAX_COORDINATOR_ADDRESS)",
-    "num_processes": "multi-host (JAX): processes in the job (0: $LSTMGEN_NUM_PROCESSES or $JAX_NUM_PROCESSES, "
-                     "else 1)",
-    "process_id": "multi-host (JAX): this process's rank, 0 is the chief (-1: $LSTMGEN_PROCESS_ID or "
-                  "$JAX_PROCESS_ID)",
+    "(×√R), applied to learning_rate and min_learning_rate",
+    "coordinator": "multi-host (JAX): host:port of process 0 (empty: $LSTMGEN_COORDINATOR or $JAX_COORDINATOR_ADDRESS)",
+    "num_processes": "multi-host (JAX): processes in the job (0: $LSTMGEN_NUM_PROCESSES or $JAX_NUM_PROCESSES, else 1)",
+    "process_id": "multi-host (JAX): this process's rank, 0 is the chief (-1: $LSTMGEN_PROCESS_ID or $JAX_PROCESS_ID)",
 }
 
 

@@ -8,10 +8,30 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import pytest
 
-TINY_TRAIN = ["--units", "16", "--layers", "1", "--embedding-dim", "8", "--seq-len", "16", "--batch-size", "8",
-              "--seed", "1", "--mixed-precision", "off", "--checkpoint-minutes", "0", "--sample-length", "30"]
-TINY_TEXT = ("The quick brown fox jumps over the lazy dog. Pack my box with five dozen liquor jugs!\n"
-             "How vexingly quick daft zebras jump; sphinx of black quartz, judge my vow.\n") * 120
+TINY_TRAIN = [
+    "--units",
+    "16",
+    "--layers",
+    "1",
+    "--embedding-dim",
+    "8",
+    "--seq-len",
+    "16",
+    "--batch-size",
+    "8",
+    "--seed",
+    "1",
+    "--mixed-precision",
+    "off",
+    "--checkpoint-minutes",
+    "0",
+    "--sample-length",
+    "30",
+]
+TINY_TEXT = (
+    "The quick brown fox jumps over the lazy dog. Pack my box with five dozen liquor jugs!\n"
+    "How vexingly quick daft zebras jump; sphinx of black quartz, judge my vow.\n"
+) * 120
 
 
 @pytest.fixture(scope="session")
@@ -23,7 +43,20 @@ def tiny_run(tmp_path_factory):
 
     base = tmp_path_factory.mktemp("tiny")
     (base / "corpus.txt").write_text(TINY_TEXT, encoding="utf-8")
-    result = CliRunner().invoke(cli, ["train", str(base / "corpus.txt"), "-o", str(base / "run"), "--epochs", "2",
-                                      "--steps-per-epoch", "4", *TINY_TRAIN, "-q"])
+    result = CliRunner().invoke(
+        cli,
+        [
+            "train",
+            str(base / "corpus.txt"),
+            "-o",
+            str(base / "run"),
+            "--epochs",
+            "2",
+            "--steps-per-epoch",
+            "4",
+            *TINY_TRAIN,
+            "-q",
+        ],
+    )
     assert result.exit_code == 0, result.output
     return base / "run"

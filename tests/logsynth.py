@@ -26,8 +26,18 @@ class Timeline:
         return self.ends[-1]
 
 
-def timeline(epochs=10, steps=100, step_s=0.5, *, compile_s=8.0, val_s=0.0, startup_s=20.0, noise=0.0,
-             factor=lambda epoch: 1.0, seed=0) -> Timeline:
+def timeline(
+    epochs=10,
+    steps=100,
+    step_s=0.5,
+    *,
+    compile_s=8.0,
+    val_s=0.0,
+    startup_s=20.0,
+    noise=0.0,
+    factor=lambda epoch: 1.0,
+    seed=0,
+) -> Timeline:
     rng = random.Random(seed)
     t, starts, step_ends, ends = startup_s, [], [], []
     for e in range(1, epochs + 1):
@@ -93,8 +103,9 @@ def keras3(tl: Timeline, verbose=1, interval=0.05, headers=True, metrics=" - los
             pw = int(20 * s / tl.steps)
             bar = f"\x1b[1m{s:>{nd}}/{tl.steps}\x1b[0m " + ("\x1b[32m" + "━" * pw + "\x1b[0m" if pw else "")
             bar += "\x1b[37m" + "━" * (20 - pw) + "\x1b[0m"
-            info = f" \x1b[1m{now - tl.starts[e]:.0f}s\x1b[0m" if final else \
-                f" \x1b[1m{_eta(tpu * (tl.steps - s))}\x1b[0m"
+            info = (
+                f" \x1b[1m{now - tl.starts[e]:.0f}s\x1b[0m" if final else f" \x1b[1m{_eta(tpu * (tl.steps - s))}\x1b[0m"
+            )
             msg = "\b" * prev + "\r" + bar + info + " " + _per(tpu) + metrics + ("\n" if final else "")
             prev = len(bar) + len(info) + 20
             out.append((now, msg.encode()))
@@ -118,8 +129,9 @@ def keras2(tl: Timeline, tty=True, unit="step", metrics=" - loss: 1.2345", inter
             pw = int(30 * s / tl.steps)
             bar = f"{s:>{nd}}/{tl.steps} [" + ("=" * (pw - 1) + ("=" if final else ">") if pw else "")
             bar += "." * (30 - pw) + "]"
-            info = f" - {now - tl.starts[e]:.0f}s {_per(tpu, unit)}" if final else \
-                f" - ETA: {_eta(tpu * (tl.steps - s))}"
+            info = (
+                f" - {now - tl.starts[e]:.0f}s {_per(tpu, unit)}" if final else f" - ETA: {_eta(tpu * (tl.steps - s))}"
+            )
             lead = ("\b" * prev + "\r") if tty else "\n" if s > 1 else ""
             out.append((now, (lead + bar + info + metrics + ("\n" if final else "")).encode()))
             prev = len(bar) + len(info + metrics)
@@ -172,15 +184,30 @@ def lstmgen_log(tl: Timeline, every=10, run="runs/x", resumed_from="none") -> li
     def stamp(t):
         return datetime.fromtimestamp(T0 + t).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
 
-    out = [(0.0, f"{stamp(0)} start run={run} epochs={tl.epochs} steps_per_epoch={tl.steps} batch=64 seq_len=100 "
-                 f"resumed_from={resumed_from}\n".encode())]
+    out = [
+        (
+            0.0,
+            f"{stamp(0)} start run={run} epochs={tl.epochs} steps_per_epoch={tl.steps} batch=64 seq_len=100 "
+            f"resumed_from={resumed_from}\n".encode(),
+        )
+    ]
     for e in range(tl.epochs):
         for s, now in enumerate(tl.step_ends[e], 1):
             if s % every == 0:
-                out.append((now, f"{stamp(now)} epoch {e + 1}/{tl.epochs} step {s}/{tl.steps} loss 3.1234 "
-                                 f"elapsed {now - tl.starts[e]:.2f}s\n".encode()))
+                out.append(
+                    (
+                        now,
+                        f"{stamp(now)} epoch {e + 1}/{tl.epochs} step {s}/{tl.steps} loss 3.1234 "
+                        f"elapsed {now - tl.starts[e]:.2f}s\n".encode(),
+                    )
+                )
         t = tl.ends[e]
-        out.append((t, f"{stamp(t)} epoch {e + 1}/{tl.epochs} end steps {tl.steps}/{tl.steps} time "
-                       f"{t - tl.starts[e]:.2f}s loss 2.1000 val_loss 2.0000 val_bpc 2.8854\n".encode()))
+        out.append(
+            (
+                t,
+                f"{stamp(t)} epoch {e + 1}/{tl.epochs} end steps {tl.steps}/{tl.steps} time "
+                f"{t - tl.starts[e]:.2f}s loss 2.1000 val_loss 2.0000 val_bpc 2.8854\n".encode(),
+            )
+        )
     out.append((tl.end, f"{stamp(tl.end)} finished epochs={tl.epochs} best_val_loss=1.4500\n".encode()))
     return out

@@ -6,8 +6,18 @@ import pytest
 import lstmgen
 from conftest import TINY_TEXT
 
-TINY = dict(units=16, layers=1, embedding_dim=8, seq_len=16, batch_size=8, seed=1, mixed_precision="off",
-            checkpoint_minutes=0, sample_length=30, steps_per_epoch=4)
+TINY = dict(
+    units=16,
+    layers=1,
+    embedding_dim=8,
+    seq_len=16,
+    batch_size=8,
+    seed=1,
+    mixed_precision="off",
+    checkpoint_minutes=0,
+    sample_length=30,
+    steps_per_epoch=4,
+)
 LOGS = __import__("pathlib").Path(__file__).parent / "fixtures" / "logs"
 
 
@@ -120,14 +130,17 @@ def test_estimate_log_answers_like_the_command():
     assert lstmgen.estimate_log(LOGS / "keras_log_verbose1.txt", epochs=50).epochs == 50
 
 
-@pytest.mark.parametrize("call, error, words", [
-    (lambda: lstmgen.prepare("no-such-file.txt"), lstmgen.DataError, "no such file"),
-    (lambda: lstmgen.train("no-such-file.txt", epoch=3), lstmgen.ConfigError, "did you mean 'epochs'"),
-    (lambda: lstmgen.train("no-such-file.txt", units="many"), lstmgen.ConfigError, "units"),
-    (lambda: lstmgen.Run("."), lstmgen.RunError, "not a run directory"),
-    (lambda: lstmgen.estimate_log("no-such.log"), lstmgen.LogError, "no-such.log"),
-    (lambda: lstmgen.estimate_log(LOGS / "keras_log_verbose1.txt", epochs=0), lstmgen.ConfigError, "epochs"),
-])
+@pytest.mark.parametrize(
+    "call, error, words",
+    [
+        (lambda: lstmgen.prepare("no-such-file.txt"), lstmgen.DataError, "no such file"),
+        (lambda: lstmgen.train("no-such-file.txt", epoch=3), lstmgen.ConfigError, "did you mean 'epochs'"),
+        (lambda: lstmgen.train("no-such-file.txt", units="many"), lstmgen.ConfigError, "units"),
+        (lambda: lstmgen.Run("."), lstmgen.RunError, "not a run directory"),
+        (lambda: lstmgen.estimate_log("no-such.log"), lstmgen.LogError, "no-such.log"),
+        (lambda: lstmgen.estimate_log(LOGS / "keras_log_verbose1.txt", epochs=0), lstmgen.ConfigError, "epochs"),
+    ],
+)
 def test_errors_are_lstmgen_errors_of_one_line(call, error, words):
     with pytest.raises(error) as e:
         call()
@@ -155,8 +168,9 @@ def test_import_is_light_and_names_are_documented():
     import subprocess
     import sys
 
-    code = ("import sys, lstmgen; "
-            "print(sorted(m for m in ('tensorflow', 'keras', 'numpy', 'click') if m in sys.modules))")
+    code = (
+        "import sys, lstmgen; print(sorted(m for m in ('tensorflow', 'keras', 'numpy', 'click') if m in sys.modules))"
+    )
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout.strip() == "[]"
     for name in lstmgen.__all__:
         obj = getattr(lstmgen, name)

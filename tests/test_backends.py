@@ -17,8 +17,9 @@ from lstmgen.cli.main import cli
 from lstmgen.data import reber
 
 OTHER_BACKENDS = [b for b in ("jax", "torch") if importlib.util.find_spec(b)]
-pytestmark = pytest.mark.skipif(not OTHER_BACKENDS,
-                                reason="no second Keras backend installed (pip install -e '.[jax]')")
+pytestmark = pytest.mark.skipif(
+    not OTHER_BACKENDS, reason="no second Keras backend installed (pip install -e '.[jax]')"
+)
 GENERATE = ["--num-samples", "32", "--length", "400", "--temperature", "1.0", "--prime", "\n", "--seed", "1"]
 
 
@@ -29,8 +30,13 @@ def env_for(backend: str) -> dict:
 
 
 def lstmgen(backend: str, *args, expect: int = 0, timeout: int = 600) -> subprocess.CompletedProcess:
-    proc = subprocess.run([sys.executable, "-m", "lstmgen", *map(str, args)], env=env_for(backend),
-                          capture_output=True, text=True, timeout=timeout)
+    proc = subprocess.run(
+        [sys.executable, "-m", "lstmgen", *map(str, args)],
+        env=env_for(backend),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
     assert proc.returncode == expect, proc.stderr[-3000:]
     return proc
 
@@ -47,8 +53,13 @@ def newest_state(run) -> dict:
 
 def stop_after_first_checkpoint(backend: str, args: list, run) -> str:
     """Start `lstmgen train`, send SIGTERM once a mid-epoch checkpoint is committed; it must exit 3."""
-    proc = subprocess.Popen([sys.executable, "-m", "lstmgen", "train", *map(str, args)], env=env_for(backend),
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "lstmgen", "train", *map(str, args)],
+        env=env_for(backend),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         deadline = time.monotonic() + 300
         while not list((run / "checkpoints").glob("ckpt-*.json")):
@@ -127,8 +138,25 @@ def test_fine_tunes_from_it_under_both_backends(other, tmp_path):
     text.write_text(reber.corpus(n=2000, seed=3).replace("X", "x"))
     for backend in (other["backend"], "tensorflow"):
         out = tmp_path / f"ft-{backend}"
-        lstmgen(backend, "train", text, "--from", other["run"], "-o", out, "--epochs", "1", "--steps-per-epoch",
-                "20", "--seed", "1", "--sample-every-epochs", "0", "--no-tensorboard", "-q")
+        lstmgen(
+            backend,
+            "train",
+            text,
+            "--from",
+            other["run"],
+            "-o",
+            out,
+            "--epochs",
+            "1",
+            "--steps-per-epoch",
+            "20",
+            "--seed",
+            "1",
+            "--sample-every-epochs",
+            "0",
+            "--no-tensorboard",
+            "-q",
+        )
         assert json.loads((out / "run.json").read_text())["base"]["lookalike"] == {"x": "X"}
         val = float((out / "metrics.csv").read_text().splitlines()[1].split(",")[6])
         assert val < 0.8, (backend, val)  # the base is at ≈ 0.4 nats; from scratch 20 steps leave ≈ 2

@@ -13,12 +13,14 @@ from test_numpy_engine import run_cli
 
 ENGLISH = MODELS_DIR / "english"
 # Public-domain English neither of the base's texts contains (Lewis Carroll, Alice's Adventures in Wonderland, 1865).
-ALICE = ("Alice was beginning to get very tired of sitting by her sister on the bank, and of having nothing to do: "
-         "once or twice she had peeped into the book her sister was reading, but it had no pictures or "
-         "conversations in it, and what is the use of a book, thought Alice, without pictures or conversations? "
-         "So she was considering in her own mind (as well as she could, for the hot day made her feel very sleepy "
-         "and stupid), whether the pleasure of making a daisy-chain would be worth the trouble of getting up and "
-         "picking the daisies, when suddenly a White Rabbit with pink eyes ran close by her.\n")
+ALICE = (
+    "Alice was beginning to get very tired of sitting by her sister on the bank, and of having nothing to do: "
+    "once or twice she had peeped into the book her sister was reading, but it had no pictures or "
+    "conversations in it, and what is the use of a book, thought Alice, without pictures or conversations? "
+    "So she was considering in her own mind (as well as she could, for the hot day made her feel very sleepy "
+    "and stupid), whether the pleasure of making a daisy-chain would be worth the trouble of getting up and "
+    "picking the daisies, when suddenly a White Rabbit with pink eyes ran close by her.\n"
+)
 
 
 def test_english_is_shipped_with_its_card():
@@ -38,8 +40,11 @@ def test_it_models_english_it_has_not_seen(tmp_path):
     assert nats < 1.9  # a uniform guess over its 107 characters is 4.67; letter statistics alone about 3.3
 
 
-@pytest.mark.parametrize("args", [["generate", "builtin:english", "--length", "80", "--seed", "1", "-p", "The "],
-                                  ["info", "builtin:english"]], ids=["generate", "info"])
+@pytest.mark.parametrize(
+    "args",
+    [["generate", "builtin:english", "--length", "80", "--seed", "1", "-p", "The "], ["info", "builtin:english"]],
+    ids=["generate", "info"],
+)
 def test_generate_and_info_need_no_tensorflow(args):
     proc, heavy = run_cli(*args)
     assert proc.returncode == 0, proc.stderr
@@ -53,9 +58,27 @@ def test_generate_and_info_need_no_tensorflow(args):
 def test_fine_tuning_from_it_records_the_shipped_file(tmp_path):
     text = tmp_path / "letter.txt"
     text.write_text("Dear Sir,\nI write to you about the matter we discussed.\n" * 60)
-    result = CliRunner().invoke(cli, ["train", str(text), "--from", "builtin:english", "-o", str(tmp_path / "run"),
-                                      "--epochs", "1", "--steps-per-epoch", "2", "--batch-size", "4",
-                                      "--sample-every-epochs", "0", "--no-tensorboard", "-q"])
+    result = CliRunner().invoke(
+        cli,
+        [
+            "train",
+            str(text),
+            "--from",
+            "builtin:english",
+            "-o",
+            str(tmp_path / "run"),
+            "--epochs",
+            "1",
+            "--steps-per-epoch",
+            "2",
+            "--batch-size",
+            "4",
+            "--sample-every-epochs",
+            "0",
+            "--no-tensorboard",
+            "-q",
+        ],
+    )
     assert result.exit_code == 0, result.output
     base = json.loads((tmp_path / "run" / "run.json").read_text())["base"]
     assert base["spec"] == "builtin:english" and base["sha256"] == file_sha256(ENGLISH / "best.keras")

@@ -25,16 +25,19 @@ def test_unknown_key_suggests_close_match(tmp_path):
         read_yaml(str(f))
 
 
-@pytest.mark.parametrize("text, match", [
-    ("units: many\n", "must be an integer"),
-    ("dropout: [1]\n", "must be a number"),
-    ("units: 32\n  layers: [\n", "not valid YAML"),
-    ("- a\n- b\n", "mapping"),
-    ("lr_schedule: linear\n", "must be one of"),
-    ("dropout: 1.5\n", r"dropout.*must be a number in \[0, 1\)"),
-    ("units: 0\n", "must be an integer from 1 to"),
-    ("learning_rate: .nan\n", "must be a number"),
-])
+@pytest.mark.parametrize(
+    "text, match",
+    [
+        ("units: many\n", "must be an integer"),
+        ("dropout: [1]\n", "must be a number"),
+        ("units: 32\n  layers: [\n", "not valid YAML"),
+        ("- a\n- b\n", "mapping"),
+        ("lr_schedule: linear\n", "must be one of"),
+        ("dropout: 1.5\n", r"dropout.*must be a number in \[0, 1\)"),
+        ("units: 0\n", "must be an integer from 1 to"),
+        ("learning_rate: .nan\n", "must be a number"),
+    ],
+)
 def test_bad_config_files(tmp_path, text, match):
     f = tmp_path / "c.yaml"
     f.write_text(text)

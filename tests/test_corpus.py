@@ -33,10 +33,12 @@ GUTENBERG = (
     "it\u2026 It\u2019s the na\u00efve caf\u00e9 crowd.\u201d\r\n"
 )
 GERMAN = "Die Größe der Straße überrascht uns. Müller fährt über die Brücke nach München.\n"
-RUSSIAN = ("\u041d\u0443, \u043a\u043d\u044f\u0437\u044c, \u0413\u0435\u043d\u0443\u044f \u0438 \u041b\u0443\u043a"
-           "\u043a\u0430 \u0441\u0442\u0430\u043b\u0438 \u043d\u0435 \u0431\u043e\u043b\u044c\u0448\u0435, "
-           "\u043a\u0430\u043a \u043f\u043e\u043c\u0435\u0441\u0442\u044c\u044f\u043c\u0438 \u0444\u0430\u043c"
-           "\u0438\u043b\u0438\u0438 \u0411\u043e\u043d\u0430\u043f\u0430\u0440\u0442\u0435.\n") * 3
+RUSSIAN = (
+    "\u041d\u0443, \u043a\u043d\u044f\u0437\u044c, \u0413\u0435\u043d\u0443\u044f \u0438 \u041b\u0443\u043a"
+    "\u043a\u0430 \u0441\u0442\u0430\u043b\u0438 \u043d\u0435 \u0431\u043e\u043b\u044c\u0448\u0435, "
+    "\u043a\u0430\u043a \u043f\u043e\u043c\u0435\u0441\u0442\u044c\u044f\u043c\u0438 \u0444\u0430\u043c"
+    "\u0438\u043b\u0438\u0438 \u0411\u043e\u043d\u0430\u043f\u0430\u0440\u0442\u0435.\n"
+) * 3
 
 
 @pytest.fixture(autouse=True)
@@ -56,6 +58,7 @@ def read(tmp_path, data, **kw):
 
 
 # -- encodings ----------------------------------------------------------------------------------------------------
+
 
 def test_utf8(tmp_path):
     text, info = read(tmp_path, "caf\u00e9 \u2014 \u4e2d\u6587\r\nline2\rline3\n")
@@ -110,11 +113,14 @@ def test_forced_wrong_encoding_names_offset(tmp_path):
         read(tmp_path, b"abc", encoding="no-such-codec")
 
 
-@pytest.mark.parametrize("data", [
-    b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256)) * 4,
-    b"text with a NUL\x00 byte\n",
-    bytes([1, 2, 3, 4, 5, 6, 7, 8, 14, 15, 16]) * 20,
-])
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256)) * 4,
+        b"text with a NUL\x00 byte\n",
+        bytes([1, 2, 3, 4, 5, 6, 7, 8, 14, 15, 16]) * 20,
+    ],
+)
 def test_binary_rejected(tmp_path, data):
     with pytest.raises(LstmgenError, match="looks binary"):
         read(tmp_path, data)
@@ -136,6 +142,7 @@ def test_missing_file(tmp_path):
 
 
 # -- sources ------------------------------------------------------------------------------------------------------
+
 
 def test_several_files_joined_with_newline(tmp_path):
     a = write(tmp_path / "a.txt", "abc")
@@ -192,9 +199,12 @@ def test_builtins():
 def test_pydocs_builder_on_fake_stdlib(tmp_path):
     lib = tmp_path / "lib"
     long = "This module does a great many useful things for the people who import it every day."
-    write(lib / "alpha.py", f'"""{long}"""\n\ndef f():\n    """\n    Function doc that is long enough to keep,\n'
-                            '        with indentation cleaned by cleandoc here.\n    """\n\n'
-                            'class C:\n    """Short."""\n')
+    write(
+        lib / "alpha.py",
+        f'"""{long}"""\n\ndef f():\n    """\n    Function doc that is long enough to keep,\n'
+        '        with indentation cleaned by cleandoc here.\n    """\n\n'
+        'class C:\n    """Short."""\n',
+    )
     write(lib / "beta" / "__init__.py", f'"""Beta: {long}"""\n')
     write(lib / "test" / "test_x.py", f'"""Test: {long}"""\n')
     write(lib / "idlelib" / "x.py", f'"""Idle: {long}"""\n')
@@ -202,8 +212,10 @@ def test_pydocs_builder_on_fake_stdlib(tmp_path):
     write(lib / "broken.py", "def (:\n")
     write(lib / "gamma.py", '"""\u4e2d\u6587\u4e2d\u6587\u4e2d\u6587 \u4e2d\u6587\u4e2d\u6587 ' * 30 + '"""\n')
     text = builtin.build_pydocs(lib)
-    assert text == (f"{long}\n\nFunction doc that is long enough to keep,\n    with indentation cleaned by cleandoc "
-                    f"here.\n\nBeta: {long}\n\n")
+    assert text == (
+        f"{long}\n\nFunction doc that is long enough to keep,\n    with indentation cleaned by cleandoc "
+        f"here.\n\nBeta: {long}\n\n"
+    )
 
 
 def test_pydocs_real_stdlib_cached_and_nothing_imported(monkeypatch):
@@ -220,6 +232,7 @@ def test_pydocs_real_stdlib_cached_and_nothing_imported(monkeypatch):
 
 
 # -- URLs ---------------------------------------------------------------------------------------------------------
+
 
 @pytest.fixture
 def server(tmp_path):
@@ -261,6 +274,7 @@ def test_url_errors(server):
 
 # -- prepared directory -------------------------------------------------------------------------------------------
 
+
 def test_prepared_contract(tmp_path):
     text = "".join(chr(97 + (i * 7) % 26) for i in range(1000))
     p = prepare([write(tmp_path / "t.txt", text)], tmp_path / "out")
@@ -269,8 +283,14 @@ def test_prepared_contract(tmp_path):
     m = json.loads((p.path / "meta.json").read_text())
     assert m == p.meta
     assert {k: m[k] for k in ("format", "version", "dtype", "n_chars", "n_train", "n_val", "vocab_size")} == {
-        "format": "lstmgen-prepared", "version": 1, "dtype": "uint8", "n_chars": 1000, "n_train": 900,
-        "n_val": 100, "vocab_size": 26}
+        "format": "lstmgen-prepared",
+        "version": 1,
+        "dtype": "uint8",
+        "n_chars": 1000,
+        "n_train": 900,
+        "n_val": 100,
+        "vocab_size": 26,
+    }
     for key in ("val_fraction", "encoding", "lowercase", "sources", "sha256", "created", "lstmgen_version"):
         assert key in m
     raw = np.fromfile(p.path / "ids.bin", dtype="<u1")
@@ -336,13 +356,21 @@ def corrupt_cases():
             m = json.loads((d / "meta.json").read_text())
             m.update(changes)
             (d / "meta.json").write_text(json.dumps(m))
+
         return f
 
     return {
-        "truncated": truncate, "flipped": flip, "garbage meta": lambda d: (d / "meta.json").write_text("{oops"),
-        "no meta": lambda d: (d / "meta.json").unlink(), "no ids": lambda d: (d / "ids.bin").unlink(),
-        "no vocab": lambda d: (d / "vocab.json").unlink(), "version": meta(version=99), "format": meta(format="x"),
-        "vocab size": meta(vocab_size=3), "split": meta(n_val=5), "dtype": meta(dtype="uint16"),
+        "truncated": truncate,
+        "flipped": flip,
+        "garbage meta": lambda d: (d / "meta.json").write_text("{oops"),
+        "no meta": lambda d: (d / "meta.json").unlink(),
+        "no ids": lambda d: (d / "ids.bin").unlink(),
+        "no vocab": lambda d: (d / "vocab.json").unlink(),
+        "version": meta(version=99),
+        "format": meta(format="x"),
+        "vocab size": meta(vocab_size=3),
+        "split": meta(n_val=5),
+        "dtype": meta(dtype="uint16"),
         "bad vocab": lambda d: (d / "vocab.json").write_text('{"format": "lstmgen-vocab", "version": 1}'),
     }
 
@@ -419,7 +447,9 @@ def test_prepared_for_training_cache(tmp_path):
 
 
 def test_no_tensorflow_imported():
-    code = ("import sys, lstmgen.data.prepared, lstmgen.data.builtin, lstmgen.data.vocab, lstmgen.data.reber, "
-            "lstmgen.data.sources; "
-            "assert 'tensorflow' not in sys.modules and 'keras' not in sys.modules")
+    code = (
+        "import sys, lstmgen.data.prepared, lstmgen.data.builtin, lstmgen.data.vocab, lstmgen.data.reber, "
+        "lstmgen.data.sources; "
+        "assert 'tensorflow' not in sys.modules and 'keras' not in sys.modules"
+    )
     subprocess.run([sys.executable, "-c", code], check=True)

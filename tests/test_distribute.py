@@ -14,10 +14,34 @@ from conftest import TINY_TEXT
 from lstmgen.cli.main import cli
 from lstmgen.data.batches import TrainBatches, ValBatches
 
-RUN = ["--units", "16", "--layers", "1", "--embedding-dim", "8", "--seq-len", "16", "--batch-size", "8", "--seed", "1",
-       "--mixed-precision", "off", "--checkpoint-minutes", "0", "--sample-every-epochs", "0", "--no-tensorboard",
-       "--steps-per-epoch", "6", "--lr-schedule", "constant", "--no-progress",  # constant: resuming keeps the schedule
-       "--dropout", "0"]  # each TensorFlow replica draws its own dropout masks: only dropout-free runs match exactly
+RUN = [
+    "--units",
+    "16",
+    "--layers",
+    "1",
+    "--embedding-dim",
+    "8",
+    "--seq-len",
+    "16",
+    "--batch-size",
+    "8",
+    "--seed",
+    "1",
+    "--mixed-precision",
+    "off",
+    "--checkpoint-minutes",
+    "0",
+    "--sample-every-epochs",
+    "0",
+    "--no-tensorboard",
+    "--steps-per-epoch",
+    "6",
+    "--lr-schedule",
+    "constant",
+    "--no-progress",  # constant: resuming keeps the schedule
+    "--dropout",
+    "0",
+]  # each TensorFlow replica draws its own dropout masks: only dropout-free runs match exactly
 
 
 def test_process_shards_together_are_the_global_batch():
@@ -41,8 +65,22 @@ def test_validation_splits_evenly_over_replicas():
 
 def test_tensorflow_refuses_multi_host_and_points_to_jax(tmp_path):
     (tmp_path / "c.txt").write_text(TINY_TEXT)
-    result = CliRunner().invoke(cli, ["train", str(tmp_path / "c.txt"), "-o", str(tmp_path / "r"), *RUN,
-                                      "--num-processes", "2", "--process-id", "0", "--coordinator", "127.0.0.1:1"])
+    result = CliRunner().invoke(
+        cli,
+        [
+            "train",
+            str(tmp_path / "c.txt"),
+            "-o",
+            str(tmp_path / "r"),
+            *RUN,
+            "--num-processes",
+            "2",
+            "--process-id",
+            "0",
+            "--coordinator",
+            "127.0.0.1:1",
+        ],
+    )
     assert result.exit_code == 1
     assert "KERAS_BACKEND=jax" in result.stderr and "20585" in result.stderr
     assert not (tmp_path / "r").exists()
@@ -69,18 +107,25 @@ def test_plan_batch_split_and_learning_rate_rule(monkeypatch):
 def test_launch_keys_are_not_saved_with_the_run():
     from lstmgen.config import dump_yaml, make_config
 
-    text = dump_yaml(make_config(None, {"num_processes": 2, "process_id": 1, "coordinator": "h:1",
-                                        "distribute": "auto"}))
+    text = dump_yaml(
+        make_config(None, {"num_processes": 2, "process_id": 1, "coordinator": "h:1", "distribute": "auto"})
+    )
     assert "process_id" not in text and "coordinator" not in text and "distribute: auto" in text
 
 
 # --- several replicas, in subprocesses (device set-up happens once per process) -------------------------------
 
+
 def lstmgen(args, env_extra, timeout=120):
     env = {k: v for k, v in os.environ.items() if k not in ("LSTMGEN_DEBUG", "XLA_FLAGS", "KERAS_BACKEND")}
     env.update(env_extra)
-    return subprocess.Popen([sys.executable, "-m", "lstmgen", "train", *map(str, args)], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [sys.executable, "-m", "lstmgen", "train", *map(str, args)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def finish(proc, timeout=120):
@@ -131,8 +176,9 @@ def test_tensorflow_mirrored_over_two_cpus_matches_one_device_and_resumes_on_one
     env = {"KERAS_BACKEND": "tensorflow"}
     single, mirrored = tmp_path / "single", tmp_path / "mirrored"
     train_and_wait([corpus, "-o", single, *RUN, "--epochs", "2"], env)
-    err = train_and_wait([corpus, "-o", mirrored, *RUN, "--epochs", "1", "--distribute", "mirrored",
-                          "--devices", "/cpu:0,/cpu:1"], env)
+    err = train_and_wait(
+        [corpus, "-o", mirrored, *RUN, "--epochs", "1", "--distribute", "mirrored", "--devices", "/cpu:0,/cpu:1"], env
+    )
     assert "global batch 8 = 2 × 4 per replica" in err and "lr_scaling none" in err
     assert_replicas_identical(err, 2)
     train_and_wait([mirrored, *RUN, "--epochs", "2", "--distribute", "off"], env)  # 2 replicas → 1
@@ -170,9 +216,12 @@ def free_port() -> int:
 def test_two_jax_processes_form_one_job(corpus, jax_single, tmp_path):
     run, port = tmp_path / "job", free_port()
     env = {"KERAS_BACKEND": "jax", "LSTMGEN_COORDINATOR": f"127.0.0.1:{port}", "LSTMGEN_NUM_PROCESSES": "2"}
-    procs = [lstmgen([corpus, "-o", run, *RUN, "--epochs", "2", "--checkpoint-steps", "4"],
-                     {**env, "LSTMGEN_PROCESS_ID": str(i)})
-             for i in range(2)]
+    procs = [
+        lstmgen(
+            [corpus, "-o", run, *RUN, "--epochs", "2", "--checkpoint-steps", "4"], {**env, "LSTMGEN_PROCESS_ID": str(i)}
+        )
+        for i in range(2)
+    ]
     try:
         errs = [finish(p) for p in procs]
     finally:

@@ -35,8 +35,22 @@ def test_run_directory_has_everything(reber_run):
 
 
 def test_learned_the_embedded_reber_grammar(reber_run):
-    result = run(["generate", str(reber_run / "run"), "--num-samples", "32", "--length", "400",
-                  "--temperature", "1.0", "--prime", "\n", "--seed", "1"])
+    result = run(
+        [
+            "generate",
+            str(reber_run / "run"),
+            "--num-samples",
+            "32",
+            "--length",
+            "400",
+            "--temperature",
+            "1.0",
+            "--prime",
+            "\n",
+            "--seed",
+            "1",
+        ]
+    )
     lines = []
     for block in result.output.split("--- sample ")[1:]:
         body = block.split("\n", 1)[1]
@@ -74,8 +88,22 @@ def test_generate_is_seeded(reber_run):
 
 
 def test_eval_reports_reber_validity_and_reproduces_val_loss(reber_run):
-    result = run(["eval", str(reber_run / "run"), "--generate", "16", "--length", "400", "--temperature", "1.0",
-                  "--seed", "1", "--json", "-q"])
+    result = run(
+        [
+            "eval",
+            str(reber_run / "run"),
+            "--generate",
+            "16",
+            "--length",
+            "400",
+            "--temperature",
+            "1.0",
+            "--seed",
+            "1",
+            "--json",
+            "-q",
+        ]
+    )
     d = json.loads(result.stdout)
     assert d["reber"]["strings"] > 100 and d["reber"]["valid_fraction"] >= 0.95
     best = json.loads(run(["runs", str(reber_run / "run"), "--json"]).stdout)[0]["best_val_loss"]

@@ -16,9 +16,30 @@ def trained(tmp_path_factory):
     """A tiny trained run shared by the generate/train cases (a few seconds)."""
     base = tmp_path_factory.mktemp("trained")
     (base / "c.txt").write_text("the quick brown fox jumps over the lazy dog. " * 400)
-    result = CliRunner().invoke(cli, ["train", str(base / "c.txt"), "-o", str(base / "run"), "--epochs", "1",
-                                      "--steps-per-epoch", "3", "--units", "16", "--layers", "1", "--seq-len", "16",
-                                      "--batch-size", "8", "--seed", "1", "-q"])
+    result = CliRunner().invoke(
+        cli,
+        [
+            "train",
+            str(base / "c.txt"),
+            "-o",
+            str(base / "run"),
+            "--epochs",
+            "1",
+            "--steps-per-epoch",
+            "3",
+            "--units",
+            "16",
+            "--layers",
+            "1",
+            "--seq-len",
+            "16",
+            "--batch-size",
+            "8",
+            "--seed",
+            "1",
+            "-q",
+        ],
+    )
     assert result.exit_code == 0, result.output
     return base
 
@@ -55,8 +76,11 @@ def test_unknown_encoding_name(tmp_path):
 
 
 def test_vocabulary_too_large(tmp_path):
-    (tmp_path / "big.txt").write_text("".join(chr(c) for c in range(0x4E00, 0x4E00 + 21000))
-                                      + "".join(chr(c) for c in range(0x20000, 0x20000 + 46000)), encoding="utf-8")
+    (tmp_path / "big.txt").write_text(
+        "".join(chr(c) for c in range(0x4E00, 0x4E00 + 21000))
+        + "".join(chr(c) for c in range(0x20000, 0x20000 + 46000)),
+        encoding="utf-8",
+    )
     fails(["prepare", str(tmp_path / "big.txt"), "-o", str(tmp_path / "p")], "too large")
 
 
@@ -96,8 +120,9 @@ def test_corpus_shorter_than_one_sequence(tmp_path):
 
 def test_config_unknown_key_suggests(tmp_path):
     (tmp_path / "c.yaml").write_text("layerz: 2\n")
-    fails(["train", "builtin:reber", "-c", str(tmp_path / "c.yaml"), "-o", str(tmp_path / "r")],
-          "did you mean 'layers'")
+    fails(
+        ["train", "builtin:reber", "-c", str(tmp_path / "c.yaml"), "-o", str(tmp_path / "r")], "did you mean 'layers'"
+    )
 
 
 def test_config_wrong_type(tmp_path):
@@ -114,10 +139,15 @@ def test_config_missing(tmp_path):
     fails(["train", "builtin:reber", "-c", str(tmp_path / "none.yaml")], "not found")
 
 
-@pytest.mark.parametrize("opt, value, match", [("--epochs", "0", "epochs.* from 1 to"),
-                                               ("--learning-rate", "-1", r"learning-rate.* in \(0, 100\]"),
-                                               ("--dropout", "1.5", "dropout"),
-                                               ("--seq-len", "-5", "seq-len.* from 1")])
+@pytest.mark.parametrize(
+    "opt, value, match",
+    [
+        ("--epochs", "0", "epochs.* from 1 to"),
+        ("--learning-rate", "-1", r"learning-rate.* in \(0, 100\]"),
+        ("--dropout", "1.5", "dropout"),
+        ("--seq-len", "-5", "seq-len.* from 1"),
+    ],
+)
 def test_out_of_range_options(tmp_path, opt, value, match):
     fails(["train", "builtin:reber", opt, value, "-o", str(tmp_path / "r")], match)
 
@@ -127,8 +157,7 @@ def test_option_of_wrong_type(tmp_path):
 
 
 def test_memory_hungry_settings_refused_up_front(tmp_path):
-    fails(["train", "builtin:reber", "--batch-size", "200000", "--seq-len", "5000", "-o", str(tmp_path / "r")],
-          "GiB")
+    fails(["train", "builtin:reber", "--batch-size", "200000", "--seq-len", "5000", "-o", str(tmp_path / "r")], "GiB")
     assert not (tmp_path / "r").exists()
 
 
@@ -227,8 +256,9 @@ def test_corrupt_vocabulary(trained, tmp_path):
 
 
 def test_prime_outside_vocabulary_still_generates(trained):
-    result = CliRunner().invoke(cli, ["generate", str(trained / "run"), "--prime", "Zürich → 東京 🚀 the", "--length",
-                                      "20", "--seed", "1"])
+    result = CliRunner().invoke(
+        cli, ["generate", str(trained / "run"), "--prime", "Zürich → 東京 🚀 the", "--length", "20", "--seed", "1"]
+    )
     assert result.exit_code == 0, result.output
     assert "mapped or dropped" in result.stderr
     assert len(result.stdout) > 20

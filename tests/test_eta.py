@@ -22,8 +22,10 @@ from lstmgen.eta.logparse import parse_log
 LOGS = Path(__file__).parent / "fixtures" / "logs"
 SYN = LOGS / "synthetic"
 E = "\x1b"
-NOTEBOOK = (f"Epoch 1/20\n\r{E}[1m 1695/25214{E}[0m {E}[32m━{E}[0m{E}[37m━━━━━━━━━━━━━━━━━━━{E}[0m "
-            f"{E}[1m3:35:42{E}[0m 550ms/step - loss: 2.7043").encode()
+NOTEBOOK = (
+    f"Epoch 1/20\n\r{E}[1m 1695/25214{E}[0m {E}[32m━{E}[0m{E}[37m━━━━━━━━━━━━━━━━━━━{E}[0m "
+    f"{E}[1m3:35:42{E}[0m 550ms/step - loss: 2.7043"
+).encode()
 
 
 def est_of(data, **kw):
@@ -37,6 +39,7 @@ def run_cmd(log, started=None, now=None, epochs=None, as_json=False):
 
 
 # --- the notebook example from the issue ---------------------------------------------------------------------
+
 
 def test_notebook_example():
     est = est_of(NOTEBOOK, started="2024-07-25 10:40", now="2024-07-25 10:59")  # a Thursday
@@ -76,6 +79,7 @@ def test_step_one_only_is_flagged():
 
 
 # --- the sample logs -----------------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("name", [p.name for p in sorted(LOGS.glob("*.txt"))])
 def test_sample_logs_are_finished_runs(name):
@@ -248,9 +252,13 @@ SCENARIOS = {
     "validation": dict(epochs=10, val_s=15.0),
 }
 WRITERS = {
-    "keras3-v1": S.keras3, "keras3-v2": lambda tl: S.keras3(tl, verbose=2), "keras2-tty": S.keras2,
-    "keras2-file": lambda tl: S.keras2(tl, tty=False), "keras1-v2": S.keras1_verbose2,
-    "tqdm": lambda tl: S.tqdm_bars(tl, val_steps=10), "lstmgen": S.lstmgen_log,
+    "keras3-v1": S.keras3,
+    "keras3-v2": lambda tl: S.keras3(tl, verbose=2),
+    "keras2-tty": S.keras2,
+    "keras2-file": lambda tl: S.keras2(tl, tty=False),
+    "keras1-v2": S.keras1_verbose2,
+    "tqdm": lambda tl: S.tqdm_bars(tl, val_steps=10),
+    "lstmgen": S.lstmgen_log,
 }
 PER_EPOCH = {"keras3-v2", "keras1-v2"}  # one line per epoch: nothing to go by until an epoch has ended
 
@@ -291,17 +299,20 @@ def test_known_run_at_other_points(frac):
 REF = datetime(2024, 7, 25, 10, 59, 0)
 
 
-@pytest.mark.parametrize("text,expect", [
-    ("10:40", datetime(2024, 7, 25, 10, 40)),
-    ("10:40:15", datetime(2024, 7, 25, 10, 40, 15)),
-    ("11:30", datetime(2024, 7, 24, 11, 30)),  # later than the reference: the day before
-    ("9:05pm", datetime(2024, 7, 24, 21, 5)),
-    ("10:40 AM", datetime(2024, 7, 25, 10, 40)),
-    ("2024-07-30 21:59", datetime(2024, 7, 30, 21, 59)),
-    ("2024-07-30T21:59:00.5", datetime(2024, 7, 30, 21, 59, 0, 500000)),
-    ("2024/07/30 21:59", datetime(2024, 7, 30, 21, 59)),
-    ("2024-07-30", datetime(2024, 7, 30)),
-])
+@pytest.mark.parametrize(
+    "text,expect",
+    [
+        ("10:40", datetime(2024, 7, 25, 10, 40)),
+        ("10:40:15", datetime(2024, 7, 25, 10, 40, 15)),
+        ("11:30", datetime(2024, 7, 24, 11, 30)),  # later than the reference: the day before
+        ("9:05pm", datetime(2024, 7, 24, 21, 5)),
+        ("10:40 AM", datetime(2024, 7, 25, 10, 40)),
+        ("2024-07-30 21:59", datetime(2024, 7, 30, 21, 59)),
+        ("2024-07-30T21:59:00.5", datetime(2024, 7, 30, 21, 59, 0, 500000)),
+        ("2024/07/30 21:59", datetime(2024, 7, 30, 21, 59)),
+        ("2024-07-30", datetime(2024, 7, 30)),
+    ],
+)
 def test_parse_time(text, expect):
     assert parse_time(text, REF) == expect
 
@@ -320,6 +331,7 @@ def test_parse_time_errors(bad):
 
 
 # --- the command ---------------------------------------------------------------------------------------------
+
 
 def test_command_errors(tmp_path):
     with pytest.raises(LstmgenError, match="not found"):
@@ -364,10 +376,12 @@ def test_command_reads_stdin(monkeypatch):
 
 # --- --follow ------------------------------------------------------------------------------------------------
 
+
 def _follow(log, sleep, **kw):
     out = io.StringIO()
-    rc = estimate_log_command(str(log), kw.get("started"), kw.get("now"), None, True, False, out=out, poll_s=0,
-                              sleep=sleep)
+    rc = estimate_log_command(
+        str(log), kw.get("started"), kw.get("now"), None, True, False, out=out, poll_s=0, sleep=sleep
+    )
     return rc, out.getvalue()
 
 
@@ -394,10 +408,14 @@ def test_follow_a_growing_lstmgen_log(tmp_path):
 def test_follow_waits_for_the_file_and_survives_truncation(tmp_path):
     log = tmp_path / "late.log"
     data = (LOGS / "keras_log_verbose1.txt").read_bytes()
-    steps = iter([lambda: log.write_bytes(b"Epoch 1/3\n"),
-                  lambda: log.write_bytes(data[: len(data) // 3]),
-                  lambda: log.write_bytes(b"Epoch 1/2\n"),  # truncated and rewritten: a new run
-                  lambda: log.write_bytes(data)])
+    steps = iter(
+        [
+            lambda: log.write_bytes(b"Epoch 1/3\n"),
+            lambda: log.write_bytes(data[: len(data) // 3]),
+            lambda: log.write_bytes(b"Epoch 1/2\n"),  # truncated and rewritten: a new run
+            lambda: log.write_bytes(data),
+        ]
+    )
 
     def sleep(_):
         next(steps)()
@@ -427,6 +445,7 @@ def test_follow_stdin(monkeypatch):
 
 # --- robustness and start-up cost ----------------------------------------------------------------------------
 
+
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.binary(max_size=2000), st.sampled_from([None, "10:40", "2024-07-25"]), st.sampled_from([None, 3, 10**9]))
 def test_arbitrary_bytes_only_ever_raise_user_errors(data, started, epochs):
@@ -439,8 +458,11 @@ def test_arbitrary_bytes_only_ever_raise_user_errors(data, started, epochs):
 
 
 @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.sampled_from(sorted(SYN.iterdir()) + sorted(LOGS.glob("*.txt"))), st.integers(0, 10**6),
-       st.sampled_from([None, 1, 7, 10**9]))
+@given(
+    st.sampled_from(sorted(SYN.iterdir()) + sorted(LOGS.glob("*.txt"))),
+    st.integers(0, 10**6),
+    st.sampled_from([None, 1, 7, 10**9]),
+)
 def test_truncated_logs_estimate_or_raise_user_error(path, cut, epochs):
     data = path.read_bytes()
     try:
@@ -453,6 +475,7 @@ def test_truncated_logs_estimate_or_raise_user_error(path, cut, epochs):
 
 def test_command_on_arbitrary_file_bytes(tmp_path):
     import random
+
     rng = random.Random(7)
     for i in range(30):
         p = tmp_path / f"f{i}"
@@ -464,9 +487,11 @@ def test_command_on_arbitrary_file_bytes(tmp_path):
 
 
 def test_estimate_does_not_import_heavy_modules():
-    code = ("import sys, lstmgen.eta.estimate, lstmgen.eta.follow; "
-            "bad = [m for m in ('tensorflow', 'keras', 'numpy', 'jax', 'torch') if m in sys.modules]; "
-            "assert not bad, bad")
+    code = (
+        "import sys, lstmgen.eta.estimate, lstmgen.eta.follow; "
+        "bad = [m for m in ('tensorflow', 'keras', 'numpy', 'jax', 'torch') if m in sys.modules]; "
+        "assert not bad, bad"
+    )
     env = dict(os.environ, PYTHONPATH=str(Path(__file__).parents[1]))
     subprocess.run([sys.executable, "-c", code], check=True, env=env)
 
@@ -508,4 +533,3 @@ def run_cmd_run(log, run):
     out = io.StringIO()
     assert estimate_log_command(str(log), None, NOW, None, False, False, out=out, run=run) == 0
     return out.getvalue()
-

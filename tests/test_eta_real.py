@@ -123,7 +123,7 @@ def test_a_one_digit_per_step_figure_widens_the_range():
 def test_real_logs_cut_or_mangled_anywhere_never_raise(path, at, drop, junk):
     data = path.read_bytes()
     at %= len(data) + 1
-    mangled = data[:at] + junk + data[at + drop:]
+    mangled = data[:at] + junk + data[at + drop :]
     events = parse_log(mangled)
     for i, _ in enumerate(build_runs(events), 1):
         estimate(events, now=NOW + timedelta(hours=1), run=i)

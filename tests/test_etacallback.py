@@ -45,8 +45,9 @@ def test_callback_writes_to_a_bar_instead_of_printing():
     bar, printed = Bar(), []
     model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
     model.compile(optimizer="sgd", loss="mse")
-    model.fit(np.ones((8, 2)), np.ones((8, 1)), epochs=3, verbose=0,
-              callbacks=[EtaCallback(bar=bar, print_fn=printed.append)])
+    model.fit(
+        np.ones((8, 2)), np.ones((8, 1)), epochs=3, verbose=0, callbacks=[EtaCallback(bar=bar, print_fn=printed.append)]
+    )
     assert bar.text.startswith("ETA:") and printed == []
     with pytest.raises(ValueError, match="every_steps"):
         EtaCallback(every_steps=-1)

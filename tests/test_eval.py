@@ -33,7 +33,7 @@ def test_suffix_array_is_the_sorted_suffixes(ids):
 
 def _occurs(corpus: list, pattern: list) -> bool:
     m = len(pattern)
-    return any(corpus[i:i + m] == pattern for i in range(len(corpus) - m + 1))
+    return any(corpus[i : i + m] == pattern for i in range(len(corpus) - m + 1))
 
 
 @settings(max_examples=200, deadline=None)
@@ -45,14 +45,14 @@ def test_matching_lengths_and_novelty_match_brute_force(corpus, query, wide):
     expected = []
     for i in range(len(query)):
         length = 0
-        while i + length < len(query) and _occurs(corpus, query[i:i + length + 1]):
+        while i + length < len(query) and _occurs(corpus, query[i : i + length + 1]):
             length += 1
         expected.append(length)
     assert index.matching_lengths(q).tolist() == expected
     n = 3
     report = novelty(index, q, n)
     assert report["longest_copy"] == max(expected, default=0)
-    grams = [query[i:i + n] for i in range(len(query) - n + 1)]
+    grams = [query[i : i + n] for i in range(len(query) - n + 1)]
     assert report["ngrams"] == len(grams)
     assert report["ngrams_copied"] == sum(_occurs(corpus, g) for g in grams)
 
@@ -70,7 +70,7 @@ def test_suffix_array_on_megabytes_with_repeats():
     sa = suffix_array(ids)
     text = ids.astype(np.uint8).tobytes()
     for p in rng.integers(0, ids.size - 1, 200):
-        assert text[sa[p]:sa[p] + 64] <= text[sa[p + 1]:sa[p + 1] + 64]
+        assert text[sa[p] : sa[p] + 64] <= text[sa[p + 1] : sa[p + 1] + 64]
 
 
 # --- sample files -------------------------------------------------------------------------------------------------
@@ -92,7 +92,7 @@ def _direct_loss(run_dir, ids: np.ndarray, seq_len: int) -> float:
     step_model, _, _ = load(str(run_dir))
     total, count = 0.0, 0
     for s in range(0, ids.size - 1, seq_len):
-        x = ids[s:s + seq_len + 1]
+        x = ids[s : s + seq_len + 1]
         logits = step_model.run(x[None, :-1].astype(np.int64))[0].astype(np.float64)
         z = logits - logits.max(-1, keepdims=True)
         logp = z[np.arange(len(x) - 1), x[1:]] - np.log(np.exp(z).sum(-1))
@@ -137,8 +137,9 @@ def test_novelty_of_a_verbatim_copy_and_of_generated_samples(tiny_run, tmp_path)
     nv = json.loads(out)["novelty"]
     assert "loss" not in nv and nv["longest_copy"] == 300 and nv["ngram_share"] == 1.0
     assert nv["reference_validation_text"]["ngram_share"] is not None
-    result = json.loads(run(["eval", tiny_run, "--generate", "3", "--length", "60", "--seed", "2", "--no-loss",
-                             "--json"]).stdout)
+    result = json.loads(
+        run(["eval", tiny_run, "--generate", "3", "--length", "60", "--seed", "2", "--no-loss", "--json"]).stdout
+    )
     nv = result["novelty"]
     assert nv["samples"] == 3 and nv["chars"] == 180 and nv["ngrams"] == 3 * (60 - 20 + 1)
     assert 0.0 <= nv["ngram_share"] <= 1.0 and 0 <= nv["longest_copy"] <= 60
@@ -150,21 +151,43 @@ def test_novelty_of_a_verbatim_copy_and_of_generated_samples(tiny_run, tmp_path)
 def test_reber_model_reports_valid_share(tmp_path):
     from conftest import TINY_TRAIN
 
-    run(["train", "builtin:reber", "-o", tmp_path / "reber", "--epochs", "1", "--steps-per-epoch", "3", *TINY_TRAIN,
-         "--sample-every-epochs", "0", "--no-tensorboard", "-q"])
-    result = json.loads(run(["eval", tmp_path / "reber", "--generate", "4", "--length", "200", "--seed", "1",
-                             "--no-loss", "--json"]).stdout)
+    run(
+        [
+            "train",
+            "builtin:reber",
+            "-o",
+            tmp_path / "reber",
+            "--epochs",
+            "1",
+            "--steps-per-epoch",
+            "3",
+            *TINY_TRAIN,
+            "--sample-every-epochs",
+            "0",
+            "--no-tensorboard",
+            "-q",
+        ]
+    )
+    result = json.loads(
+        run(
+            ["eval", tmp_path / "reber", "--generate", "4", "--length", "200", "--seed", "1", "--no-loss", "--json"]
+        ).stdout
+    )
     assert 0.0 <= (result["reber"]["valid_fraction"] or 0.0) <= 1.0
     (tmp_path / "valid.txt").write_text("BTBTSSXSETE\nBPBPVVEPE\nBTBXE\n")
-    result = json.loads(run(["eval", tmp_path / "reber", "--samples", tmp_path / "valid.txt", "--no-loss",
-                             "--json"]).stdout)
+    result = json.loads(
+        run(["eval", tmp_path / "reber", "--samples", tmp_path / "valid.txt", "--no-loss", "--json"]).stdout
+    )
     assert result["reber"] == {"strings": 3, "valid_fraction": pytest.approx(2 / 3)}
 
 
-@pytest.mark.parametrize("args, match", [
-    (["--samples", "x.txt", "--generate", "2"], "not both"),
-    (["--generate", "-1"], "--generate"),
-])
+@pytest.mark.parametrize(
+    "args, match",
+    [
+        (["--samples", "x.txt", "--generate", "2"], "not both"),
+        (["--generate", "-1"], "--generate"),
+    ],
+)
 def test_bad_eval_options(tiny_run, args, match):
     result = CliRunner().invoke(cli, ["eval", str(tiny_run), *args])
     assert result.exit_code == 1 and match in result.stderr and len(result.stderr.strip().splitlines()) == 1

@@ -34,8 +34,20 @@ def _load_faults():
 
 faults = _load_faults()
 
-TINY = ["--config", "smoke", "--units", "32", "--epochs", "2", "--steps-per-epoch", "60", "--log-every-steps", "1",
-        "--mixed-precision", "off"]
+TINY = [
+    "--config",
+    "smoke",
+    "--units",
+    "32",
+    "--epochs",
+    "2",
+    "--steps-per-epoch",
+    "60",
+    "--log-every-steps",
+    "1",
+    "--mixed-precision",
+    "off",
+]
 
 
 @pytest.fixture
@@ -49,8 +61,15 @@ def test_quick_fault_campaign(tmp_path, cache):
     rng_seed = int(os.environ.get("LSTMGEN_FAULTS_SEED", "20240611"))
     train_args = faults.QUICK_ARGS
     assert "--checkpoint-steps" in train_args and "--mixed-precision" in train_args
-    res = faults.run_campaign("builtin:reber", tmp_path / "faults", kills=3, seed=1234, train_args=train_args,
-                              rng_seed=rng_seed, log=lambda m: None)
+    res = faults.run_campaign(
+        "builtin:reber",
+        tmp_path / "faults",
+        kills=3,
+        seed=1234,
+        train_args=train_args,
+        rng_seed=rng_seed,
+        log=lambda m: None,
+    )
     report = faults.format_report(res)
     print(report)
     s = res["summary"]
@@ -90,8 +109,12 @@ def _wait_for_step(log: Path, proc: subprocess.Popen, timeout: float = 120.0) ->
 def test_signal_saves_checkpoint_and_exits_3(tmp_path, cache, sig):
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
     prep, run = tmp_path / "prep", tmp_path / "run"
-    subprocess.run([sys.executable, "-m", "lstmgen", "prepare", "builtin:reber", "-o", str(prep), "-q"],
-                   check=True, env=env, cwd=tmp_path)
+    subprocess.run(
+        [sys.executable, "-m", "lstmgen", "prepare", "builtin:reber", "-o", str(prep), "-q"],
+        check=True,
+        env=env,
+        cwd=tmp_path,
+    )
     cmd = [sys.executable, "-m", "lstmgen", "train", str(prep), "-o", str(run), *TINY, "--seed", "5", "-q"]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=tmp_path)
     try:
@@ -115,8 +138,14 @@ def test_signal_saves_checkpoint_and_exits_3(tmp_path, cache, sig):
     assert (run / "latest.keras").samefile(ckpts[-1].with_suffix(".keras"))
     assert "interrupted epoch=" in (run / "train.log").read_text(encoding="utf-8")
 
-    resumed = subprocess.run([sys.executable, "-m", "lstmgen", "train", str(run), "-q"], capture_output=True,
-                             text=True, env=env, cwd=tmp_path, timeout=120)
+    resumed = subprocess.run(
+        [sys.executable, "-m", "lstmgen", "train", str(run), "-q"],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=120,
+    )
     assert resumed.returncode == 0, resumed.stderr
     m = re.search(r"resuming from ckpt-\d+\.keras: epoch \d+, step \d+ \(global step (\d+)\)", resumed.stderr)
     assert m and int(m.group(1)) == state["global_step"], resumed.stderr

@@ -16,8 +16,18 @@ from lstmgen.runs.rundir import RunDir
 from lstmgen.training.remap import remap
 from test_resume import metrics, stop_at
 
-FT = ["--seed", "5", "--mixed-precision", "off", "--checkpoint-minutes", "0", "--sample-every-epochs", "0",
-      "--no-tensorboard", "-q"]
+FT = [
+    "--seed",
+    "5",
+    "--mixed-precision",
+    "off",
+    "--checkpoint-minutes",
+    "0",
+    "--sample-every-epochs",
+    "0",
+    "--no-tensorboard",
+    "-q",
+]
 
 
 def run(args, expect=0):
@@ -37,16 +47,44 @@ def reber_lines(output: str) -> list[str]:
 def base(tmp_path_factory):
     """The smoke config trained on the embedded Reber grammar (about a minute): a base that knows the grammar."""
     d = tmp_path_factory.mktemp("ft")
-    run(["train", "builtin:reber", "--config", "smoke", "-o", d / "base", "--seed", "7", "--no-tensorboard",
-         "--sample-every-epochs", "0", "-q"])
+    run(
+        [
+            "train",
+            "builtin:reber",
+            "--config",
+            "smoke",
+            "-o",
+            d / "base",
+            "--seed",
+            "7",
+            "--no-tensorboard",
+            "--sample-every-epochs",
+            "0",
+            "-q",
+        ]
+    )
     renamed = reber.corpus(n=3000, seed=11).replace("X", "x")  # the same grammar, one letter in another form
     (d / "renamed.txt").write_text(renamed)
     return d
 
 
 def sampled_validity(run_dir, rename=("x", "X")) -> float:
-    out = run(["generate", run_dir, "--num-samples", "16", "--length", "400", "--temperature", "1.0", "--prime",
-               "\n", "--seed", "1"]).output
+    out = run(
+        [
+            "generate",
+            run_dir,
+            "--num-samples",
+            "16",
+            "--length",
+            "400",
+            "--temperature",
+            "1.0",
+            "--prime",
+            "\n",
+            "--seed",
+            "1",
+        ]
+    ).output
     return reber.valid_fraction([s.replace(*rename) for s in reber_lines(out)])
 
 
@@ -56,8 +94,7 @@ def test_fine_tuned_model_knows_the_grammar_where_scratch_has_not_learned_it(bas
     run(["train", base / "renamed.txt", "--config", "smoke", "-o", base / "scratch", *args])
     info = json.loads((base / "tuned" / "run.json").read_text())["base"]
     assert info["lookalike"] == {"x": "X"} and "X" in info["dropped"]  # 'x' started as 'X'; 'X' is not in the text
-    assert info["sha256"] and info["data_sha256"] == json.loads((base / "base" / "run.json").read_text())[
-        "data_sha256"]
+    assert info["sha256"] and info["data_sha256"] == json.loads((base / "base" / "run.json").read_text())["data_sha256"]
     assert sampled_validity(base / "tuned") >= 0.9
     assert sampled_validity(base / "scratch") < 0.5
     tuned = float(metrics(base / "tuned")[0]["val_loss"])
@@ -73,8 +110,19 @@ def test_info_shows_where_a_run_started(base):
 
 
 def test_fine_tuning_resumes_bit_identically_after_a_mid_epoch_stop(base, monkeypatch):
-    args = ["--from", base / "base", "--epochs", "1", "--steps-per-epoch", "6", "--dropout", "0.2",
-            "--checkpoint-steps", "1", *FT]
+    args = [
+        "--from",
+        base / "base",
+        "--epochs",
+        "1",
+        "--steps-per-epoch",
+        "6",
+        "--dropout",
+        "0.2",
+        "--checkpoint-steps",
+        "1",
+        *FT,
+    ]
     run(["train", base / "renamed.txt", "-o", base / "straight", *args])
     stop_at(monkeypatch, epoch=1, step=3)
     run(["train", base / "renamed.txt", "-o", base / "stopped", *args], expect=3)
@@ -82,14 +130,30 @@ def test_fine_tuning_resumes_bit_identically_after_a_mid_epoch_stop(base, monkey
     run(["train", base / "stopped", "-q"])
     assert metrics(base / "straight")[0]["val_loss"] == metrics(base / "stopped")[0]["val_loss"]
     a, b = read_weights(base / "straight" / "latest.keras"), read_weights(base / "stopped" / "latest.keras")
-    for x, y in zip([a.embedding, a.kernel, a.bias, *a.cells[0]], [b.embedding, b.kernel, b.bias, *b.cells[0]],
-                    strict=True):
+    for x, y in zip(
+        [a.embedding, a.kernel, a.bias, *a.cells[0]], [b.embedding, b.kernel, b.bias, *b.cells[0]], strict=True
+    ):
         np.testing.assert_array_equal(x, y)
 
 
 def test_frozen_layers_keep_the_base_weights(base):
-    run(["train", base / "renamed.txt", "--from", base / "base", "--freeze-layers", "1", "-o", base / "frozen",
-         "--epochs", "1", "--steps-per-epoch", "5", *FT])
+    run(
+        [
+            "train",
+            base / "renamed.txt",
+            "--from",
+            base / "base",
+            "--freeze-layers",
+            "1",
+            "-o",
+            base / "frozen",
+            "--epochs",
+            "1",
+            "--steps-per-epoch",
+            "5",
+            *FT,
+        ]
+    )
     before, after = read_weights(base / "base" / "best.keras"), read_weights(base / "frozen" / "latest.keras")
     for x, y in zip(before.cells[0], after.cells[0], strict=True):
         np.testing.assert_array_equal(x, y)
@@ -113,8 +177,12 @@ def fails(args, *rest, **kw):
 
 def _weights(vocab_size: int, rng) -> Weights:
     cell = tuple(rng.normal(size=shape).astype(np.float32) for shape in ((4, 8), (2, 8), (8,)))
-    return Weights(rng.normal(size=(vocab_size, 4)).astype(np.float32), [cell],
-                   rng.normal(size=(2, vocab_size)).astype(np.float32), rng.normal(size=vocab_size).astype(np.float32))
+    return Weights(
+        rng.normal(size=(vocab_size, 4)).astype(np.float32),
+        [cell],
+        rng.normal(size=(2, vocab_size)).astype(np.float32),
+        rng.normal(size=vocab_size).astype(np.float32),
+    )
 
 
 def test_remap_copies_shared_rows_and_initialises_new_characters():
@@ -156,28 +224,38 @@ def test_forms_of_a_character_stay_separate():
 def test_bad_bases_are_one_line_and_write_nothing(base, tmp_path):
     text = base / "renamed.txt"
     out = tmp_path / "new"
-    fails(["train", text, "--from", text, "-o", out], "not a .keras model file or a run directory",
-          no_new=[tmp_path])
-    fails(["train", text, "--from", tmp_path / "missing", "-o", out], "base model .* does not exist",
-          no_new=[tmp_path])
-    fails(["train", text, "--from", "builtin:nonesuch", "-o", out], "unknown built-in model 'builtin:nonesuch'",
-          no_new=[tmp_path])
-    fails(["train", text, "--from", base / "base", "--units", "32", "-o", out],
-          "has 1 layers × 64 units.*--units 32", no_new=[tmp_path])
-    fails(["train", text, "--from", base / "base", "--freeze-layers", "2", "-o", out], "more than the base's 1",
-          no_new=[tmp_path])
+    fails(["train", text, "--from", text, "-o", out], "not a .keras model file or a run directory", no_new=[tmp_path])
+    fails(["train", text, "--from", tmp_path / "missing", "-o", out], "base model .* does not exist", no_new=[tmp_path])
+    fails(
+        ["train", text, "--from", "builtin:nonesuch", "-o", out],
+        "unknown built-in model 'builtin:nonesuch'",
+        no_new=[tmp_path],
+    )
+    fails(
+        ["train", text, "--from", base / "base", "--units", "32", "-o", out],
+        "has 1 layers × 64 units.*--units 32",
+        no_new=[tmp_path],
+    )
+    fails(
+        ["train", text, "--from", base / "base", "--freeze-layers", "2", "-o", out],
+        "more than the base's 1",
+        no_new=[tmp_path],
+    )
     fails(["train", text, "--freeze-layers", "1", "-o", out], "only apply with --from", no_new=[tmp_path])
     broken = tmp_path / "broken"
     broken.mkdir()
     (broken / "model.keras").write_bytes(b"PK\x03\x04 not really a zip")
-    fails(["train", text, "--from", broken / "model.keras", "-o", out], "not inside an lstmgen run",
-          no_new=[tmp_path])
+    fails(["train", text, "--from", broken / "model.keras", "-o", out], "not inside an lstmgen run", no_new=[tmp_path])
 
 
 def test_from_on_an_existing_run_is_refused_and_changes_nothing(base):
     existing = base / "base"
-    fails(["train", existing, "--from", base / "base"], "is a run, and --from only starts new runs",
-          untouched=[existing])
-    fails(["train", base / "renamed.txt", "--from", base / "base", "-o", existing],
-          "already exists and was not started from", untouched=[existing])
+    fails(
+        ["train", existing, "--from", base / "base"], "is a run, and --from only starts new runs", untouched=[existing]
+    )
+    fails(
+        ["train", base / "renamed.txt", "--from", base / "base", "-o", existing],
+        "already exists and was not started from",
+        untouched=[existing],
+    )
     assert RunDir(existing).info().get("base") is None

@@ -9,8 +9,21 @@ from lstmgen.runtime import hardware
 
 
 def test_forecast_json_is_consistent(tmp_path):
-    result = CliRunner().invoke(cli, ["estimate", "builtin:reber", "--config", "smoke", "--no-what-if", "--json",
-                                      "--epochs", "4", "--steps-per-epoch", "100"])
+    result = CliRunner().invoke(
+        cli,
+        [
+            "estimate",
+            "builtin:reber",
+            "--config",
+            "smoke",
+            "--no-what-if",
+            "--json",
+            "--epochs",
+            "4",
+            "--steps-per-epoch",
+            "100",
+        ],
+    )
     assert result.exit_code == 0, result.output
     f = json.loads(result.output)
     e = f["estimate"]
@@ -31,10 +44,12 @@ def test_forecast_what_if_rows_and_text():
 
 def test_tensorflow_report_parsing(monkeypatch):
     class Done:
-        stderr = ("I0000 cpu_feature_guard.cc:227] This TensorFlow binary is optimized to use available CPU "
-                  "instructions in performance-critical operations.\nTo enable the following instructions: AVX2 "
-                  "AVX512F FMA, in other operations, rebuild TensorFlow with the appropriate compiler flags.\n"
-                  "I0000 port.cc:153] oneDNN custom operations are on.\n")
+        stderr = (
+            "I0000 cpu_feature_guard.cc:227] This TensorFlow binary is optimized to use available CPU "
+            "instructions in performance-critical operations.\nTo enable the following instructions: AVX2 "
+            "AVX512F FMA, in other operations, rebuild TensorFlow with the appropriate compiler flags.\n"
+            "I0000 port.cc:153] oneDNN custom operations are on.\n"
+        )
 
     monkeypatch.setattr(hardware.subprocess, "run", lambda *a, **k: Done())
     report = hardware.tensorflow_cpu_report()

@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-CHECK = r'''
+CHECK = r"""
 import json, numpy as np, keras, torch
 from lstmgen.runtime import fused
 from lstmgen.config import Config
@@ -33,15 +33,20 @@ b, gb = run("fused")
 print(json.dumps({"logits": float(np.abs(a - b).max()),
                   "grads": max(float(np.abs(p - q).max()) for p, q in zip(ga, gb, strict=True)),
                   "scale": float(np.abs(a).max()), "said": fused.install("auto")}))
-'''
+"""
 
 
 @pytest.mark.slow
 @pytest.mark.skipif(importlib.util.find_spec("torch") is None, reason="torch is not installed (pip install torch)")
 @pytest.mark.parametrize("policy, tol", [("float32", 1e-5), ("mixed_bfloat16", 3e-2)])
 def test_fused_matches_keras(policy, tol):
-    out = subprocess.run([sys.executable, "-c", CHECK, policy], capture_output=True, text=True,
-                         env={**os.environ, "KERAS_BACKEND": "torch"}, check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", CHECK, policy],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "KERAS_BACKEND": "torch"},
+        check=True,
+    )
     r = json.loads(out.stdout.strip().splitlines()[-1])
     assert r["logits"] <= 1e-5 and r["grads"] <= 1e-5, r  # absolute, as the issue asks
     assert r["logits"] <= tol * r["scale"], r  # and relative to the logits' size (bf16 keeps ~3 digits)

@@ -42,12 +42,15 @@ def run_copy(reber_run, tmp_path):
 
 
 # --- 1. files the user already had in an -o folder -----------------------------------------------------------------
-@pytest.mark.parametrize("files", [
-    {"config.yaml": "my: stuff\n", "vocab.json": "{}\n"},
-    {"config.yaml": "my: stuff\n", "checkpoints/": None},
-    {"run.json": '{"my": "run"}\n', "notes.txt": "keep me\n"},
-    {"run.json": '{"format": "lstmgen-run", "version": 1}\n', "vocab.json": "{}\n"},  # no marker: not ours
-])
+@pytest.mark.parametrize(
+    "files",
+    [
+        {"config.yaml": "my: stuff\n", "vocab.json": "{}\n"},
+        {"config.yaml": "my: stuff\n", "checkpoints/": None},
+        {"run.json": '{"my": "run"}\n', "notes.txt": "keep me\n"},
+        {"run.json": '{"format": "lstmgen-run", "version": 1}\n', "vocab.json": "{}\n"},  # no marker: not ours
+    ],
+)
 def test_train_never_overwrites_files_the_user_had_in_the_output_folder(tmp_path, files):
     out = tmp_path / "P"
     out.mkdir()
@@ -58,8 +61,12 @@ def test_train_never_overwrites_files_the_user_had_in_the_output_folder(tmp_path
             (out / name).write_text(text)
     if "run.json" in files and "lstmgen-run" in files["run.json"]:
         (out / "run.json").write_text('{"format": "somebody-else"}\n')
-    fails(["train", "builtin:reber", "-o", str(out), "--epochs", "1", *TINY], r"not an lstmgen run.*-o",
-          untouched=[out], no_new=[out])
+    fails(
+        ["train", "builtin:reber", "-o", str(out), "--epochs", "1", *TINY],
+        r"not an lstmgen run.*-o",
+        untouched=[out],
+        no_new=[out],
+    )
 
 
 def test_a_foreign_run_json_does_not_make_a_run_directory(tmp_path):
@@ -74,10 +81,17 @@ def test_a_damaged_or_foreign_run_json_is_said_not_trained_on_as_text(run_copy, 
     """A run from before the marker, with a damaged run.json, is not a folder of text to train a new run on."""
     (run_copy / ".lstmgen-run").unlink()
     (run_copy / "run.json").write_text(run_json)
-    for args in (["train", str(run_copy), "--epochs", "3"], ["generate", str(run_copy), "-n", "5"],
-                 ["info", str(run_copy)]):
-        fails(args, r"run file .* corrupt|not an lstmgen run directory \(run.json has another format\)",
-              untouched=[run_copy], no_new=[run_copy.parent])
+    for args in (
+        ["train", str(run_copy), "--epochs", "3"],
+        ["generate", str(run_copy), "-n", "5"],
+        ["info", str(run_copy)],
+    ):
+        fails(
+            args,
+            r"run file .* corrupt|not an lstmgen run directory \(run.json has another format\)",
+            untouched=[run_copy],
+            no_new=[run_copy.parent],
+        )
 
 
 def test_a_run_killed_while_being_created_starts_over(tmp_path):
@@ -109,8 +123,7 @@ def test_train_run_with_another_output_branches_and_never_changes_the_run(run_co
     assert f"from {run.resolve()} at global step 6" in cli_ok("info", new).stdout
 
 
-def test_branching_a_run_whose_checkpoints_are_pruned_while_copied_still_carries_one(run_copy, tmp_path,
-                                                                                      monkeypatch):
+def test_branching_a_run_whose_checkpoints_are_pruned_while_copied_still_carries_one(run_copy, tmp_path, monkeypatch):
     """RUN may be training while it is branched: each checkpoint listed can be pruned before it is copied."""
     import lstmgen.training.branch as branch
 
@@ -133,15 +146,27 @@ def test_branching_into_a_non_empty_folder_or_another_run_is_refused(run_copy, r
     mine = tmp_path / "mine"
     mine.mkdir()
     (mine / "config.yaml").write_text("my: stuff\n")
-    fails(["train", str(run_copy), "-o", str(mine), "--epochs", "3"], r"not an lstmgen run",
-          untouched=[run_copy, mine], no_new=[mine])
-    fails(["train", str(run_copy), "-o", str(reber_run), "--epochs", "3"], r"already .*run.*lstmgen train",
-          untouched=[run_copy, reber_run], no_new=[reber_run])
+    fails(
+        ["train", str(run_copy), "-o", str(mine), "--epochs", "3"],
+        r"not an lstmgen run",
+        untouched=[run_copy, mine],
+        no_new=[mine],
+    )
+    fails(
+        ["train", str(run_copy), "-o", str(reber_run), "--epochs", "3"],
+        r"already .*run.*lstmgen train",
+        untouched=[run_copy, reber_run],
+        no_new=[reber_run],
+    )
 
 
 def test_branching_into_a_folder_inside_the_run_is_refused(run_copy):
-    fails(["train", str(run_copy), "-o", str(run_copy / "b"), "--epochs", "3"], r"inside the run.*outside",
-          untouched=[run_copy], no_new=[run_copy])
+    fails(
+        ["train", str(run_copy), "-o", str(run_copy / "b"), "--epochs", "3"],
+        r"inside the run.*outside",
+        untouched=[run_copy],
+        no_new=[run_copy],
+    )
 
 
 def test_train_run_with_itself_as_output_resumes_it(run_copy):
@@ -189,8 +214,13 @@ with RunDir(sys.argv[1]).lock():
 
 def test_a_second_trainer_is_refused_while_another_process_trains(run_copy):
     (run_copy / "checkpoints" / ".tmp-ckpt-000000099-inflight.keras").write_bytes(b"being written")
-    holder = subprocess.Popen([sys.executable, "-c", HOLDER, str(run_copy)], stdin=subprocess.PIPE,
-                              stdout=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": str(REPO)})
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLDER, str(run_copy)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+    )
     try:
         assert holder.stdout.readline().strip() == "locked"
         assert RunDir(run_copy).is_training()
@@ -211,8 +241,12 @@ def test_two_trainers_of_one_run_the_second_is_refused_while_the_first_trains(ru
     import signal
     import time
 
-    first = subprocess.Popen([sys.executable, "-m", "lstmgen", "train", str(run_copy), "--epochs", "10000", "-q"],
-                             stderr=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": str(REPO)})
+    first = subprocess.Popen(
+        [sys.executable, "-m", "lstmgen", "train", str(run_copy), "--epochs", "10000", "-q"],
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+    )
     try:
         deadline = time.monotonic() + 120
         while not (run_copy / "train.log").read_text().count("resumed_from=global_step_6"):
@@ -232,8 +266,9 @@ def test_two_trainers_of_one_run_the_second_is_refused_while_the_first_trains(ru
 
 
 def test_a_lock_file_whose_pid_is_alive_but_not_training_does_not_block(run_copy):
-    (run_copy / ".lock").write_text(json.dumps({"pid": os.getpid(), "host": os.uname().nodename,
-                                                "started": "2020-01-01T00:00:00"}))
+    (run_copy / ".lock").write_text(
+        json.dumps({"pid": os.getpid(), "host": os.uname().nodename, "started": "2020-01-01T00:00:00"})
+    )
     assert not RunDir(run_copy).is_training()
     rows = json.loads(cli_ok("runs", run_copy, "--json").stdout)
     assert rows[0]["state"] == "finished"

@@ -25,10 +25,38 @@ def base(tmp_path_factory):
     """A finished two-epoch tiny run (validation on) and one trained with --val-fraction 0."""
     root = tmp_path_factory.mktemp("msg")
     (root / "corpus.txt").write_text(TINY_TEXT, encoding="utf-8")
-    ok(["train", str(root / "corpus.txt"), "-o", str(root / "run"), "--epochs", "2", "--steps-per-epoch", "3",
-        "--keep-checkpoints", "5", *TINY_TRAIN, "-q"])
-    ok(["train", str(root / "corpus.txt"), "-o", str(root / "noval"), "--epochs", "1", "--steps-per-epoch", "2",
-        "--val-fraction", "0", *TINY_TRAIN, "-q"])
+    ok(
+        [
+            "train",
+            str(root / "corpus.txt"),
+            "-o",
+            str(root / "run"),
+            "--epochs",
+            "2",
+            "--steps-per-epoch",
+            "3",
+            "--keep-checkpoints",
+            "5",
+            *TINY_TRAIN,
+            "-q",
+        ]
+    )
+    ok(
+        [
+            "train",
+            str(root / "corpus.txt"),
+            "-o",
+            str(root / "noval"),
+            "--epochs",
+            "1",
+            "--steps-per-epoch",
+            "2",
+            "--val-fraction",
+            "0",
+            *TINY_TRAIN,
+            "-q",
+        ]
+    )
     return root
 
 
@@ -58,8 +86,11 @@ def test_deleted_links_use_the_checkpoints(run):
 
 def test_which_best_without_a_best_model_says_latest(run):
     (run / "best.keras").unlink()
-    best_epoch_ckpt = [p for p in (run / "checkpoints").glob("*.json")
-                       if json.loads(p.read_text())["epoch"] == json.loads(p.read_text())["best_epoch"]]
+    best_epoch_ckpt = [
+        p
+        for p in (run / "checkpoints").glob("*.json")
+        if json.loads(p.read_text())["epoch"] == json.loads(p.read_text())["best_epoch"]
+    ]
     for p in best_epoch_ckpt:  # the checkpoint best.keras linked to is gone as well
         p.unlink()
         p.with_suffix(".keras").unlink()
@@ -80,8 +111,9 @@ def test_no_model_at_all_names_what_is_missing(run):
 def test_changed_units_in_config_yaml_is_named(run):
     cfg = run / "config.yaml"
     cfg.write_text(cfg.read_text().replace("units: 16", "units: 24"))
-    err = fails(["train", str(run), "--epochs", "3", "-q"], r"config.yaml .* no longer matches its checkpoints",
-                untouched=[run])
+    err = fails(
+        ["train", str(run), "--epochs", "3", "-q"], r"config.yaml .* no longer matches its checkpoints", untouched=[run]
+    )
     assert "units 24 (trained with 16)" in err and "unreadable" not in err
 
 
@@ -116,12 +148,27 @@ def test_resume_rewrites_a_damaged_vocab(run):
 def test_resume_with_source_and_cache_gone(tmp_path, monkeypatch):
     monkeypatch.setenv("LSTMGEN_CACHE", str(tmp_path / "cache"))
     (tmp_path / "c.txt").write_text(TINY_TEXT)
-    ok(["train", str(tmp_path / "c.txt"), "-o", str(tmp_path / "r"), "--epochs", "1", "--steps-per-epoch", "2",
-        *TINY_TRAIN, "-q"])
+    ok(
+        [
+            "train",
+            str(tmp_path / "c.txt"),
+            "-o",
+            str(tmp_path / "r"),
+            "--epochs",
+            "1",
+            "--steps-per-epoch",
+            "2",
+            *TINY_TRAIN,
+            "-q",
+        ]
+    )
     (tmp_path / "c.txt").unlink()
     shutil.rmtree(tmp_path / "cache")
-    err = fails(["train", str(tmp_path / "r"), "--epochs", "2", "-q"], "training data of run .* is gone",
-                untouched=[tmp_path / "r"])
+    err = fails(
+        ["train", str(tmp_path / "r"), "--epochs", "2", "-q"],
+        "training data of run .* is gone",
+        untouched=[tmp_path / "r"],
+    )
     assert "pass a text file" not in err and f"-o {tmp_path / 'r'}" in err
     # the fix it names works: the same text again, into the run
     (tmp_path / "again.txt").write_text(TINY_TEXT)
@@ -158,8 +205,10 @@ def test_big_log_of_carriage_returns_is_not_empty(tmp_path, monkeypatch):
 
 
 def _v2_log(path: Path) -> None:
-    path.write_text("Epoch 1/10\n100/100 - 6s - 60ms/step - loss: 2.0\nEpoch 2/10\n100/100 - 6s - 60ms/step - "
-                    "loss: 1.9\nEpoch 3/10\n")
+    path.write_text(
+        "Epoch 1/10\n100/100 - 6s - 60ms/step - loss: 2.0\nEpoch 2/10\n100/100 - 6s - 60ms/step - "
+        "loss: 1.9\nEpoch 3/10\n"
+    )
 
 
 def test_stale_log_is_called_stale(tmp_path):

@@ -21,22 +21,62 @@ from contract import tree_hashes
 from lstmgen.cli.main import cli
 from lstmgen.config import Config
 
-SETTINGS = settings(max_examples=60, deadline=None,
-                    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+SETTINGS = settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow]
+)
 TRAIN_SETTINGS = settings(SETTINGS, max_examples=15)  # a valid example trains a tiny model for one step
 
 # Option values as a user could type them: numbers of any size and sign, nan/inf, and any text.
-NUMBERS = st.one_of(st.integers(-2**70, 2**70), st.sampled_from([0, 1, -1, 2**31, 2**32, 2**63, 10**30]))
-VALUES = st.one_of(NUMBERS.map(str), st.floats(allow_nan=True, allow_infinity=True).map(repr),
-                   st.text(max_size=12).filter(lambda s: "\x00" not in s))
+NUMBERS = st.one_of(st.integers(-(2**70), 2**70), st.sampled_from([0, 1, -1, 2**31, 2**32, 2**63, 10**30]))
+VALUES = st.one_of(
+    NUMBERS.map(str),
+    st.floats(allow_nan=True, allow_infinity=True).map(repr),
+    st.text(max_size=12).filter(lambda s: "\x00" not in s),
+)
 
 # Keys whose larger valid values cost time or memory, with the largest value the tests let through.
-TRAIN_CHEAP = {"units": 16, "layers": 2, "embedding_dim": 16, "seq_len": 32, "batch_size": 16, "val_batch_size": 64,
-               "epochs": 1, "steps_per_epoch": 2, "sample_length": 40, "steps_per_execution": 2}
-FIXED = ["--units", "8", "--layers", "1", "--embedding-dim", "4", "--seq-len", "8", "--batch-size", "4",
-         "--val-batch-size", "16", "--epochs", "1", "--steps-per-epoch", "1", "--sample-length", "10",
-         "--steps-per-execution", "1", "--mixed-precision", "off", "--checkpoint-minutes", "0", "--no-tensorboard",
-         "--sample-every-epochs", "0", "-q"]
+TRAIN_CHEAP = {
+    "units": 16,
+    "layers": 2,
+    "embedding_dim": 16,
+    "seq_len": 32,
+    "batch_size": 16,
+    "val_batch_size": 64,
+    "epochs": 1,
+    "steps_per_epoch": 2,
+    "sample_length": 40,
+    "steps_per_execution": 2,
+}
+FIXED = [
+    "--units",
+    "8",
+    "--layers",
+    "1",
+    "--embedding-dim",
+    "4",
+    "--seq-len",
+    "8",
+    "--batch-size",
+    "4",
+    "--val-batch-size",
+    "16",
+    "--epochs",
+    "1",
+    "--steps-per-epoch",
+    "1",
+    "--sample-length",
+    "10",
+    "--steps-per-execution",
+    "1",
+    "--mixed-precision",
+    "off",
+    "--checkpoint-minutes",
+    "0",
+    "--no-tensorboard",
+    "--sample-every-epochs",
+    "0",
+    "-q",
+]
 GENERATE_CHEAP = {"--length": 100, "--num-samples": 4}
 EVAL_CHEAP = {"--generate": 2, "--length": 60}
 
@@ -90,15 +130,20 @@ def test_train_option_values(tmp_path_factory, tiny_run, run_hash, corpus, key, 
         assert os.listdir(out) == [], "a failed train left a run folder behind"
 
 
-SCALARS = st.one_of(st.none(), st.booleans(), NUMBERS, st.floats(allow_nan=True, allow_infinity=True),
-                    st.text(max_size=12))
-YAML_VALUES = st.one_of(SCALARS, st.lists(SCALARS, max_size=3), st.dictionaries(st.text(max_size=5), SCALARS,
-                                                                                   max_size=2))
+SCALARS = st.one_of(
+    st.none(), st.booleans(), NUMBERS, st.floats(allow_nan=True, allow_infinity=True), st.text(max_size=12)
+)
+YAML_VALUES = st.one_of(
+    SCALARS, st.lists(SCALARS, max_size=3), st.dictionaries(st.text(max_size=5), SCALARS, max_size=2)
+)
 
 
 @TRAIN_SETTINGS
-@given(config=st.dictionaries(st.one_of(st.sampled_from(TRAIN_KEYS), st.text(min_size=1, max_size=10)), YAML_VALUES,
-                              max_size=4))
+@given(
+    config=st.dictionaries(
+        st.one_of(st.sampled_from(TRAIN_KEYS), st.text(min_size=1, max_size=10)), YAML_VALUES, max_size=4
+    )
+)
 def test_train_config_files(tmp_path_factory, tiny_run, run_hash, corpus, config):
     out = tmp_path_factory.mktemp("c")
     cfg = out / "config.yaml"
@@ -112,8 +157,14 @@ def test_train_config_files(tmp_path_factory, tiny_run, run_hash, corpus, config
 
 
 @SETTINGS
-@given(options=st.dictionaries(st.sampled_from(["--length", "--num-samples", "--top-k", "--top-p", "--temperature",
-                                                "--seed", "--prime"]), VALUES, min_size=1, max_size=3))
+@given(
+    options=st.dictionaries(
+        st.sampled_from(["--length", "--num-samples", "--top-k", "--top-p", "--temperature", "--seed", "--prime"]),
+        VALUES,
+        min_size=1,
+        max_size=3,
+    )
+)
 def test_generate_option_values(tiny_run, run_hash, options):
     for opt, raw in options.items():
         assume(not too_costly(GENERATE_CHEAP.get(opt), raw))
@@ -123,8 +174,14 @@ def test_generate_option_values(tiny_run, run_hash, options):
 
 
 @SETTINGS
-@given(options=st.dictionaries(st.sampled_from(["--generate", "--length", "--ngram", "--temperature", "--seed"]),
-                               VALUES, min_size=1, max_size=3))
+@given(
+    options=st.dictionaries(
+        st.sampled_from(["--generate", "--length", "--ngram", "--temperature", "--seed"]),
+        VALUES,
+        min_size=1,
+        max_size=3,
+    )
+)
 def test_eval_option_values(tiny_run, run_hash, options):
     for opt, raw in options.items():
         assume(not too_costly(EVAL_CHEAP.get(opt), raw))

@@ -15,9 +15,28 @@ from contract import fails
 from lstmgen.cli.main import cli
 from lstmgen.runs.rundir import RunDir
 
-TINY = ["--units", "16", "--layers", "1", "--embedding-dim", "8", "--seq-len", "16", "--batch-size", "8",
-        "--seed", "3", "--checkpoint-minutes", "0", "--sample-every-epochs", "0", "--no-tensorboard",
-        "--mixed-precision", "off", "-q"]
+TINY = [
+    "--units",
+    "16",
+    "--layers",
+    "1",
+    "--embedding-dim",
+    "8",
+    "--seq-len",
+    "16",
+    "--batch-size",
+    "8",
+    "--seed",
+    "3",
+    "--checkpoint-minutes",
+    "0",
+    "--sample-every-epochs",
+    "0",
+    "--no-tensorboard",
+    "--mixed-precision",
+    "off",
+    "-q",
+]
 
 
 @pytest.fixture
@@ -61,11 +80,28 @@ def log_steps(run):
 
 # --- steps_per_execution ----------------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("steps, spe", [(10, 4), (3, 1000), (6, 3), (5, 2)])
 def test_steps_per_execution_keeps_every_count_exact(corpus, tmp_path, steps, spe):
     run = tmp_path / "run"
-    result = train(corpus, "-o", run, "--epochs", "2", "--steps-per-epoch", steps, "--steps-per-execution", spe,
-                   "--log-every-steps", "1", "--checkpoint-steps", "4", "--keep-checkpoints", "20", *TINY)
+    result = train(
+        corpus,
+        "-o",
+        run,
+        "--epochs",
+        "2",
+        "--steps-per-epoch",
+        steps,
+        "--steps-per-execution",
+        spe,
+        "--log-every-steps",
+        "1",
+        "--checkpoint-steps",
+        "4",
+        "--keep-checkpoints",
+        "20",
+        *TINY,
+    )
     assert result.exit_code == 0, result.output
     state = newest(run)
     assert (state.epoch, state.step, state.global_step) == (2, 0, 2 * steps)
@@ -119,6 +155,7 @@ def test_resume_mid_epoch_with_steps_per_execution_stays_consistent(corpus, tmp_
 
 # --- a changed epoch length on resume -----------------------------------------------------------------------------
 
+
 def stop_at(monkeypatch, epoch: int, step: int):
     """A SIGINT seen right after the given step (what the signal handler does)."""
     from lstmgen.training.monitor import TrainMonitor
@@ -126,8 +163,11 @@ def stop_at(monkeypatch, epoch: int, step: int):
     original = TrainMonitor.on_train_batch_end
 
     def patched(self, batch, logs=None):
-        if (self.trainer.state.epoch + 1 == epoch and self.start_step + batch + 1 == step
-                and not getattr(self.stop, "_done", 0)):
+        if (
+            self.trainer.state.epoch + 1 == epoch
+            and self.start_step + batch + 1 == step
+            and not getattr(self.stop, "_done", 0)
+        ):
             self.stop.reason, self.stop._done = "SIGINT", 1
         return original(self, batch, logs)
 
@@ -243,14 +283,17 @@ def test_info_and_runs_show_a_run_with_a_damaged_checkpoint(two_epochs, tmp_path
 
 
 def test_no_usable_checkpoint_is_one_clear_line(two_epochs, tmp_path):
-    run = damaged_copy(two_epochs, tmp_path, "epoch not a number",
-                       which=("ckpt-000000006.json", "ckpt-000000003.json"))
-    fails(["train", str(run), "--epochs", "3", "--steps-per-epoch", "3", *TINY[:-1]],
-          r"no checkpoint in .* can be used.*ckpt-000000006\.json is damaged", one_line=False,
-          untouched=[run / "checkpoints", run / "metrics.csv"])
+    run = damaged_copy(two_epochs, tmp_path, "epoch not a number", which=("ckpt-000000006.json", "ckpt-000000003.json"))
+    fails(
+        ["train", str(run), "--epochs", "3", "--steps-per-epoch", "3", *TINY[:-1]],
+        r"no checkpoint in .* can be used.*ckpt-000000006\.json is damaged",
+        one_line=False,
+        untouched=[run / "checkpoints", run / "metrics.csv"],
+    )
 
 
 # --- checkpoints/ deleted, read-only run directory, full disk -----------------------------------------------------
+
 
 def finished_copy(two_epochs, tmp_path):
     import shutil
@@ -294,9 +337,11 @@ def test_resume_without_checkpoints_over_saved_progress_is_refused(two_epochs, t
     if how == "emptied":
         (run / "checkpoints").mkdir()
     what = "gone" if how == "deleted" else "empty"
-    fails(["train", str(run), "--epochs", "3", "--steps-per-epoch", "3", *TINY],
-          rf"run '.*' has trained 2 epochs \(metrics\.csv\) but its checkpoints/ folder is {what}.*-o NEW_DIR",
-          untouched=[run])
+    fails(
+        ["train", str(run), "--epochs", "3", "--steps-per-epoch", "3", *TINY],
+        rf"run '.*' has trained 2 epochs \(metrics\.csv\) but its checkpoints/ folder is {what}.*-o NEW_DIR",
+        untouched=[run],
+    )
 
 
 @pytest.fixture
@@ -324,13 +369,17 @@ def test_read_only_run_directory_is_one_clear_line(two_epochs, tmp_path, read_on
     """Really read-only (a bind mount), not simulated."""
     run = finished_copy(two_epochs, tmp_path)
     read_only_bind(run / where)
-    fails(["train", str(run), "--epochs", "3", "--steps-per-epoch", "3", *TINY],
-          r"cannot write to run directory .*Read-only file system.*make it writable", untouched=[run])
+    fails(
+        ["train", str(run), "--epochs", "3", "--steps-per-epoch", "3", *TINY],
+        r"cannot write to run directory .*Read-only file system.*make it writable",
+        untouched=[run],
+    )
 
 
 def full_disk_on(monkeypatch, name):
     """Simulated ENOSPC: every write of a file called `name` in a run directory fails as on a full disk."""
     from lstmgen.util import atomic
+
     real = atomic.atomic_path
 
     def failing(path):
@@ -356,11 +405,16 @@ def test_full_disk_when_resuming_is_one_clear_line(two_epochs, tmp_path, monkeyp
     run = finished_copy(two_epochs, tmp_path)
     full_disk_on(monkeypatch, name)
     # after the probe (an empty file fits on a full disk) the resume note can precede the error line
-    fails(["train", str(run), "--epochs", "3", "--steps-per-epoch", "3", *TINY], r"No space left on device",
-          one_line=name == "config.yaml", untouched=[run / "checkpoints", run / "metrics.csv"])
+    fails(
+        ["train", str(run), "--epochs", "3", "--steps-per-epoch", "3", *TINY],
+        r"No space left on device",
+        one_line=name == "config.yaml",
+        untouched=[run / "checkpoints", run / "metrics.csv"],
+    )
 
 
 # --- a multi-process job agrees on the stop -----------------------------------------------------------------------
+
 
 def test_stop_decision_is_the_union_of_every_process(monkeypatch):
     from lstmgen.training.distribute import Job
@@ -449,5 +503,8 @@ def test_read_only_run_directory_simulated(two_epochs, tmp_path, monkeypatch, wh
         return real(*a, dir=dir, **k)
 
     monkeypatch.setattr(tempfile, "mkstemp", mkstemp)
-    fails(["train", str(run), "--epochs", "3", "--steps-per-epoch", "3", *TINY],
-          r"cannot write to run directory .*Read-only file system.*make it writable", untouched=[run])
+    fails(
+        ["train", str(run), "--epochs", "3", "--steps-per-epoch", "3", *TINY],
+        r"cannot write to run directory .*Read-only file system.*make it writable",
+        untouched=[run],
+    )

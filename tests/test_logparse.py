@@ -38,6 +38,7 @@ def runs(data):
 
 # --- the real sample logs -------------------------------------------------------------------------------------
 
+
 def test_fixtures_are_byte_exact_copies_of_the_shared_logs():
     shared = Path("/work/shared/logs")
     if not shared.is_dir():
@@ -52,7 +53,10 @@ def test_keras3_verbose1_file():
     assert [(h.epoch, h.total) for h in evs if isinstance(h, EpochHeader)] == [(1, 3), (2, 3), (3, 3)]
     finals = [p for p in evs if isinstance(p, Progress) and p.final]
     assert [(p.step, p.total, p.elapsed_s, p.per_step_s) for p in finals] == [
-        (30, 30, 3.0, pytest.approx(0.047)), (30, 30, 1.0, pytest.approx(0.040)), (30, 30, 1.0, pytest.approx(0.041))]
+        (30, 30, 3.0, pytest.approx(0.047)),
+        (30, 30, 1.0, pytest.approx(0.040)),
+        (30, 30, 1.0, pytest.approx(0.041)),
+    ]
     first = next(p for p in evs if isinstance(p, Progress))
     assert (first.step, first.eta_s, first.per_step_s) == (1, 45.0, 2.0)  # step 1: compilation
     (run,) = build_runs(evs)
@@ -94,6 +98,7 @@ def test_keras3_verbose2(name):
 
 # --- other formats -------------------------------------------------------------------------------------------
 
+
 def test_keras2_interactive():
     (run,) = runs((SYN / "keras2_tty.txt").read_bytes())
     assert run.total_epochs == 5 and [e.number for e in run.epochs] == [1, 2, 3]
@@ -109,23 +114,27 @@ def test_keras2_file_one_line_per_update_and_per_sample_units():
     assert run.epochs[0].snaps[0].eta_s == 185  # 'ETA: 3:05'
 
 
-@pytest.mark.parametrize("line,expect", [
-    ("5000/5000 [==============================] - 812s 162ms/step - loss: 1.2", (812.0, 0.162)),
-    ("5000/5000 [==============================] - 8s 1s/sample - loss: 1.2", (8.0, 1.0)),
-    ("5000/5000 [==============================] - 8s 16us/step - loss: 1.2", (8.0, 16e-6)),
-    ("5000/5000 [==============================] - 8s - loss: 1.2", (8.0, None)),  # Keras 1
-    ("    123/Unknown - 45s 365ms/step - loss: 0.5", (45.0, 0.365)),
-    ("1875/1875 - 5s - loss: 0.4792 - accuracy: 0.8283 - 5s/epoch - 3ms/step", (5.0, 0.003)),  # tf 2.9+
-    ("30/30 - 3s - 117ms/step - loss: 3.6894", (3.0, 0.117)),
-])
+@pytest.mark.parametrize(
+    "line,expect",
+    [
+        ("5000/5000 [==============================] - 812s 162ms/step - loss: 1.2", (812.0, 0.162)),
+        ("5000/5000 [==============================] - 8s 1s/sample - loss: 1.2", (8.0, 1.0)),
+        ("5000/5000 [==============================] - 8s 16us/step - loss: 1.2", (8.0, 16e-6)),
+        ("5000/5000 [==============================] - 8s - loss: 1.2", (8.0, None)),  # Keras 1
+        ("    123/Unknown - 45s 365ms/step - loss: 0.5", (45.0, 0.365)),
+        ("1875/1875 - 5s - loss: 0.4792 - accuracy: 0.8283 - 5s/epoch - 3ms/step", (5.0, 0.003)),  # tf 2.9+
+        ("30/30 - 3s - 117ms/step - loss: 3.6894", (3.0, 0.117)),
+    ],
+)
 def test_keras_summary_lines(line, expect):
     (p,) = events(line, Progress)
     assert p.elapsed_s == expect[0]
     assert p.per_step_s == (expect[1] and pytest.approx(expect[1]))
 
 
-@pytest.mark.parametrize("text,seconds", [("Epoch 1/3\n - 14s - loss: 0.69 - acc: 0.5\n", 14.0),
-                                          ("Epoch 1/3\n14s - loss: 0.69\n", 14.0)])
+@pytest.mark.parametrize(
+    "text,seconds", [("Epoch 1/3\n - 14s - loss: 0.69 - acc: 0.5\n", 14.0), ("Epoch 1/3\n14s - loss: 0.69\n", 14.0)]
+)
 def test_keras1_verbose2_epoch_totals(text, seconds):
     assert [e.duration_s for e in events(text, EpochEnd)] == [seconds]
 
@@ -136,13 +145,16 @@ def test_eta_formats(eta, seconds):
     assert p.eta_s == seconds
 
 
-@pytest.mark.parametrize("line,expect", [
-    ("Epoch 3/20:  45%|████▌     | 450/1000 [01:23<01:42,  5.37it/s, loss=1.23]", (450, 1000, 83, 1 / 5.37, 3, 20)),
-    ("epoch 3/20:  45%|####5     | 450/1000 [1:01:23<1:00:42,  1.23s/it]", (450, 1000, 3683, 1.23, 3, 20)),
-    ("  0%|          | 0/1000 [00:00<?, ?it/s]", (0, 1000, 0, None, None, None)),
-    ("Training: 450it [01:23,  5.37it/s]", (450, None, 83, 1 / 5.37, None, None)),
-    ("Epoch 2:  10%|█         | 1.2k/12.0k [00:10<01:30, 120.00it/s]", (1200, 12000, 10, 1 / 120, 2, None)),
-])
+@pytest.mark.parametrize(
+    "line,expect",
+    [
+        ("Epoch 3/20:  45%|████▌     | 450/1000 [01:23<01:42,  5.37it/s, loss=1.23]", (450, 1000, 83, 1 / 5.37, 3, 20)),
+        ("epoch 3/20:  45%|####5     | 450/1000 [1:01:23<1:00:42,  1.23s/it]", (450, 1000, 3683, 1.23, 3, 20)),
+        ("  0%|          | 0/1000 [00:00<?, ?it/s]", (0, 1000, 0, None, None, None)),
+        ("Training: 450it [01:23,  5.37it/s]", (450, None, 83, 1 / 5.37, None, None)),
+        ("Epoch 2:  10%|█         | 1.2k/12.0k [00:10<01:30, 120.00it/s]", (1200, 12000, 10, 1 / 120, 2, None)),
+    ],
+)
 def test_tqdm_bars(line, expect):
     (p,) = events("\r" + line)
     assert p.kind == "tqdm"
@@ -178,14 +190,17 @@ def test_lstmgen_train_log():
 
 
 def test_lstmgen_finished_line():
-    text = ("2026-11-24 10:40:00.123 start run=r epochs=1 steps_per_epoch=5 batch=64 seq_len=100 resumed_from=none\n"
-            "2026-11-24 10:40:05.000 epoch 1/1 end steps 5/5 time 5.00s loss 2.1 val_loss 2.0 val_bpc 2.9\n"
-            "2026-11-24 10:40:06.000 finished epochs=1 best_val_loss=2.0000\n")
+    text = (
+        "2026-11-24 10:40:00.123 start run=r epochs=1 steps_per_epoch=5 batch=64 seq_len=100 resumed_from=none\n"
+        "2026-11-24 10:40:05.000 epoch 1/1 end steps 5/5 time 5.00s loss 2.1 val_loss 2.0 val_bpc 2.9\n"
+        "2026-11-24 10:40:06.000 finished epochs=1 best_val_loss=2.0000\n"
+    )
     (run,) = runs(text)
     assert run.finished and run.ended.reason == "finished"
 
 
 # --- oddities of pasted logs ----------------------------------------------------------------------------------
+
 
 def test_ansi_without_esc_prefixes_glued_tensorflow_text():
     evs = parse_log((SYN / "pasted_keras3.txt").read_bytes())
@@ -196,8 +211,10 @@ def test_ansi_without_esc_prefixes_glued_tensorflow_text():
 
 
 def test_caret_notation_from_cat_v():
-    text = ("Epoch 1/2\n^M^[[1m 5/30^[[0m ^[[37mxx^[[0m ^[[1m1s^[[0m 40ms/step - loss: 3.6^H^H^H"
-            "^M^[[1m 7/30^[[0m ^[[1m1s^[[0m 41ms/step\n")
+    text = (
+        "Epoch 1/2\n^M^[[1m 5/30^[[0m ^[[37mxx^[[0m ^[[1m1s^[[0m 40ms/step - loss: 3.6^H^H^H"
+        "^M^[[1m 7/30^[[0m ^[[1m1s^[[0m 41ms/step\n"
+    )
     steps = [p.step for p in events(text, Progress)]
     assert steps == [5, 7]
 
@@ -209,9 +226,15 @@ def test_prefixes(prefix):
     assert isinstance(evs[0], EpochHeader) and evs[0].epoch == 2 and evs[1].final
 
 
-@pytest.mark.parametrize("line", ["Epoch 00012: saving model to /tmp/ckpt.h5",
-                                  "Epoch 13: ReduceLROnPlateau reducing learning rate to 0.0001.",
-                                  "Epoch 5: val_loss improved from 0.5 to 0.4", "Epoch 00012: early stopping"])
+@pytest.mark.parametrize(
+    "line",
+    [
+        "Epoch 00012: saving model to /tmp/ckpt.h5",
+        "Epoch 13: ReduceLROnPlateau reducing learning rate to 0.0001.",
+        "Epoch 5: val_loss improved from 0.5 to 0.4",
+        "Epoch 00012: early stopping",
+    ],
+)
 def test_callback_lines_are_not_headers(line):
     assert not events(line, EpochHeader)
 
@@ -242,9 +265,11 @@ def test_log_starting_mid_run():
 
 def test_crash_and_restart_of_the_same_epoch():
     bar = "\r{:>4}/1000 ━━━━━━━━━━━━━━━━━━━━ {} {}ms/step - loss: 1.0".format
-    log = ("Epoch 4/10\n" + bar(1000, "50s", 50) + "\nEpoch 5/10\n" + bar(300, "35s", 50) + "\n"
-           "2024-07-30 22:00:00.000: I tensorflow/core/platform/cpu_feature_guard.cc:210] starting again\n"
-           "Epoch 5/10\n" + bar(1, "3:00", 180) + bar(200, "40s", 50))
+    log = (
+        "Epoch 4/10\n" + bar(1000, "50s", 50) + "\nEpoch 5/10\n" + bar(300, "35s", 50) + "\n"
+        "2024-07-30 22:00:00.000: I tensorflow/core/platform/cpu_feature_guard.cc:210] starting again\n"
+        "Epoch 5/10\n" + bar(1, "3:00", 180) + bar(200, "40s", 50)
+    )
     (run,) = runs(log)
     assert [(e.number, e.step) for e in run.epochs] == [(4, 1000), (5, 200)] and run.epochs[1].restart
     assert run.segments == 2 and run.eval_bars == 0
@@ -259,12 +284,32 @@ def test_second_fit_with_initial_epoch_is_another_run():
 
 def test_jupyter_notebook_outputs():
     import json
-    nb = {"nbformat": 4, "cells": [{"cell_type": "code", "outputs": [{"output_type": "stream", "text": [
-        "Epoch 1/10\n",
-        ("\x1b[1m1563/1563\x1b[0m \x1b[32m━━━━━━━━━━━━━━━━━━━━\x1b[0m\x1b[37m\x1b[0m "
-         "\x1b[1m12s\x1b[0m 7ms/step - loss: 1.5\n"),
-        "Epoch 2/10\n",
-        "\r\x1b[1m 500/1563\x1b[0m \x1b[32m━━━━━━\x1b[0m\x1b[37m━━━━━━━━━━━━━━\x1b[0m \x1b[1m6s\x1b[0m 6ms/step"]}]}]}
+
+    nb = {
+        "nbformat": 4,
+        "cells": [
+            {
+                "cell_type": "code",
+                "outputs": [
+                    {
+                        "output_type": "stream",
+                        "text": [
+                            "Epoch 1/10\n",
+                            (
+                                "\x1b[1m1563/1563\x1b[0m \x1b[32m━━━━━━━━━━━━━━━━━━━━\x1b[0m\x1b[37m\x1b[0m "
+                                "\x1b[1m12s\x1b[0m 7ms/step - loss: 1.5\n"
+                            ),
+                            "Epoch 2/10\n",
+                            (
+                                "\r\x1b[1m 500/1563\x1b[0m \x1b[32m━━━━━━\x1b[0m\x1b[37m━━━━━━━━━━━━━━\x1b[0m "
+                                "\x1b[1m6s\x1b[0m 6ms/step"
+                            ),
+                        ],
+                    }
+                ],
+            }
+        ],
+    }
     (run,) = runs(json.dumps(nb))
     assert [(e.number, e.step) for e in run.epochs] == [(1, 1563), (2, 500)] and run.total_epochs == 10
 
@@ -278,10 +323,17 @@ def test_unicode_and_binary_detection():
 
 
 def test_stamps():
-    evs = [e for e in parse_log(b"I0000 00:00:1722376740.675123   12 cuda_dnn.cc:1] x\n"
-                                b"W0730 21:59:01.500000 140234 file.py:12] y\n"
-                                b"Epoch 1/2\n"
-                                b"2024-07-30 21:59:02,250 - INFO - z\n", year=2024) if isinstance(e, Timestamp)]
+    evs = [
+        e
+        for e in parse_log(
+            b"I0000 00:00:1722376740.675123   12 cuda_dnn.cc:1] x\n"
+            b"W0730 21:59:01.500000 140234 file.py:12] y\n"
+            b"Epoch 1/2\n"
+            b"2024-07-30 21:59:02,250 - INFO - z\n",
+            year=2024,
+        )
+        if isinstance(e, Timestamp)
+    ]
     assert [e.source for e in evs] == ["unix", "absl", "iso"]
     assert evs[0].ts == pytest.approx(1722376740.675123)
     assert evs[2].ts - evs[1].ts == pytest.approx(0.75)  # absl stamps carry no year: the log's year is assumed
@@ -312,13 +364,17 @@ def test_parse_is_resumable_at_line_boundaries():
 
 # --- speed and robustness ------------------------------------------------------------------------------------
 
+
 def _big(writer, size=10_000_000, **kw):
     data = b"".join(b for _, b in writer(S.timeline(**kw)))
     return (data * (size // len(data) + 1))[:size]
 
 
-@pytest.mark.parametrize("writer", [S.keras3, lambda tl: S.keras2(tl, tty=False),
-                                    lambda tl: S.tqdm_bars(tl, interval=0)], ids=["keras3", "keras2-file", "tqdm"])
+@pytest.mark.parametrize(
+    "writer",
+    [S.keras3, lambda tl: S.keras2(tl, tty=False), lambda tl: S.tqdm_bars(tl, interval=0)],
+    ids=["keras3", "keras2-file", "tqdm"],
+)
 def test_ten_megabytes_parse(writer):
     """Speed is measured by bench/bench_estimate.py (never asserted here: timed tests flake on a busy box)."""
     data = _big(writer, epochs=40, steps=1000)
@@ -333,14 +389,42 @@ def test_arbitrary_bytes_never_raise(data):
     build_runs(parse_log(data))
 
 
-_TOKENS = [b"\r", b"\n", b"\b", b"\x1b[", b"[1m", b"Epoch ", b"/", b"0", b"9" * 30, b" ETA: ", b"%|", b"it/s", b"s/it",
-           b" - ", b"ms/step", b"Unknown", b"[", b"]", b":", b"2024-07-30 21:59:00", b"\x00", b"\xff\xfe",
-           b"early stopping", b" start run=x epochs=0", b" epoch 0/0 step 0/0", b"finished", b"interrupted"]
+_TOKENS = [
+    b"\r",
+    b"\n",
+    b"\b",
+    b"\x1b[",
+    b"[1m",
+    b"Epoch ",
+    b"/",
+    b"0",
+    b"9" * 30,
+    b" ETA: ",
+    b"%|",
+    b"it/s",
+    b"s/it",
+    b" - ",
+    b"ms/step",
+    b"Unknown",
+    b"[",
+    b"]",
+    b":",
+    b"2024-07-30 21:59:00",
+    b"\x00",
+    b"\xff\xfe",
+    b"early stopping",
+    b" start run=x epochs=0",
+    b" epoch 0/0 step 0/0",
+    b"finished",
+    b"interrupted",
+]
 
 
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.sampled_from(REAL + sorted(SYN.iterdir())), st.lists(st.tuples(st.integers(0, 3), st.integers(0, 10**6),
-                                                                       st.integers(0, len(_TOKENS) - 1)), max_size=12))
+@given(
+    st.sampled_from(REAL + sorted(SYN.iterdir())),
+    st.lists(st.tuples(st.integers(0, 3), st.integers(0, 10**6), st.integers(0, len(_TOKENS) - 1)), max_size=12),
+)
 def test_mutated_real_logs_never_raise(path, edits):
     data = bytearray(path.read_bytes())
     for op, pos, tok in edits:
@@ -348,7 +432,7 @@ def test_mutated_real_logs_never_raise(path, edits):
         if op == 0:
             data[pos:pos] = _TOKENS[tok]
         elif op == 1:
-            del data[pos:pos + tok * 7 + 1]
+            del data[pos : pos + tok * 7 + 1]
         elif op == 2:
             data[pos:pos] = random.Random(pos).randbytes(tok + 1)
         else:

@@ -10,13 +10,13 @@ nbformat = pytest.importorskip("nbformat")
 nbclient = pytest.importorskip("nbclient")
 
 NOTEBOOK = Path(__file__).parent.parent / "examples" / "quickstart.ipynb"
-TINY = '''SOURCE = "builtin:reber"
+TINY = """SOURCE = "builtin:reber"
 CONFIG = "smoke"
 EPOCHS = 2
 OVERRIDES = {"units": 16, "layers": 1, "embedding_dim": 8, "seq_len": 16, "batch_size": 8, "steps_per_epoch": 5,
              "mixed_precision": "off", "sample_length": 20}
 OUT = "runs/quickstart"
-'''
+"""
 
 
 def test_quickstart_notebook_runs_in_a_kernel(tmp_path):
@@ -26,12 +26,16 @@ def test_quickstart_notebook_runs_in_a_kernel(tmp_path):
     params[0].source = TINY
     env_cwd = os.getcwd()
     try:
-        nbclient.NotebookClient(nb, timeout=300, kernel_name="python3",
-                                resources={"metadata": {"path": str(tmp_path)}}).execute()
+        nbclient.NotebookClient(
+            nb, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}
+        ).execute()
     finally:
         os.chdir(env_cwd)
-    outputs = ["".join(o.get("text", "") + str(o.get("data", {}).get("text/plain", "")) for o in c.get("outputs", []))
-               for c in nb.cells if c.cell_type == "code"]
+    outputs = [
+        "".join(o.get("text", "") + str(o.get("data", {}).get("text/plain", "")) for o in c.get("outputs", []))
+        for c in nb.cells
+        if c.cell_type == "code"
+    ]
     text = "\n".join(outputs)
     assert "finished" in text and "run would end at" in text and "--- temperature 1.1 ---" in text
     assert any("image/png" in o.get("data", {}) for c in nb.cells if c.cell_type == "code" for o in c.outputs)

@@ -19,11 +19,13 @@ from lstmgen.errors import LstmgenError
 
 ROOT = Path(__file__).resolve().parents[1]
 # Runs the CLI, then (at exit, whatever the exit code) prints which heavy modules it imported on stdout's last line.
-PROBE = ("import atexit, sys\n"
-         "atexit.register(lambda: print('\\nHEAVY=' + ','.join(sorted({m.split('.')[0] for m in sys.modules\n"
-         "    if m.split('.')[0] in ('tensorflow', 'keras', 'jax', 'torch')}))))\n"
-         "from lstmgen.cli.main import main\n"
-         "main(sys.argv[1:])\n")
+PROBE = (
+    "import atexit, sys\n"
+    "atexit.register(lambda: print('\\nHEAVY=' + ','.join(sorted({m.split('.')[0] for m in sys.modules\n"
+    "    if m.split('.')[0] in ('tensorflow', 'keras', 'jax', 'torch')}))))\n"
+    "from lstmgen.cli.main import main\n"
+    "main(sys.argv[1:])\n"
+)
 
 
 def run_cli(*args: str) -> tuple[subprocess.CompletedProcess, str]:
@@ -33,12 +35,16 @@ def run_cli(*args: str) -> tuple[subprocess.CompletedProcess, str]:
     return proc, heavy
 
 
-@pytest.mark.parametrize("args", [
-    ["generate", "{run}", "--length", "50", "--seed", "1"],
-    ["generate", "{run}", "--length", "20", "--num-samples", "3", "--engine", "numpy", "--json"],
-    ["info", "{run}"],
-    ["eval", "{run}", "--no-loss", "--generate", "2", "--length", "40", "--seed", "1"],
-], ids=["generate", "generate-numpy-json", "info", "eval-no-loss"])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["generate", "{run}", "--length", "50", "--seed", "1"],
+        ["generate", "{run}", "--length", "20", "--num-samples", "3", "--engine", "numpy", "--json"],
+        ["info", "{run}"],
+        ["eval", "{run}", "--no-loss", "--generate", "2", "--length", "40", "--seed", "1"],
+    ],
+    ids=["generate", "generate-numpy-json", "info", "eval-no-loss"],
+)
 def test_commands_do_not_import_tensorflow(tiny_run, args):
     proc, heavy = run_cli(*(a.format(run=tiny_run) for a in args))
     assert proc.returncode == 0, proc.stderr
@@ -62,8 +68,23 @@ def test_same_text_as_the_keras_loaded_numpy_engine(tiny_run):
     vocab = Vocab.load(tiny_run / "vocab.json")
     prime = vocab.encode("The quick", unknown="map")
     want = generate_text(old, vocab.decode, prime, 200, 2, Sampling(temperature=0.9, top_p=0.95), 7)
-    proc, _ = run_cli("generate", str(tiny_run), "--length", "200", "--num-samples", "2", "--seed", "7",
-                      "--temperature", "0.9", "--top-p", "0.95", "--prime", "The quick", "--json")
+    proc, _ = run_cli(
+        "generate",
+        str(tiny_run),
+        "--length",
+        "200",
+        "--num-samples",
+        "2",
+        "--seed",
+        "7",
+        "--temperature",
+        "0.9",
+        "--top-p",
+        "0.95",
+        "--prime",
+        "The quick",
+        "--json",
+    )
     assert proc.returncode == 0, proc.stderr
     got = json.loads(proc.stdout.rsplit("\nHEAVY=", 1)[0])["samples"]
     assert got == ["The quick" + t for t in want]
@@ -104,17 +125,32 @@ def set_vars_name(f, old, new):
             g["vars"].attrs["name"] = new
 
 
-@pytest.mark.parametrize("config,weights,match", [
-    (lambda c: layer_cfg(c, "lstm_0").update(units=32), None,
-     r"layer 'lstm_0' weight 0 has shape \(8, 64\), the config implies \(8, 128\)"),
-    (lambda c: layer_cfg(c, "embedding").update(input_dim=40), None, r"layer 'embedding' weight 0 has shape"),
-    (None, lambda f: set_vars_name(f, "lstm_0", "lstm_7"), r"its weights have no layer named 'lstm_0'"),
-    (None, lambda f: set_vars_name(f, "logits", "head"), r"its weights have no layer named 'logits'"),
-    (lambda c: layer_cfg(c, "lstm_0").update(recurrent_activation="hard_sigmoid"), None,
-     r"not a standard tanh/sigmoid LSTM"),
-    (lambda c: [layer.update(class_name="GRU") for layer in c["config"]["layers"] if layer["class_name"] == "LSTM"],
-     None, r"expected embedding → LSTM → logits layers, found Embedding → GRU → Dense"),
-], ids=["units", "vocab", "lstm-name", "dense-name", "activation", "gru"])
+@pytest.mark.parametrize(
+    "config,weights,match",
+    [
+        (
+            lambda c: layer_cfg(c, "lstm_0").update(units=32),
+            None,
+            r"layer 'lstm_0' weight 0 has shape \(8, 64\), the config implies \(8, 128\)",
+        ),
+        (lambda c: layer_cfg(c, "embedding").update(input_dim=40), None, r"layer 'embedding' weight 0 has shape"),
+        (None, lambda f: set_vars_name(f, "lstm_0", "lstm_7"), r"its weights have no layer named 'lstm_0'"),
+        (None, lambda f: set_vars_name(f, "logits", "head"), r"its weights have no layer named 'logits'"),
+        (
+            lambda c: layer_cfg(c, "lstm_0").update(recurrent_activation="hard_sigmoid"),
+            None,
+            r"not a standard tanh/sigmoid LSTM",
+        ),
+        (
+            lambda c: [
+                layer.update(class_name="GRU") for layer in c["config"]["layers"] if layer["class_name"] == "LSTM"
+            ],
+            None,
+            r"expected embedding → LSTM → logits layers, found Embedding → GRU → Dense",
+        ),
+    ],
+    ids=["units", "vocab", "lstm-name", "dense-name", "activation", "gru"],
+)
 def test_weights_that_do_not_match_the_config_are_one_clear_line(tiny_run, tmp_path, config, weights, match):
     from lstmgen.generation.weights import read_step_model
 
@@ -137,8 +173,11 @@ def test_damaged_weights_member_is_one_clear_line(tiny_run, tmp_path):
     with zipfile.ZipFile(run / "best.keras", "w") as z:
         for n, data in members.items():
             z.writestr(n, data)
-    fails(["generate", str(run), "--length", "5"], r"cannot read model .*best.keras.*damaged or not an lstmgen model",
-          untouched=[run])
+    fails(
+        ["generate", str(run), "--length", "5"],
+        r"cannot read model .*best.keras.*damaged or not an lstmgen model",
+        untouched=[run],
+    )
 
 
 def test_auto_engine_needs_no_backend_without_a_gpu_device(monkeypatch):

@@ -92,26 +92,55 @@ def test_report_failures_never_stop_training(corpus, tmp_path, monkeypatch):
 
 def test_samples_and_tensorboard_can_be_switched_off(corpus, tmp_path):
     run = tmp_path / "run"
-    train(corpus, "-o", run, "--epochs", "2", "--steps-per-epoch", "2", *TINY_TRAIN, "--sample-every-epochs", "0",
-          "--no-tensorboard", "-q")
+    train(
+        corpus,
+        "-o",
+        run,
+        "--epochs",
+        "2",
+        "--steps-per-epoch",
+        "2",
+        *TINY_TRAIN,
+        "--sample-every-epochs",
+        "0",
+        "--no-tensorboard",
+        "-q",
+    )
     assert (run / "loss.png").exists() and not (run / "samples.txt").exists() and not (run / "tensorboard").exists()
     every2 = tmp_path / "every2"
-    train(corpus, "-o", every2, "--epochs", "2", "--steps-per-epoch", "2", *TINY_TRAIN, "--sample-every-epochs", "2",
-          "--sample-temperatures", "0.7", "--no-tensorboard", "-q")
+    train(
+        corpus,
+        "-o",
+        every2,
+        "--epochs",
+        "2",
+        "--steps-per-epoch",
+        "2",
+        *TINY_TRAIN,
+        "--sample-every-epochs",
+        "2",
+        "--sample-temperatures",
+        "0.7",
+        "--no-tensorboard",
+        "-q",
+    )
     samples = (every2 / "samples.txt").read_text(encoding="utf-8")
     assert samples.count("=== epoch") == 1 and "=== epoch 2/2" in samples and "--- temperature 0.7 ---" in samples
 
 
-@pytest.mark.parametrize("value, match", [("0.5,hot", "not a number"), ("0", "in [0.001, 1000]"),
-                                          ("1,-2", "in [0.001, 1000]")])
+@pytest.mark.parametrize(
+    "value, match", [("0.5,hot", "not a number"), ("0", "in [0.001, 1000]"), ("1,-2", "in [0.001, 1000]")]
+)
 def test_bad_sample_temperatures(corpus, tmp_path, value, match):
     result = train(corpus, "-o", tmp_path / "r", "--sample-temperatures", value, expect=1)
     assert match in result.stderr and not (tmp_path / "r").exists()
 
 
 def test_loss_png_from_partial_history(tmp_path):
-    history = [{"epoch": 1, "global_step": 10, "wall_seconds": 5.0, "loss": 2.5, "val_loss": None},
-               {"epoch": 2, "global_step": 20, "wall_seconds": 9000.0, "loss": 2.0, "val_loss": 2.1}]
+    history = [
+        {"epoch": 1, "global_step": 10, "wall_seconds": 5.0, "loss": 2.5, "val_loss": None},
+        {"epoch": 2, "global_step": 20, "wall_seconds": 9000.0, "loss": 2.0, "val_loss": 2.1},
+    ]
     assert write_loss_png(history, tmp_path / "a.png", "t").read_bytes().startswith(PNG_MAGIC)
     assert write_loss_png([], tmp_path / "b.png").read_bytes().startswith(PNG_MAGIC)
     assert read_metrics(tmp_path / "missing.csv") == []

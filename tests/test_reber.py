@@ -103,9 +103,9 @@ def near_valid(draw):
     i = draw(st.integers(0, len(s) - 1))
     c = draw(st.sampled_from(reber.ALPHABET))
     if op == "replace":
-        s = s[:i] + c + s[i + 1:]
+        s = s[:i] + c + s[i + 1 :]
     elif op == "delete":
-        s = s[:i] + s[i + 1:]
+        s = s[:i] + s[i + 1 :]
     elif op == "insert":
         s = s[:i] + c + s[i:]
     elif op == "swap_outer":

@@ -11,8 +11,23 @@ from lstmgen.cli.main import cli
 from lstmgen.errors import LstmgenError
 from lstmgen.runs.rundir import RunDir
 
-TINY = ["--units", "16", "--layers", "1", "--embedding-dim", "8", "--seq-len", "16", "--batch-size", "8",
-        "--seed", "3", "--checkpoint-minutes", "0", "-q"]
+TINY = [
+    "--units",
+    "16",
+    "--layers",
+    "1",
+    "--embedding-dim",
+    "8",
+    "--seq-len",
+    "16",
+    "--batch-size",
+    "8",
+    "--seed",
+    "3",
+    "--checkpoint-minutes",
+    "0",
+    "-q",
+]
 
 
 @pytest.fixture
@@ -89,8 +104,18 @@ def test_checkpoint_state_is_complete(corpus, tmp_path):
     run = tmp_path / "run"
     assert train(corpus, "-o", run, "--epochs", "1", "--steps-per-epoch", "3", *TINY).exit_code == 0
     state = json.loads((RunDir(run).checkpoint_path(3).with_suffix(".json")).read_text())
-    for key in ("epoch", "step", "global_step", "best_val_loss", "best_epoch", "history", "seed", "config",
-                "train_seconds", "wall_seconds"):
+    for key in (
+        "epoch",
+        "step",
+        "global_step",
+        "best_val_loss",
+        "best_epoch",
+        "history",
+        "seed",
+        "config",
+        "train_seconds",
+        "wall_seconds",
+    ):
         assert key in state, key
     assert state["config"]["units"] == 16 and state["seed"] == 3
 

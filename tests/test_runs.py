@@ -23,8 +23,14 @@ def run(args, expect=0, env=None):
     return result
 
 
-@pytest.mark.parametrize("shape", [dict(embedding_dim=8, layers=1, units=16), dict(embedding_dim=5, layers=3, units=7),
-                                   dict(embedding_dim=64, layers=2, units=256)])
+@pytest.mark.parametrize(
+    "shape",
+    [
+        dict(embedding_dim=8, layers=1, units=16),
+        dict(embedding_dim=5, layers=3, units=7),
+        dict(embedding_dim=64, layers=2, units=256),
+    ],
+)
 def test_parameter_count_equals_keras(shape):
     from lstmgen.training.model import build_model
 
@@ -71,8 +77,12 @@ def test_runs_lists_states_losses_and_sizes(tiny_run, tmp_path):
     with RunDir(running).lock():  # held (flock) as a trainer holds it; the stale run's pid no longer exists
         states = _states(root)
     assert {k: v["state"] for k, v in states.items()} == {
-        "finished": "finished", "interrupted": "interrupted", "running": "running", "stale": "finished",
-        "empty": "empty"}
+        "finished": "finished",
+        "interrupted": "interrupted",
+        "running": "running",
+        "stale": "finished",
+        "empty": "empty",
+    }
     row = states["finished"]
     assert row["epoch"] == 2 and row["epochs"] == 2 and row["best_val_loss"] > 0
     assert row["best_val_bpc"] == pytest.approx(row["best_val_loss"] / 0.6931471805599453)
@@ -103,8 +113,13 @@ def test_info_shows_config_parameters_vocabulary_checkpoints(tiny_run):
     assert d["config"]["units"] == 16 and d["parameters"] == parameter_count(d["config"], d["vocab"]["size"])
     assert [c["global_step"] for c in d["checkpoints"]] == [8, 4]
     assert d["checkpoints"][0]["val_loss"] is not None and "latest" in d["checkpoints"][0]["is"]
-    assert d["files"] == {"metrics.csv": True, "train.log": True, "loss.png": True, "samples.txt": True,
-                          "tensorboard": True}
+    assert d["files"] == {
+        "metrics.csv": True,
+        "train.log": True,
+        "loss.png": True,
+        "samples.txt": True,
+        "tensorboard": True,
+    }
 
 
 def test_info_errors(tmp_path):
@@ -114,8 +129,11 @@ def test_info_errors(tmp_path):
 
 # --- --json, -q, -v -----------------------------------------------------------------------------------------------
 def test_generate_json(tiny_run):
-    d = json.loads(run(["generate", tiny_run, "--num-samples", "2", "--length", "12", "--prime", "The", "--seed", "4",
-                        "--json"]).stdout)
+    d = json.loads(
+        run(
+            ["generate", tiny_run, "--num-samples", "2", "--length", "12", "--prime", "The", "--seed", "4", "--json"]
+        ).stdout
+    )
     assert d["prime"] == "The" and d["sampling"]["temperature"] == 0.8 and d["model"].endswith("best.keras")
     assert len(d["samples"]) == 2 and all(s.startswith("The") and len(s) == 15 for s in d["samples"])
     one = json.loads(run(["generate", tiny_run, "--length", "12", "--prime", "The", "--seed", "4", "--json"]).stdout)
@@ -162,8 +180,10 @@ def test_group_help_lists_every_command():
     assert "_LSTMGEN_COMPLETE=bash_source" in text
 
 
-@pytest.mark.parametrize("shell, marker", [("bash", "complete -o nosort -F"), ("zsh", "compdef"),
-                                           ("fish", "complete --no-files --command lstmgen")])
+@pytest.mark.parametrize(
+    "shell, marker",
+    [("bash", "complete -o nosort -F"), ("zsh", "compdef"), ("fish", "complete --no-files --command lstmgen")],
+)
 def test_shell_completion_script(shell, marker):
     result = CliRunner().invoke(cli, [], env={"_LSTMGEN_COMPLETE": f"{shell}_source"}, prog_name="lstmgen")
     assert result.exit_code == 0 and marker in result.stdout
@@ -176,9 +196,11 @@ def test_completion_of_commands():
 
 
 def test_light_commands_do_not_import_tensorflow(tiny_run):
-    code = ("import sys; from lstmgen.cli.main import cli\n"
-            "for args in (['--help'], ['runs', sys.argv[1]], ['info', sys.argv[1]], ['prepare', '--help']):\n"
-            "    try:\n        cli.main(args, standalone_mode=False)\n    except SystemExit:\n        pass\n"
-            "bad = [m for m in ('tensorflow', 'keras', 'matplotlib') if m in sys.modules]\n"
-            "assert not bad, bad")
+    code = (
+        "import sys; from lstmgen.cli.main import cli\n"
+        "for args in (['--help'], ['runs', sys.argv[1]], ['info', sys.argv[1]], ['prepare', '--help']):\n"
+        "    try:\n        cli.main(args, standalone_mode=False)\n    except SystemExit:\n        pass\n"
+        "bad = [m for m in ('tensorflow', 'keras', 'matplotlib') if m in sys.modules]\n"
+        "assert not bad, bad"
+    )
     subprocess.run([sys.executable, "-c", code, str(tiny_run)], check=True, capture_output=True)

@@ -44,9 +44,18 @@ def test_sampling_follows_distribution_and_is_seeded():
     assert np.array_equal(picks, again)
 
 
-@pytest.mark.parametrize("kwargs", [dict(temperature=0), dict(temperature=-1), dict(temperature=float("nan")),
-                                    dict(temperature=float("inf")), dict(top_p=0), dict(top_p=1.5),
-                                    dict(top_k=-2)])
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        dict(temperature=0),
+        dict(temperature=-1),
+        dict(temperature=float("nan")),
+        dict(temperature=float("inf")),
+        dict(top_p=0),
+        dict(top_p=1.5),
+        dict(top_k=-2),
+    ],
+)
 def test_bad_sampling_options(kwargs):
     with pytest.raises(LstmgenError):
         Sampling(**kwargs).check()

@@ -59,8 +59,7 @@ def test_generate_json_is_the_cli_sample_for_the_seed(web, tiny_run):
     r = call(web, "POST", "/v1/generate", json={"prime": "The ", "length": 120, "seed": 5, "temperature": 0.9})
     assert r.status_code == 200, r.text
     body = r.json()
-    want = generate(str(tiny_run), prime="The ", length=120, sampling=Sampling(temperature=0.9), seed=5,
-                    engine="numpy")
+    want = generate(str(tiny_run), prime="The ", length=120, sampling=Sampling(temperature=0.9), seed=5, engine="numpy")
     assert body["samples"] == want and body["model"] == "run" and body["prime"] == "The "
 
 
@@ -107,7 +106,7 @@ BAD = [
     ('{"top_k": 2.5}', 400, "top_k must be an integer"),
     ('{"length": -1}', 400, "length must be between 0 and 100000"),
     ('{"length": 100001}', 400, "length must be between"),
-    ('{"length": "10"}', 400, "length must be an integer, got \"10\""),
+    ('{"length": "10"}', 400, 'length must be an integer, got "10"'),
     ('{"length": 10.5}', 400, "length must be an integer"),
     ('{"length": true}', 400, "length must be an integer"),
     ('{"length": 1e999}', 400, "length must be an integer"),
@@ -124,10 +123,10 @@ BAD = [
     ('{"model": 3}', 400, "model must be a string"),
     ('{"lenght": 10}', 400, "unknown parameter 'lenght'"),
     ('{"length": 10', 400, "not valid JSON"),
-    ('[1, 2]', 400, "must be a JSON object, got list"),
+    ("[1, 2]", 400, "must be a JSON object, got list"),
     ('"text"', 400, "must be a JSON object, got str"),
-    (b'\xff\xfe{}', 400, "not valid JSON"),
-    ('{"length": 1' + "0" * 4000 + '}', 400, r"length must be between 0 and 100000, got 10{36}\.\.\.$"),
+    (b"\xff\xfe{}", 400, "not valid JSON"),
+    ('{"length": 1' + "0" * 4000 + "}", 400, r"length must be between 0 and 100000, got 10{36}\.\.\.$"),
     ('{"prime": "' + "y" * 5000 + '"}', 413, "over 4096 bytes"),
 ]
 
@@ -181,6 +180,7 @@ def test_token_is_checked_on_every_api_call(engine):
 
 def test_client_disconnect_mid_stream_stops_the_stream_at_once(web, engine):
     """Drive the ASGI app by hand: take the first chunk of a 100,000-character stream, then disconnect."""
+
     async def go():
         got_chunk, sent = asyncio.Event(), []
         body = json.dumps({"length": 100_000, "stream": True}).encode()
@@ -194,13 +194,23 @@ def test_client_disconnect_mid_stream_stops_the_stream_at_once(web, engine):
 
         async def send(message):
             sent.append(message)
-            if message["type"] == "http.response.body" and b"data: {\"sample\"" in message.get("body", b""):
+            if message["type"] == "http.response.body" and b'data: {"sample"' in message.get("body", b""):
                 got_chunk.set()
 
-        scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST",
-                 "scheme": "http", "path": "/v1/generate", "raw_path": b"/v1/generate", "query_string": b"",
-                 "root_path": "", "headers": [(b"content-type", b"application/json")], "client": ("127.0.0.1", 1),
-                 "server": ("127.0.0.1", 80)}
+        scope = {
+            "type": "http",
+            "asgi": {"version": "3.0"},
+            "http_version": "1.1",
+            "method": "POST",
+            "scheme": "http",
+            "path": "/v1/generate",
+            "raw_path": b"/v1/generate",
+            "query_string": b"",
+            "root_path": "",
+            "headers": [(b"content-type", b"application/json")],
+            "client": ("127.0.0.1", 1),
+            "server": ("127.0.0.1", 80),
+        }
         t0 = time.monotonic()
         await asyncio.wait_for(web(scope, receive, send), timeout=30)
         return time.monotonic() - t0, sent
@@ -223,25 +233,39 @@ def test_python_api_streams_in_process(tiny_run):
     with Engine.load([tiny_run]) as e:
         chunks = list(e.stream(prime="Pack ", length=150, seed=11, temperature=0.7))
         texts = ["".join(s) for s in e.submit(length=40, num_samples=2, seed=1)]
-    assert "Pack " + "".join(chunks) == generate(str(tiny_run), prime="Pack ", length=150, seed=11,
-                                                  sampling=Sampling(temperature=0.7),
-                                                  engine="numpy")[0]
+    assert (
+        "Pack " + "".join(chunks)
+        == generate(
+            str(tiny_run), prime="Pack ", length=150, seed=11, sampling=Sampling(temperature=0.7), engine="numpy"
+        )[0]
+    )
     assert [len(t) for t in texts] == [40, 40]
 
 
 def test_serve_without_the_web_stack_is_one_line(tiny_run):
     code = "import sys; sys.modules['uvicorn'] = None\nfrom lstmgen.cli.main import main\nmain(sys.argv[1:])"
-    proc = subprocess.run([sys.executable, "-c", code, "serve", str(tiny_run)], capture_output=True, text=True,
-                          env=dict(os.environ, PYTHONPATH=str(ROOT)), timeout=60)
+    proc = subprocess.run(
+        [sys.executable, "-c", code, "serve", str(tiny_run)],
+        capture_output=True,
+        text=True,
+        env=dict(os.environ, PYTHONPATH=str(ROOT)),
+        timeout=60,
+    )
     assert proc.returncode == 1
     assert proc.stderr.strip().splitlines() == [
-        ("lstmgen: error: lstmgen serve needs the web server packages (uvicorn is not installed); install them "
-         "with: pip install 'lstmgen[serve]'")]
+        (
+            "lstmgen: error: lstmgen serve needs the web server packages (uvicorn is not installed); install them "
+            "with: pip install 'lstmgen[serve]'"
+        )
+    ]
 
 
 def test_a_public_address_needs_a_token(tiny_run):
-    fails(["serve", str(tiny_run), "--host", "0.0.0.0"], r"--host 0.0.0.0 would let anyone on the network use this "
-                                                         r"server; give --token TOKEN .* or --insecure")
+    fails(
+        ["serve", str(tiny_run), "--host", "0.0.0.0"],
+        r"--host 0.0.0.0 would let anyone on the network use this "
+        r"server; give --token TOKEN .* or --insecure",
+    )
 
 
 def test_serve_a_missing_run_is_one_line(tmp_path):
@@ -255,8 +279,11 @@ def test_serve_on_a_busy_port_is_one_line(tiny_run):
         s.bind(("127.0.0.1", 0))
         s.listen()
         port = s.getsockname()[1]
-        fails(["serve", str(tiny_run), "--port", str(port)], rf"cannot listen on 127.0.0.1:{port}: Address already in "
-                                                               r"use; pick another --port")
+        fails(
+            ["serve", str(tiny_run), "--port", str(port)],
+            rf"cannot listen on 127.0.0.1:{port}: Address already in "
+            r"use; pick another --port",
+        )
 
 
 def test_a_failing_step_ends_every_stream_instead_of_hanging(tiny_run, monkeypatch):
@@ -274,13 +301,20 @@ def test_a_failing_step_ends_every_stream_instead_of_hanging(tiny_run, monkeypat
 
 
 def test_serving_never_imports_tensorflow(tiny_run):
-    code = ("import sys, asyncio, httpx\nfrom lstmgen.serving.app import app\nweb = app([sys.argv[1]])\n"
-            "async def go():\n"
-            "    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=web), base_url='http://t') as c:\n"
-            "        return (await c.post('/v1/generate', json={'length': 20})).status_code\n"
-            "print(asyncio.run(go()),\n"
-            "      sorted({m.split('.')[0] for m in sys.modules} & {'tensorflow', 'keras', 'jax'}))\n"
-            "web.state.engine.stop()\n")
-    proc = subprocess.run([sys.executable, "-c", code, str(tiny_run)], capture_output=True, text=True,
-                          env=dict(os.environ, PYTHONPATH=str(ROOT)), timeout=60)
+    code = (
+        "import sys, asyncio, httpx\nfrom lstmgen.serving.app import app\nweb = app([sys.argv[1]])\n"
+        "async def go():\n"
+        "    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=web), base_url='http://t') as c:\n"
+        "        return (await c.post('/v1/generate', json={'length': 20})).status_code\n"
+        "print(asyncio.run(go()),\n"
+        "      sorted({m.split('.')[0] for m in sys.modules} & {'tensorflow', 'keras', 'jax'}))\n"
+        "web.state.engine.stop()\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code, str(tiny_run)],
+        capture_output=True,
+        text=True,
+        env=dict(os.environ, PYTHONPATH=str(ROOT)),
+        timeout=60,
+    )
     assert proc.stdout.split() == ["200", "[]"], proc.stderr

@@ -35,8 +35,15 @@ def browser():
         pytest.skip("chromium and chromedriver are not installed (apt-get install chromium chromium-driver)")
     options = webdriver.ChromeOptions()
     options.binary_location = chromium
-    for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
-                "--window-size=1100,900", "--no-first-run", "--disable-extensions"):
+    for arg in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-dev-shm-usage",
+        "--disable-gpu",
+        "--window-size=1100,900",
+        "--no-first-run",
+        "--disable-extensions",
+    ):
         options.add_argument(arg)
     try:
         return webdriver.Chrome(options=options, service=webdriver.ChromeService(executable_path=driver))
@@ -51,8 +58,11 @@ def served(tiny_run):
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     engine = Engine.load([tiny_run])
-    server = uvicorn.Server(uvicorn.Config(app(engine=engine, limits=Limits(max_length=5_000_000)), host="127.0.0.1",
-                                           port=port, log_level="warning"))
+    server = uvicorn.Server(
+        uvicorn.Config(
+            app(engine=engine, limits=Limits(max_length=5_000_000)), host="127.0.0.1", port=port, log_level="warning"
+        )
+    )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 30
@@ -82,8 +92,10 @@ def test_page_streams_and_stops(served, tmp_path):
         try:
             wait.until(lambda d: len(out.text) > 400)  # streamed text appears
         except Exception:
-            raise AssertionError(f"no streamed text: status {driver.find_element(By.ID, 'status').text!r}, output "
-                                 f"{out.text[:200]!r}, browser log {driver.get_log('browser')}") from None
+            raise AssertionError(
+                f"no streamed text: status {driver.find_element(By.ID, 'status').text!r}, output "
+                f"{out.text[:200]!r}, browser log {driver.get_log('browser')}"
+            ) from None
         assert out.text.startswith("The quick brown fox")
         assert engine.active() == 1
         driver.find_element(By.ID, "stop").click()

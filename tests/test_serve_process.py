@@ -32,9 +32,13 @@ def free_port() -> int:
 @pytest.fixture
 def server(tiny_run):
     port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "lstmgen", "serve", str(tiny_run), "--port", str(port),
-                             "--max-length", str(LONG)], env=dict(os.environ, PYTHONPATH=str(ROOT)),
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "lstmgen", "serve", str(tiny_run), "--port", str(port), "--max-length", str(LONG)],
+        env=dict(os.environ, PYTHONPATH=str(ROOT)),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 90
     while True:
@@ -74,8 +78,9 @@ def test_sigterm_drains_the_request_in_flight_and_exits_0(server):
     got, started = [], threading.Event()
 
     def client():
-        with httpx.stream("POST", f"{base}/v1/generate", json={"length": LENGTH, "stream": True, "seed": 1},
-                          timeout=60) as r:
+        with httpx.stream(
+            "POST", f"{base}/v1/generate", json={"length": LENGTH, "stream": True, "seed": 1}, timeout=60
+        ) as r:
             for chunk in r.iter_text():
                 got.append(chunk)
                 started.set()

@@ -24,8 +24,9 @@ def test_thread_count_is_applied_in_a_fresh_process():
 
 
 def test_auto_leaves_one_cpu_for_the_input_thread_on_a_tensorflow_cpu():
-    out = fresh("from lstmgen.runtime import backend; "
-                "print(backend.set_threads(0), backend.cpu_count(), backend.has_gpu())")
+    out = fresh(
+        "from lstmgen.runtime import backend; print(backend.set_threads(0), backend.cpu_count(), backend.has_gpu())"
+    )
     said, cpus, gpu = out.rsplit(maxsplit=2)
     if gpu == "False":
         assert said == f"threads {max(int(cpus) - 1, 1)} (auto)"

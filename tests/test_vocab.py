@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from lstmgen.data.vocab import Vocab, dtype_for_size
 from lstmgen.errors import LstmgenError
 
-ENGLISH = "Hello, world! It's \"fine\" - really... ok?\n" + "abcdefghijklmnopqrstuvwxyz"
+ENGLISH = 'Hello, world! It\'s "fine" - really... ok?\n' + "abcdefghijklmnopqrstuvwxyz"
 
 
 @pytest.fixture
@@ -72,18 +72,21 @@ def test_json_round_trip(vocab, tmp_path):
     assert not [p for p in tmp_path.iterdir() if p.name != "vocab.json"]  # no temp files left
 
 
-@pytest.mark.parametrize("obj", [
-    None,
-    [],
-    {"format": "other", "version": 1, "chars": ["a"]},
-    {"format": "lstmgen-vocab", "version": 2, "chars": ["a"]},
-    {"format": "lstmgen-vocab", "version": 1},
-    {"format": "lstmgen-vocab", "version": 1, "chars": []},
-    {"format": "lstmgen-vocab", "version": 1, "chars": ["a", "a"]},
-    {"format": "lstmgen-vocab", "version": 1, "chars": ["ab"]},
-    {"format": "lstmgen-vocab", "version": 1, "chars": [7]},
-    {"format": "lstmgen-vocab", "version": 1, "chars": ["a", "b"], "size": 3},
-])
+@pytest.mark.parametrize(
+    "obj",
+    [
+        None,
+        [],
+        {"format": "other", "version": 1, "chars": ["a"]},
+        {"format": "lstmgen-vocab", "version": 2, "chars": ["a"]},
+        {"format": "lstmgen-vocab", "version": 1},
+        {"format": "lstmgen-vocab", "version": 1, "chars": []},
+        {"format": "lstmgen-vocab", "version": 1, "chars": ["a", "a"]},
+        {"format": "lstmgen-vocab", "version": 1, "chars": ["ab"]},
+        {"format": "lstmgen-vocab", "version": 1, "chars": [7]},
+        {"format": "lstmgen-vocab", "version": 1, "chars": ["a", "b"], "size": 3},
+    ],
+)
 def test_from_json_rejects_invalid(obj):
     with pytest.raises(LstmgenError, match="prepare"):
         Vocab.from_json(obj)
@@ -109,19 +112,22 @@ def test_unknown_error_and_drop(vocab):
         vocab.encode("a", unknown="ignore")
 
 
-@pytest.mark.parametrize("text, expected", [
-    ("\u201cHello\u201d", '"Hello"'),
-    ("it\u2019s", "it's"),
-    ("caf\u00e9 na\u00efve", "cafe naive"),
-    ("wait\u2026", "wait..."),
-    ("a\u2013b\u2014c", "a-b-c"),
-    ("a\u00a0b", "a b"),
-    ("\ufb01ne", "fine"),
-    ("\uff48\uff49", "hi"),  # fullwidth
-    ("HELLO", "Hello"),  # only 'H' exists in upper case
-    ("hi \U0001f600!", "hi !"),
-    ("\u4e2d\u6587", ""),
-])
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("\u201cHello\u201d", '"Hello"'),
+        ("it\u2019s", "it's"),
+        ("caf\u00e9 na\u00efve", "cafe naive"),
+        ("wait\u2026", "wait..."),
+        ("a\u2013b\u2014c", "a-b-c"),
+        ("a\u00a0b", "a b"),
+        ("\ufb01ne", "fine"),
+        ("\uff48\uff49", "hi"),  # fullwidth
+        ("HELLO", "Hello"),  # only 'H' exists in upper case
+        ("hi \U0001f600!", "hi !"),
+        ("\u4e2d\u6587", ""),
+    ],
+)
 def test_map_examples(vocab, text, expected):
     assert vocab.decode(vocab.encode(text, unknown="map")) == expected
 

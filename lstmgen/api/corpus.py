@@ -36,8 +36,15 @@ class Corpus:
     @classmethod
     def _of(cls, prepared) -> Corpus:
         m = prepared.meta
-        return cls(Path(prepared.path), "".join(prepared.vocab.chars), int(m["n_chars"]), int(m["n_train"]),
-                   int(m["n_val"]), str(m["sha256"]), tuple(prepared.notes))
+        return cls(
+            Path(prepared.path),
+            "".join(prepared.vocab.chars),
+            int(m["n_chars"]),
+            int(m["n_train"]),
+            int(m["n_val"]),
+            str(m["sha256"]),
+            tuple(prepared.notes),
+        )
 
     def text(self) -> str:
         """The whole text again, decoded from the ids."""
@@ -55,9 +62,16 @@ class Corpus:
         return data.summary()
 
 
-def prepare(*sources: str | os.PathLike, out: str | os.PathLike | None = None, encoding: str | None = None,
-            lowercase: bool = False, val_fraction: float = 0.1, force: bool = False, progress: bool | None = True,
-            verbose: int = 0) -> Corpus:
+def prepare(
+    *sources: str | os.PathLike,
+    out: str | os.PathLike | None = None,
+    encoding: str | None = None,
+    lowercase: bool = False,
+    val_fraction: float = 0.1,
+    force: bool = False,
+    progress: bool | None = True,
+    verbose: int = 0,
+) -> Corpus:
     """Read text sources into a prepared corpus (written to `out`, default ./prepared/NAME) and return its handle.
 
     Sources are text files, directories, http(s) URLs, `builtin:NAME` (builtin:pydocs, builtin:reber) or a catalog
@@ -67,11 +81,17 @@ def prepare(*sources: str | os.PathLike, out: str | os.PathLike | None = None, e
     >>> corpus.chars                                                      # doctest: +SKIP
     '\\nBEPSTVX'
     """
-    from lstmgen.data.prepared import prepare as run_prepare
     from lstmgen.data.decode import check_encoding
+    from lstmgen.data.prepared import prepare as run_prepare
 
     check_encoding(encoding)
     with using(Output(verbose=verbose, progress=progress)):
-        prepared = run_prepare([os.fspath(s) for s in sources], out, encoding=encoding, lowercase=lowercase,
-                               val_fraction=val_fraction, force=force)
+        prepared = run_prepare(
+            [os.fspath(s) for s in sources],
+            out,
+            encoding=encoding,
+            lowercase=lowercase,
+            val_fraction=val_fraction,
+            force=force,
+        )
     return Corpus._of(prepared)

@@ -8,8 +8,14 @@ from datetime import datetime
 from lstmgen.eta.record import Estimate
 
 
-def estimate_log(log: str | os.PathLike, *, epochs: int | None = None, started: str | datetime | None = None,
-                 now: str | datetime | None = None, run: int | None = None) -> Estimate:
+def estimate_log(
+    log: str | os.PathLike,
+    *,
+    epochs: int | None = None,
+    started: str | datetime | None = None,
+    now: str | datetime | None = None,
+    run: int | None = None,
+) -> Estimate:
     """The `lstmgen estimate --log` answer for a Keras 1-3, tqdm or lstmgen log file, as an `Estimate`.
 
     `epochs` overrides the log's total, `started` says when training began (e.g. "10:40"), `now` the time to

@@ -36,9 +36,20 @@ class Evaluation:
         return self.raw
 
 
-def evaluate(target: Any, *texts: str | os.PathLike, which: str = "best", generate: int = 0, length: int = 500,
-             temperature: float = 0.8, seed: int | None = None, ngram: int = 20, loss: bool = True,
-             samples_file: str | None = None, progress: bool | None = True, verbose: int = 0) -> Evaluation:
+def evaluate(
+    target: Any,
+    *texts: str | os.PathLike,
+    which: str = "best",
+    generate: int = 0,
+    length: int = 500,
+    temperature: float = 0.8,
+    seed: int | None = None,
+    ngram: int = 20,
+    loss: bool = True,
+    samples_file: str | None = None,
+    progress: bool | None = True,
+    verbose: int = 0,
+) -> Evaluation:
     """Evaluate the model of a Run (or run directory, or .keras file in one) on `texts`, by default on the run's
     own validation split; `generate=N` also samples N texts and reports how much of them is copied from the
     training text (and, for a Reber-grammar model, the share of valid strings).
@@ -49,12 +60,30 @@ def evaluate(target: Any, *texts: str | os.PathLike, which: str = "best", genera
     from lstmgen.evaluation.evaluate import evaluate as run_evaluate
 
     with using(Output(verbose=verbose, progress=progress)):
-        raw = run_evaluate(os.fspath(target), [os.fspath(t) for t in texts], which=which, samples_file=samples_file,
-                           generate=generate, length=length, temperature=temperature, seed=seed, ngram=ngram,
-                           loss=loss)
+        raw = run_evaluate(
+            os.fspath(target),
+            [os.fspath(t) for t in texts],
+            which=which,
+            samples_file=samples_file,
+            generate=generate,
+            length=length,
+            temperature=temperature,
+            seed=seed,
+            ngram=ngram,
+            loss=loss,
+        )
     lo = raw.get("loss") or {}
-    return Evaluation(model=raw["model"], which=raw["which"], run=raw["run"], nats=lo.get("nats"),
-                      bits_per_char=lo.get("bits_per_char"), perplexity=lo.get("perplexity"),
-                      predictions=int(lo.get("predictions", 0)), text=str(lo.get("text", "")),
-                      unknown_chars=int((lo.get("unknown") or {}).get("count", 0)), novelty=raw.get("novelty"),
-                      reber=raw.get("reber"), raw=raw)
+    return Evaluation(
+        model=raw["model"],
+        which=raw["which"],
+        run=raw["run"],
+        nats=lo.get("nats"),
+        bits_per_char=lo.get("bits_per_char"),
+        perplexity=lo.get("perplexity"),
+        predictions=int(lo.get("predictions", 0)),
+        text=str(lo.get("text", "")),
+        unknown_chars=int((lo.get("unknown") or {}).get("count", 0)),
+        novelty=raw.get("novelty"),
+        reber=raw.get("reber"),
+        raw=raw,
+    )

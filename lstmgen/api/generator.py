@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 from lstmgen.util.output import Output, current, using
 
@@ -18,8 +18,9 @@ class Generator:
     ...     print(ch, end="", flush=True)
     """
 
-    def __init__(self, target: str | os.PathLike | None = None, which: str = "best", engine: str = "auto",
-                 verbose: int = 0) -> None:
+    def __init__(
+        self, target: str | os.PathLike | None = None, which: str = "best", engine: str = "auto", verbose: int = 0
+    ) -> None:
         """Load the model of a run directory, a `.keras` file in one, or `builtin:NAME` (None: the latest run)."""
         from lstmgen.generation.devicestep import for_engine, pick_engine
         from lstmgen.generation.generate import load
@@ -41,8 +42,17 @@ class Generator:
         """The characters the model knows, in id order."""
         return "".join(self.vocab.chars)
 
-    def _prepare(self, prime: str, length: int, n: int, seed: int | None, temperature: float, top_k: int,
-                 top_p: float, greedy: bool):
+    def _prepare(
+        self,
+        prime: str,
+        length: int,
+        n: int,
+        seed: int | None,
+        temperature: float,
+        top_k: int,
+        top_p: float,
+        greedy: bool,
+    ):
         from lstmgen.generation.generate import check_generate_options, encode_prime
         from lstmgen.generation.sample import Sampling
 
@@ -52,8 +62,17 @@ class Generator:
             ids, used = encode_prime(self.vocab, prime, current().say)
         return sampling, ids, used
 
-    def stream(self, prime: str = "", length: int = 500, *, temperature: float = 0.8, top_k: int = 0,
-               top_p: float = 1.0, greedy: bool = False, seed: int | None = None) -> Iterator[str]:
+    def stream(
+        self,
+        prime: str = "",
+        length: int = 500,
+        *,
+        temperature: float = 0.8,
+        top_k: int = 0,
+        top_p: float = 1.0,
+        greedy: bool = False,
+        seed: int | None = None,
+    ) -> Iterator[str]:
         """Yield `length` characters one at a time as they are sampled after `prime` (the prime is not yielded)."""
         from lstmgen.generation.sample import generate_ids
 
@@ -62,21 +81,42 @@ class Generator:
         for step in generate_ids(self._model, ids, length, 1, sampling, seed):
             yield chars[int(step[0])]
 
-    def generate(self, prime: str = "", length: int = 500, *, temperature: float = 0.8, top_k: int = 0,
-                 top_p: float = 1.0, greedy: bool = False, seed: int | None = None) -> str:
+    def generate(
+        self,
+        prime: str = "",
+        length: int = 500,
+        *,
+        temperature: float = 0.8,
+        top_k: int = 0,
+        top_p: float = 1.0,
+        greedy: bool = False,
+        seed: int | None = None,
+    ) -> str:
         """The prime followed by `length` sampled characters (characters the model does not know are mapped to
         look-alikes or dropped from the prime)."""
-        return self.samples(1, prime, length, temperature=temperature, top_k=top_k, top_p=top_p, greedy=greedy,
-                            seed=seed)[0]
+        return self.samples(
+            1, prime, length, temperature=temperature, top_k=top_k, top_p=top_p, greedy=greedy, seed=seed
+        )[0]
 
-    def samples(self, n: int, prime: str = "", length: int = 500, *, temperature: float = 0.8, top_k: int = 0,
-                top_p: float = 1.0, greedy: bool = False, seed: int | None = None) -> list[str]:
+    def samples(
+        self,
+        n: int,
+        prime: str = "",
+        length: int = 500,
+        *,
+        temperature: float = 0.8,
+        top_k: int = 0,
+        top_p: float = 1.0,
+        greedy: bool = False,
+        seed: int | None = None,
+    ) -> list[str]:
         """`n` samples, generated together as one batch (faster than n calls)."""
         from lstmgen.generation.sample import generate_text
 
         sampling, ids, used = self._prepare(prime, length, n, seed, temperature, top_k, top_p, greedy)
-        texts = generate_text(self._model, lambda row: "".join(self.vocab.chars[i] for i in row), ids, length, n,
-                              sampling, seed)
+        texts = generate_text(
+            self._model, lambda row: "".join(self.vocab.chars[i] for i in row), ids, length, n, sampling, seed
+        )
         return [used + t for t in texts]
 
     def __repr__(self) -> str:

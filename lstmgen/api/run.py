@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import TYPE_CHECKING, Any
 
 from lstmgen.util.output import Output, current, using
 
@@ -29,8 +30,10 @@ class Run:
 
         self.path = Path(path)
         if not is_run_dir(self.path):
-            raise RunError(f"'{self.path}' is not a run directory (it has no run.json written by lstmgen); "
-                           "train one with lstmgen.train(SOURCE, out=DIR)")
+            raise RunError(
+                f"'{self.path}' is not a run directory (it has no run.json written by lstmgen); "
+                "train one with lstmgen.train(SOURCE, out=DIR)"
+            )
         RunDir(self.path).info()  # refuses a run of an incompatible format version
         self.result: Any = None  # what the last `train` call through this object returned (TrainResult)
 
@@ -75,8 +78,15 @@ class Run:
 
         return loss_figure(self.history, self.path.name if title is None else title)
 
-    def train(self, *, out: str | os.PathLike | None = None, callbacks: Sequence = (), progress: bool | None = True,
-              verbose: int = 0, **overrides: Any) -> Run:
+    def train(
+        self,
+        *,
+        out: str | os.PathLike | None = None,
+        callbacks: Sequence = (),
+        progress: bool | None = True,
+        verbose: int = 0,
+        **overrides: Any,
+    ) -> Run:
         """Continue this run (to `epochs=N`, with other keys changed as `lstmgen train RUN` allows), or a copy of it
         in `out`. Returns the run that was trained."""
         return train(self.path, out=out, callbacks=callbacks, progress=progress, verbose=verbose, **overrides)
@@ -100,8 +110,16 @@ class Run:
         return str(self.path)
 
 
-def train(source: str | os.PathLike | Corpus | Run, *, config: str | None = None, out: str | os.PathLike | None = None,
-          callbacks: Sequence = (), progress: bool | None = True, verbose: int = 0, **overrides: Any) -> Run:
+def train(
+    source: str | os.PathLike | Corpus | Run,
+    *,
+    config: str | None = None,
+    out: str | os.PathLike | None = None,
+    callbacks: Sequence = (),
+    progress: bool | None = True,
+    verbose: int = 0,
+    **overrides: Any,
+) -> Run:
     """Train a model on `source` and return its Run; or continue `source` when it is a run (a copy, with `out`).
 
     `source`: a Corpus, a prepared directory, a run directory, or anything `prepare` takes (prepared and cached).
@@ -128,8 +146,13 @@ def train(source: str | os.PathLike | Corpus | Run, *, config: str | None = None
         from lstmgen.training.train import train as run_train
 
         spec = os.fspath(source.path if hasattr(source, "path") else source)
-        result = run_train(spec, config_file=config, overrides=overrides, out_dir=None if out is None else os.fspath(out),
-                           callbacks=tuple(callbacks))
+        result = run_train(
+            spec,
+            config_file=config,
+            overrides=overrides,
+            out_dir=None if out is None else os.fspath(out),
+            callbacks=tuple(callbacks),
+        )
     run = Run(result.run_dir)
     run.result = result
     return run

@@ -29,8 +29,11 @@ CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 110}
 def output_options(func):
     """-q/--quiet, -v/--verbose and --progress/--no-progress for a command: the Output it runs under."""
 
-    @click.option("--progress/--no-progress", default=None,
-                  help="force progress bars on stderr on or off [default: on when stderr is a terminal]")
+    @click.option(
+        "--progress/--no-progress",
+        default=None,
+        help="force progress bars on stderr on or off [default: on when stderr is a terminal]",
+    )
     @click.option("-v", "--verbose", is_flag=True, help="extra detail on stderr (choices made, timings)")
     @click.option("-q", "--quiet", is_flag=True, help="print only results and errors: no notes, no progress bars")
     @functools.wraps(func)
@@ -60,8 +63,14 @@ def config_options(func):
         elif f.name in CHOICES:
             option = click.option(name, f.name, type=click.Choice(CHOICES[f.name]), default=None, help=help_text)
         else:
-            option = click.option(name, f.name, type={int: click.INT, float: click.FLOAT}.get(t, click.STRING),
-                                  default=None, help=help_text, metavar=t.__name__.upper())
+            option = click.option(
+                name,
+                f.name,
+                type={int: click.INT, float: click.FLOAT}.get(t, click.STRING),
+                default=None,
+                help=help_text,
+                metavar=t.__name__.upper(),
+            )
         func = option(func)
     return func
 
@@ -85,15 +94,33 @@ class Lstmgen(click.Group):
     """A click group whose errors are one line on stderr, never a traceback."""
 
     @overload
-    def main(self, args: Sequence[str] | None = None, prog_name: str | None = None, complete_var: str | None = None,
-             standalone_mode: Literal[True] = True, **extra: Any) -> NoReturn: ...
+    def main(
+        self,
+        args: Sequence[str] | None = None,
+        prog_name: str | None = None,
+        complete_var: str | None = None,
+        standalone_mode: Literal[True] = True,
+        **extra: Any,
+    ) -> NoReturn: ...
 
     @overload
-    def main(self, args: Sequence[str] | None = None, prog_name: str | None = None, complete_var: str | None = None,
-             standalone_mode: bool = ..., **extra: Any) -> Any: ...
+    def main(
+        self,
+        args: Sequence[str] | None = None,
+        prog_name: str | None = None,
+        complete_var: str | None = None,
+        standalone_mode: bool = ...,
+        **extra: Any,
+    ) -> Any: ...
 
-    def main(self, args: Sequence[str] | None = None, prog_name: str | None = None, complete_var: str | None = None,
-             standalone_mode: bool = True, **extra: Any) -> Any:
+    def main(
+        self,
+        args: Sequence[str] | None = None,
+        prog_name: str | None = None,
+        complete_var: str | None = None,
+        standalone_mode: bool = True,
+        **extra: Any,
+    ) -> Any:
         if not standalone_mode:
             return super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
         try:
@@ -120,8 +147,9 @@ class Lstmgen(click.Group):
         except Exception as e:  # a bug: keep the one-line contract, show the traceback on request
             if os.environ.get("LSTMGEN_DEBUG"):
                 traceback.print_exc()
-            click.echo(f"lstmgen: internal error: {type(e).__name__}: {e} (set LSTMGEN_DEBUG=1 for a traceback)",
-                       err=True)
+            click.echo(
+                f"lstmgen: internal error: {type(e).__name__}: {e} (set LSTMGEN_DEBUG=1 for a traceback)", err=True
+            )
             sys.exit(4)
         sys.exit(0)
 
@@ -149,4 +177,3 @@ def cli():
 def main(argv=None) -> None:
     """Console-script entry point."""
     cli.main(args=argv, prog_name="lstmgen")
-

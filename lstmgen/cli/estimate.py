@@ -12,13 +12,21 @@ from lstmgen.cli.app import EXIT_CODES, cli, config_options, output_options, pop
 
 @cli.command(epilog=EXIT_CODES)
 @click.argument("source", required=False, type=click.Path())
-@click.option("--log", "log_file", type=click.Path(dir_okay=False),
-              help="a training log to read ('-' for stdin): Keras 1-3, tqdm or lstmgen's train.log")
+@click.option(
+    "--log",
+    "log_file",
+    type=click.Path(dir_okay=False),
+    help="a training log to read ('-' for stdin): Keras 1-3, tqdm or lstmgen's train.log",
+)
 @click.option("--started", help="with --log: when training started (e.g. 10:40 or 2024-07-30T10:40)")
 @click.option("--now", "now_", help="with --log: the time to estimate at (default: the log's last write or now)")
 @click.option("--follow", is_flag=True, help="with --log: keep re-estimating as the log grows")
-@click.option("--run", "run_", type=int, help="with --log: which run of the file to estimate (1 = first; default: "
-                                               "the last, or the last with timing)")
+@click.option(
+    "--run",
+    "run_",
+    type=int,
+    help="with --log: which run of the file to estimate (1 = first; default: the last, or the last with timing)",
+)
 @click.option("--what-if/--no-what-if", default=True, help="without --log: also time other batch/sequence sizes")
 @click.option("-c", "--config", "config_file", help="without --log: YAML config file or preset name")
 @click.option("--json", "as_json", is_flag=True, help="machine-readable output")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 import click
 
 from lstmgen.cli.app import EXIT_CODES, cli, output_options, print_json

@@ -12,10 +12,21 @@ from lstmgen.cli.app import EXIT_CODES, cli, output_options, print_json
 
 @cli.command(epilog=EXIT_CODES)
 @click.argument("target", required=False, type=click.Path())
-@click.option("--which", type=click.Choice(["best", "latest"]), default="best", show_default=True,
-              help="which model of a run directory to sample from")
-@click.option("-t", "--temperature", type=float, default=0.8, show_default=True,
-              help="softmax temperature: lower is safer, higher more surprising")
+@click.option(
+    "--which",
+    type=click.Choice(["best", "latest"]),
+    default="best",
+    show_default=True,
+    help="which model of a run directory to sample from",
+)
+@click.option(
+    "-t",
+    "--temperature",
+    type=float,
+    default=0.8,
+    show_default=True,
+    help="softmax temperature: lower is safer, higher more surprising",
+)
 @click.option("--top-k", type=int, default=0, show_default=True, help="sample among the k likeliest (0: off)")
 @click.option("--top-p", type=float, default=1.0, show_default=True, help="nucleus sampling mass (1: off)")
 @click.option("--greedy", is_flag=True, help="always take the likeliest character")
@@ -23,9 +34,14 @@ from lstmgen.cli.app import EXIT_CODES, cli, output_options, print_json
 @click.option("-p", "--prime", default="", help="text to start from (any Unicode)")
 @click.option("--num-samples", type=int, default=1, show_default=True, help="samples, generated as one batch")
 @click.option("--seed", type=int, default=None, help="random seed for reproducible samples")
-@click.option("--engine", type=click.Choice(["auto", "numpy", "keras"]), default="auto", show_default=True,
-              help="numpy: NumPy step on the CPU; keras: the Keras backend's compiled step on its device; auto: "
-                   "keras on a GPU, numpy on a CPU (faster there)")
+@click.option(
+    "--engine",
+    type=click.Choice(["auto", "numpy", "keras"]),
+    default="auto",
+    show_default=True,
+    help="numpy: NumPy step on the CPU; keras: the Keras backend's compiled step on its device; auto: "
+    "keras on a GPU, numpy on a CPU (faster there)",
+)
 @click.option("--json", "as_json", is_flag=True, help="print one JSON object (model, prime, settings, samples)")
 @output_options
 def generate(target, which, temperature, top_k, top_p, greedy, length, prime, num_samples, seed, engine, as_json):
@@ -48,23 +64,56 @@ def generate(target, which, temperature, top_k, top_p, greedy, length, prime, nu
     sampling = Sampling(temperature=temperature, top_k=top_k, top_p=top_p, greedy=greedy)
     sampling.check()
     info: dict = {}
-    texts = run_generate(target, which=which, prime=prime, length=length, num_samples=num_samples, sampling=sampling,
-                         seed=seed, out=None if as_json else sys.stdout, warn=ui.say, info=info, engine=engine)
+    texts = run_generate(
+        target,
+        which=which,
+        prime=prime,
+        length=length,
+        num_samples=num_samples,
+        sampling=sampling,
+        seed=seed,
+        out=None if as_json else sys.stdout,
+        warn=ui.say,
+        info=info,
+        engine=engine,
+    )
     if as_json:
-        print_json({**info, "length": length, "seed": seed,
-                    "sampling": {"temperature": temperature, "top_k": top_k, "top_p": top_p, "greedy": greedy},
-                    "samples": texts})
+        print_json(
+            {
+                **info,
+                "length": length,
+                "seed": seed,
+                "sampling": {"temperature": temperature, "top_k": top_k, "top_p": top_p, "greedy": greedy},
+                "samples": texts,
+            }
+        )
 
 
 @cli.command("eval", epilog=EXIT_CODES)
 @click.argument("target", type=click.Path())
 @click.argument("texts", nargs=-1, type=click.Path())
-@click.option("--which", type=click.Choice(["best", "latest"]), default="best", show_default=True,
-              help="which model of the run to evaluate")
-@click.option("--samples", "samples_file", type=click.Path(),
-              help="novelty of these samples ('-' for stdin): `generate` output, its --json, or plain text")
-@click.option("--generate", "n_generate", type=int, default=0, show_default=True, metavar="N",
-              help="generate N samples and report their novelty")
+@click.option(
+    "--which",
+    type=click.Choice(["best", "latest"]),
+    default="best",
+    show_default=True,
+    help="which model of the run to evaluate",
+)
+@click.option(
+    "--samples",
+    "samples_file",
+    type=click.Path(),
+    help="novelty of these samples ('-' for stdin): `generate` output, its --json, or plain text",
+)
+@click.option(
+    "--generate",
+    "n_generate",
+    type=int,
+    default=0,
+    show_default=True,
+    metavar="N",
+    help="generate N samples and report their novelty",
+)
 @click.option("-n", "--length", type=int, default=500, show_default=True, help="with --generate: characters per sample")
 @click.option("-t", "--temperature", type=float, default=0.8, show_default=True, help="with --generate: temperature")
 @click.option("--seed", type=int, default=None, help="with --generate: random seed")
@@ -90,8 +139,18 @@ def eval_(target, texts, which, samples_file, n_generate, length, temperature, s
     """
     from lstmgen.evaluation.evaluate import evaluate, format_eval
 
-    result = evaluate(target, list(texts), which=which, samples_file=samples_file, generate=n_generate, length=length,
-                      temperature=temperature, seed=seed, ngram=ngram, loss=loss)
+    result = evaluate(
+        target,
+        list(texts),
+        which=which,
+        samples_file=samples_file,
+        generate=n_generate,
+        length=length,
+        temperature=temperature,
+        seed=seed,
+        ngram=ngram,
+        loss=loss,
+    )
     if as_json:
         print_json(result)
     else:

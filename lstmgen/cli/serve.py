@@ -37,8 +37,9 @@ def check_bind(host: str, port: int) -> None:
         try:
             s.bind(address)
         except OSError as e:
-            raise LstmgenError(f"cannot listen on {host}:{port}: {e.strerror}; pick another --port (or stop what "
-                            "uses it)") from None
+            raise LstmgenError(
+                f"cannot listen on {host}:{port}: {e.strerror}; pick another --port (or stop what uses it)"
+            ) from None
 
 
 def import_stack():
@@ -47,29 +48,61 @@ def import_stack():
         import starlette  # noqa: F401
         import uvicorn
     except ImportError as e:
-        raise LstmgenError(f"lstmgen serve needs the web server packages ({e.name} is not installed); install them with: "
-                        "pip install 'lstmgen[serve]'") from None
+        raise LstmgenError(
+            f"lstmgen serve needs the web server packages ({e.name} is not installed); install them with: "
+            "pip install 'lstmgen[serve]'"
+        ) from None
     return uvicorn
 
 
 @click.command(epilog=EXIT_CODES)
 @click.argument("targets", nargs=-1, type=click.Path())
-@click.option("--host", default="127.0.0.1", show_default=True,
-              help="address to listen on; any non-loopback address needs --token (or --insecure)")
+@click.option(
+    "--host",
+    default="127.0.0.1",
+    show_default=True,
+    help="address to listen on; any non-loopback address needs --token (or --insecure)",
+)
 @click.option("--port", type=click.IntRange(1, 65535), default=8000, show_default=True, help="TCP port")
-@click.option("--token", envvar="LSTMGEN_TOKEN", default=None,
-              help="bearer token every API call must send (env LSTMGEN_TOKEN)")
+@click.option(
+    "--token", envvar="LSTMGEN_TOKEN", default=None, help="bearer token every API call must send (env LSTMGEN_TOKEN)"
+)
 @click.option("--insecure", is_flag=True, help="allow a non-loopback --host without --token")
-@click.option("--which", type=click.Choice(["best", "latest"]), default="best", show_default=True,
-              help="which model of each run directory to serve")
-@click.option("--max-length", type=click.IntRange(1), default=Limits.max_length, show_default=True,
-              help="most characters per sample a request may ask for")
-@click.option("--max-samples", type=click.IntRange(1), default=Limits.max_samples, show_default=True,
-              help="most samples per request")
-@click.option("--max-streams", type=click.IntRange(1), default=Limits.max_streams, show_default=True,
-              help="most samples generated at once, all clients together (429 above)")
-@click.option("--max-body", type=click.IntRange(256), default=Limits.max_body, show_default=True,
-              help="largest request body in bytes (413 above)")
+@click.option(
+    "--which",
+    type=click.Choice(["best", "latest"]),
+    default="best",
+    show_default=True,
+    help="which model of each run directory to serve",
+)
+@click.option(
+    "--max-length",
+    type=click.IntRange(1),
+    default=Limits.max_length,
+    show_default=True,
+    help="most characters per sample a request may ask for",
+)
+@click.option(
+    "--max-samples",
+    type=click.IntRange(1),
+    default=Limits.max_samples,
+    show_default=True,
+    help="most samples per request",
+)
+@click.option(
+    "--max-streams",
+    type=click.IntRange(1),
+    default=Limits.max_streams,
+    show_default=True,
+    help="most samples generated at once, all clients together (429 above)",
+)
+@click.option(
+    "--max-body",
+    type=click.IntRange(256),
+    default=Limits.max_body,
+    show_default=True,
+    help="largest request body in bytes (413 above)",
+)
 @output_options
 def serve(targets, host, port, token, insecure, which, max_length, max_samples, max_streams, max_body):
     """Serve generation over HTTP: a JSON/streaming API and a web page.
@@ -86,22 +119,27 @@ def serve(targets, host, port, token, insecure, which, max_length, max_samples, 
     """
     uvicorn = import_stack()
     if not is_local(host) and not token and not insecure:
-        raise LstmgenError(f"--host {host} would let anyone on the network use this server; give --token TOKEN "
-                        "(clients send 'Authorization: Bearer TOKEN'), or --insecure to serve without one")
+        raise LstmgenError(
+            f"--host {host} would let anyone on the network use this server; give --token TOKEN "
+            "(clients send 'Authorization: Bearer TOKEN'), or --insecure to serve without one"
+        )
     check_bind(host, port)
     from lstmgen.serving.app import app
 
     limits = Limits(max_length=max_length, max_samples=max_samples, max_streams=max_streams, max_body=max_body)
     web = app(list(targets), token=token, limits=limits, which=which, warn=ui.say)
     names = ", ".join(web.state.engine.models)
-    config = uvicorn.Config(web, host=host, port=port, log_level="warning", lifespan="on", access_log=False,
-                            timeout_graceful_shutdown=None)
+    config = uvicorn.Config(
+        web, host=host, port=port, log_level="warning", lifespan="on", access_log=False, timeout_graceful_shutdown=None
+    )
     server = uvicorn.Server(config)
     # uvicorn drains on SIGTERM, then re-raises the signal with the handler it found: a no-op one lets the
     # command return normally (exit 0) once in-flight requests are done.
     signal.signal(signal.SIGTERM, lambda *_: None)
-    ui.say(f"serving {names} at http://{host if ':' not in host else f'[{host}]'}:{port}/ "
-           f"(Ctrl-C or SIGTERM stops after running requests finish)")
+    ui.say(
+        f"serving {names} at http://{host if ':' not in host else f'[{host}]'}:{port}/ "
+        f"(Ctrl-C or SIGTERM stops after running requests finish)"
+    )
     try:
         server.run()
     except SystemExit:  # uvicorn's start-up failed (it logged why)

@@ -13,15 +13,24 @@ from lstmgen.cli.app import EXIT_CODES, cli, config_options, output_options, pop
 
 @cli.command(epilog=EXIT_CODES)
 @click.argument("sources", nargs=-1, required=True, type=click.Path())
-@click.option("-o", "--output", "out_dir", type=click.Path(file_okay=False),
-              help="output directory [default: prepared/NAME]")
+@click.option(
+    "-o", "--output", "out_dir", type=click.Path(file_okay=False), help="output directory [default: prepared/NAME]"
+)
 @click.option("--encoding", help="force the input encoding (default: detected: UTF-8, BOM, cp1252, …)")
 @click.option("--lowercase", is_flag=True, help="lowercase the text")
-@click.option("--val-fraction", type=float, default=0.1, show_default=True,
-              help="last fraction of the text held out for validation")
-@click.option("--force", is_flag=True,
-              help="replace what -o DIR holds: another corpus's preparation, or ids.bin, vocab.json or meta.json "
-                   "that lstmgen did not write")
+@click.option(
+    "--val-fraction",
+    type=float,
+    default=0.1,
+    show_default=True,
+    help="last fraction of the text held out for validation",
+)
+@click.option(
+    "--force",
+    is_flag=True,
+    help="replace what -o DIR holds: another corpus's preparation, or ids.bin, vocab.json or meta.json "
+    "that lstmgen did not write",
+)
 @output_options
 def prepare(sources, out_dir, encoding, lowercase, val_fraction, force):
     """Turn text into ids, a vocabulary and metadata (no TensorFlow).
@@ -35,13 +44,14 @@ def prepare(sources, out_dir, encoding, lowercase, val_fraction, force):
       lstmgen prepare book.txt -o prepared/book
       cat notes.txt | lstmgen prepare - -o prepared/notes
     """
-    from lstmgen.data.prepared import prepare as run_prepare
     from lstmgen.data.decode import check_encoding
+    from lstmgen.data.prepared import prepare as run_prepare
 
     check_encoding(encoding)  # before any input is read
     t0 = time.monotonic()
-    prepared = run_prepare(list(sources), out_dir, encoding=encoding, lowercase=lowercase, val_fraction=val_fraction,
-                           force=force)
+    prepared = run_prepare(
+        list(sources), out_dir, encoding=encoding, lowercase=lowercase, val_fraction=val_fraction, force=force
+    )
     ui.detail(f"prepared in {time.monotonic() - t0:.2f}s (sha256 {prepared.meta['sha256'][:12]}…)")
     if not ui.quiet():
         click.echo(prepared.summary())
@@ -50,8 +60,13 @@ def prepare(sources, out_dir, encoding, lowercase, val_fraction, force):
 @cli.command(epilog=EXIT_CODES)
 @click.argument("source", type=click.Path())
 @click.option("-c", "--config", "config_file", help="YAML config file or preset name (smoke, cpu, demo, gpu)")
-@click.option("-o", "--output", "out_dir", type=click.Path(file_okay=False),
-              help="run directory: a new or empty folder, or a run to continue [default: runs/NAME-TIMESTAMP]")
+@click.option(
+    "-o",
+    "--output",
+    "out_dir",
+    type=click.Path(file_okay=False),
+    help="run directory: a new or empty folder, or a run to continue [default: runs/NAME-TIMESTAMP]",
+)
 @config_options
 @output_options
 def train(source, config_file, out_dir, **kwargs):
@@ -84,7 +99,9 @@ def train(source, config_file, out_dir, **kwargs):
     if result.hint:
         say(result.hint)
     best = "n/a" if result.best_val_loss is None else f"{result.best_val_loss:.4f} nats"
-    say(f"{result.status}: {result.epochs_done} epochs, {result.global_step} steps, best loss {best}; "
-        f"run directory {result.run_dir}")
+    say(
+        f"{result.status}: {result.epochs_done} epochs, {result.global_step} steps, best loss {best}; "
+        f"run directory {result.run_dir}"
+    )
     if result.status == "interrupted":
         sys.exit(3)

@@ -46,8 +46,9 @@ class TrainBatches(keras.utils.PyDataset):
     `batch_size` is the global batch; with `shard=(i, n)` this yields rows [i·B/n, (i+1)·B/n) of each global
     batch (process i of n in a multi-process job), so the n shards together are exactly the single-process batch."""
 
-    def __init__(self, ids: np.ndarray, seq_len: int, batch_size: int, seed: int, steps: int,
-                 shard: tuple[int, int] = (0, 1)):
+    def __init__(
+        self, ids: np.ndarray, seq_len: int, batch_size: int, seed: int, steps: int, shard: tuple[int, int] = (0, 1)
+    ):
         super().__init__()
         self.ids, self.seq_len, self.batch_size, self.seed = ids, seq_len, batch_size, seed
         self.steps, self.shard = steps, shard
@@ -72,8 +73,9 @@ class TrainBatches(keras.utils.PyDataset):
         """Window starts of batch `step` of the epoch; batches never straddle passes (whole batches each)."""
         row = step * self.batch_size
         while self._bounds[-1] <= row:
-            size = pass_rows(len(self.ids), self.seq_len, self.batch_size, self.seed,
-                             self._pass_epoch(len(self._bounds) - 1))
+            size = pass_rows(
+                len(self.ids), self.seq_len, self.batch_size, self.seed, self._pass_epoch(len(self._bounds) - 1)
+            )
             if size == 0:
                 raise ValueError("fewer windows than one batch")  # check_trainable refuses this earlier
             self._bounds.append(self._bounds[-1] + size)
@@ -81,7 +83,7 @@ class TrainBatches(keras.utils.PyDataset):
         if self._pass[0] != k:
             self._pass = (k, epoch_order(len(self.ids), self.seq_len, self.batch_size, self.seed, self._pass_epoch(k)))
         first = row - self._bounds[k]
-        return self._pass[1][first:first + self.batch_size]
+        return self._pass[1][first : first + self.batch_size]
 
     def __len__(self) -> int:
         return self.steps - self.start_step
@@ -96,8 +98,9 @@ class ValBatches(keras.utils.PyDataset):
     With `replicas` > 1 the window count and batch size are trimmed to multiples of it (every replica gets an equal
     share; at most replicas − 1 windows are left out), and `shard=(i, n)` yields process i's rows of each batch."""
 
-    def __init__(self, ids: np.ndarray, seq_len: int, batch_size: int, replicas: int = 1,
-                 shard: tuple[int, int] = (0, 1)):
+    def __init__(
+        self, ids: np.ndarray, seq_len: int, batch_size: int, replicas: int = 1, shard: tuple[int, int] = (0, 1)
+    ):
         super().__init__()
         self.ids, self.seq_len, self.shard = ids, seq_len, shard
         n_windows = max((len(ids) - 1) // seq_len, 0)
@@ -109,7 +112,7 @@ class ValBatches(keras.utils.PyDataset):
         return math.ceil(len(self.starts) / self.batch_size)
 
     def __getitem__(self, index: int):
-        rows = self.starts[index * self.batch_size:(index + 1) * self.batch_size]
+        rows = self.starts[index * self.batch_size : (index + 1) * self.batch_size]
         return gather(self.ids, shard_rows(rows, self.shard), self.seq_len)
 
 
@@ -117,4 +120,4 @@ def shard_rows(rows: np.ndarray, shard: tuple[int, int]) -> np.ndarray:
     """Shard i of n: the i-th of n equal consecutive parts of a batch (the whole batch when n is 1)."""
     i, n = shard
     part = len(rows) // n
-    return rows[i * part:(i + 1) * part]
+    return rows[i * part : (i + 1) * part]

@@ -9,14 +9,13 @@ import os
 import re
 import sys
 import sysconfig
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
-
-from lstmgen.util.output import current
 
 from lstmgen.data import reber
-from lstmgen.util.atomic import write_text
 from lstmgen.errors import DataError
+from lstmgen.util.atomic import write_text
+from lstmgen.util.output import current
 
 REBER_LINES = 20_000  # ~260 KB
 REBER_SEED = 0
@@ -29,8 +28,20 @@ BUILTINS = {
 }
 
 # Directories of the standard library that are not English prose about the library.
-_SKIP_DIRS = {"test", "tests", "idlelib", "site-packages", "dist-packages", "lib2to3", "__pycache__", "turtledemo",
-              "pydoc_data", "encodings", "ensurepip", "lib-dynload"}
+_SKIP_DIRS = {
+    "test",
+    "tests",
+    "idlelib",
+    "site-packages",
+    "dist-packages",
+    "lib2to3",
+    "__pycache__",
+    "turtledemo",
+    "pydoc_data",
+    "encodings",
+    "ensurepip",
+    "lib-dynload",
+}
 _MIN_CHARS = 80
 _PROSE = re.compile(r"[A-Za-z\s.,;:'\"()-]")
 
@@ -50,6 +61,7 @@ def builtin_text(name: str) -> str:
 
 
 # -- pydocs -------------------------------------------------------------------------------------------------------
+
 
 def _docstrings(tree: ast.AST) -> Iterator[str]:
     """Docstrings of the module, classes and functions, in source order."""

@@ -10,10 +10,10 @@ import hashlib
 import json
 import math
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 
@@ -24,8 +24,15 @@ from lstmgen.data.vocab import Vocab, dtype_for_size, text_codes
 from lstmgen.errors import DataError, LstmgenError
 from lstmgen.util.atomic import TMP_MARK, clean_stale_temps, write_bytes, write_json
 
-__all__ = ["Prepared", "prepare", "load_prepared", "is_prepared_dir", "prepared_for_training", "read_sources",
-           "encode_corpus"]
+__all__ = [
+    "Prepared",
+    "encode_corpus",
+    "is_prepared_dir",
+    "load_prepared",
+    "prepare",
+    "prepared_for_training",
+    "read_sources",
+]
 
 FILES = ("ids.bin", "vocab.json", "meta.json")
 _CHUNK = 1 << 24  # characters per chunk when encoding, to bound temporary memory
@@ -51,25 +58,27 @@ class Prepared:
 
     @property
     def val(self) -> np.ndarray:
-        return self.ids[self.meta["n_train"]: self.meta["n_train"] + self.meta["n_val"]]
+        return self.ids[self.meta["n_train"] : self.meta["n_train"] + self.meta["n_val"]]
 
     def summary(self) -> str:
         m = self.meta
-        return "\n".join([
-            f"prepared   {self.path}",
-            f"chars      {m['n_chars']:,} ({m['dtype']} ids, encoding {m['encoding']}"
-            + (", lowercased)" if m["lowercase"] else ")"),
-            f"vocabulary {m['vocab_size']:,} characters",
-            f"split      train {m['n_train']:,} / validation {m['n_val']:,} (last {m['val_fraction']:g})",
-            *(f"note       {n}" for n in self.notes),
-        ])
+        return "\n".join(
+            [
+                f"prepared   {self.path}",
+                f"chars      {m['n_chars']:,} ({m['dtype']} ids, encoding {m['encoding']}"
+                + (", lowercased)" if m["lowercase"] else ")"),
+                f"vocabulary {m['vocab_size']:,} characters",
+                f"split      train {m['n_train']:,} / validation {m['n_val']:,} (last {m['val_fraction']:g})",
+                *(f"note       {n}" for n in self.notes),
+            ]
+        )
 
 
 def encode_corpus(text: str) -> tuple[Vocab, np.ndarray]:
     """Vocabulary (sorted unique characters) and the id stream of `text`, vectorised in chunks."""
     counts = np.zeros(0, dtype=np.int64)
     for start in range(0, len(text), _CHUNK):
-        c = np.bincount(text_codes(text[start:start + _CHUNK]))
+        c = np.bincount(text_codes(text[start : start + _CHUNK]))
         if c.size > counts.size:
             c[: counts.size] += counts
             counts = c
@@ -82,8 +91,8 @@ def encode_corpus(text: str) -> tuple[Vocab, np.ndarray]:
     lut[present] = np.arange(present.size, dtype=dtype)
     ids = np.empty(len(text), dtype=dtype)
     for start in range(0, len(text), _CHUNK):
-        codes = text_codes(text[start:start + _CHUNK])
-        ids[start:start + codes.size] = lut[codes]
+        codes = text_codes(text[start : start + _CHUNK])
+        ids[start : start + codes.size] = lut[codes]
     return vocab, ids
 
 
@@ -119,13 +128,17 @@ def _prepare_out_dir(out: Path, meta: dict, force: bool = False) -> None:
         old = _read_meta(out)
         present = [name for name in FILES if (out / name).exists()]  # with no meta.json of lstmgen's
         if not force and old is None and present:
-            raise DataError(f"output directory {out} holds {', '.join(present)}, not written by lstmgen (no meta.json "
-                            "of its own); choose another -o DIR, or pass --force to replace them")
+            raise DataError(
+                f"output directory {out} holds {', '.join(present)}, not written by lstmgen (no meta.json "
+                "of its own); choose another -o DIR, or pass --force to replace them"
+            )
         if not force and old is not None and _differs(old, meta):
             sources = ", ".join(map(str, old.get("sources") or []))
-            raise DataError(f"output directory {out} already holds another prepared corpus ({sources[:60]}, "
-                            f"{old.get('n_chars', 0):,} characters, val fraction {old.get('val_fraction')}); runs "
-                            "trained on it need it as it is: choose another -o DIR, or pass --force to replace it")
+            raise DataError(
+                f"output directory {out} already holds another prepared corpus ({sources[:60]}, "
+                f"{old.get('n_chars', 0):,} characters, val fraction {old.get('val_fraction')}); runs "
+                "trained on it need it as it is: choose another -o DIR, or pass --force to replace it"
+            )
     try:
         out.mkdir(parents=True, exist_ok=True)
         clean_stale_temps(out)
@@ -145,11 +158,12 @@ def _read_meta(out: Path) -> dict | None:
     return meta if isinstance(meta, dict) and meta.get("format") == PREPARED_FORMAT else None
 
 
-def _write_prepared(text: str, info: dict, out: Path, *, lowercase: bool, val_fraction: float,
-                    force: bool = False) -> Prepared:
+def _write_prepared(
+    text: str, info: dict, out: Path, *, lowercase: bool, val_fraction: float, force: bool = False
+) -> Prepared:
     vocab, ids = encode_corpus(text)
     n = int(ids.size)
-    n_val = min(int(round(n * val_fraction)), n - 1)
+    n_val = min(round(n * val_fraction), n - 1)
     data = ids.astype(ids.dtype.newbyteorder("<"), copy=False).tobytes()
     meta = {
         "format": PREPARED_FORMAT,
@@ -194,8 +208,15 @@ def _prepare_fetched(fetched, out_dir, *, encoding, lowercase, val_fraction, for
     return _write_prepared(text, info, out, lowercase=lowercase, val_fraction=val_fraction, force=force)
 
 
-def prepare(sources: Sequence[str], out_dir: str | os.PathLike | None = None, *, encoding: str | None = None,
-            lowercase: bool = False, val_fraction: float = 0.1, force: bool = False) -> Prepared:
+def prepare(
+    sources: Sequence[str],
+    out_dir: str | os.PathLike | None = None,
+    *,
+    encoding: str | None = None,
+    lowercase: bool = False,
+    val_fraction: float = 0.1,
+    force: bool = False,
+) -> Prepared:
     """Read SOURCEs, build the vocabulary and id stream, write a prepared directory and return it loaded.
 
     out_dir defaults to ./prepared/<name>, name taken from the first source. A folder holding another corpus's
@@ -203,13 +224,15 @@ def prepare(sources: Sequence[str], out_dir: str | os.PathLike | None = None, *,
     """
     val_fraction = _check_val_fraction(val_fraction)
     fetched = [fetch(s) for s in source_list(sources)]
-    return _prepare_fetched(fetched, out_dir, encoding=encoding, lowercase=lowercase, val_fraction=val_fraction,
-                            force=force)
+    return _prepare_fetched(
+        fetched, out_dir, encoding=encoding, lowercase=lowercase, val_fraction=val_fraction, force=force
+    )
 
 
 def _open(path: Path, meta: dict, vocab: Vocab) -> Prepared:
-    ids = np.memmap(path / "ids.bin", dtype=np.dtype(meta["dtype"]).newbyteorder("<"), mode="r",
-                    shape=(meta["n_chars"],))
+    ids = np.memmap(
+        path / "ids.bin", dtype=np.dtype(meta["dtype"]).newbyteorder("<"), mode="r", shape=(meta["n_chars"],)
+    )
     return Prepared(path=path, meta=meta, vocab=vocab, ids=ids)
 
 
@@ -248,8 +271,9 @@ def load_prepared(path: str | os.PathLike, *, verify: bool = True) -> Prepared:
     except LstmgenError as e:
         raise _corrupt(path, str(e).split("; ")[0]) from None
     if vocab.size != meta["vocab_size"] or vocab.dtype.name != meta["dtype"]:
-        raise _corrupt(path, f"vocab.json has {vocab.size} characters, meta.json says {meta['vocab_size']} "
-                             f"({meta['dtype']})")
+        raise _corrupt(
+            path, f"vocab.json has {vocab.size} characters, meta.json says {meta['vocab_size']} ({meta['dtype']})"
+        )
     expected = meta["n_chars"] * np.dtype(meta["dtype"]).itemsize
     try:
         size = (path / "ids.bin").stat().st_size
@@ -282,8 +306,11 @@ def prepared_for_training(source: str, cache_dir: str | os.PathLike | None = Non
     path = Path(source).expanduser()
     if is_prepared_dir(path) or (path.is_dir() and (path / "ids.bin").is_file() and (path / "vocab.json").is_file()):
         return load_prepared(path)
-    opts = {"encoding": prepare_opts.pop("encoding", None), "lowercase": bool(prepare_opts.pop("lowercase", False)),
-            "val_fraction": _check_val_fraction(prepare_opts.pop("val_fraction", 0.1))}
+    opts = {
+        "encoding": prepare_opts.pop("encoding", None),
+        "lowercase": bool(prepare_opts.pop("lowercase", False)),
+        "val_fraction": _check_val_fraction(prepare_opts.pop("val_fraction", 0.1)),
+    }
     if prepare_opts:
         raise TypeError(f"unexpected prepare options: {', '.join(prepare_opts)}")
     fetched = [fetch(source)]

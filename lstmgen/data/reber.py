@@ -7,7 +7,8 @@ Standard 6-state automaton (Cleeremans, Servan-Schreiber & McClelland 1989) over
 from __future__ import annotations
 
 import random
-from typing import Iterable, Protocol
+from collections.abc import Iterable
+from typing import Protocol
 
 ALPHABET = "BTPSXVE"
 _EXIT = 6
@@ -60,14 +61,7 @@ def is_valid_reber(s: str) -> bool:
 
 def is_valid_embedded(s: str) -> bool:
     """True iff `s` is B + X + Reber string + X + E with X the same symbol, T or P."""
-    return (
-        len(s) >= 9
-        and s[0] == "B"
-        and s[-1] == "E"
-        and s[1] in "TP"
-        and s[-2] == s[1]
-        and is_valid_reber(s[2:-2])
-    )
+    return len(s) >= 9 and s[0] == "B" and s[-1] == "E" and s[1] in "TP" and s[-2] == s[1] and is_valid_reber(s[2:-2])
 
 
 def corpus(n: int = 20_000, seed: int = 0) -> str:

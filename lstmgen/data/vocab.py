@@ -5,13 +5,13 @@ from __future__ import annotations
 import json
 import os
 import unicodedata
+from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Iterable, Sequence
 
 import numpy as np
 
-from lstmgen.util.atomic import write_json
 from lstmgen.errors import DataError, LstmgenError
+from lstmgen.util.atomic import write_json
 
 FORMAT = "lstmgen-vocab"
 VERSION = 1
@@ -20,14 +20,43 @@ MAX_SIZE = 65536  # ids are stored as uint16
 # Replacements tried, in order, for a character the vocabulary lacks (before NFKC/NFKD and case tricks).
 # Straight forms map to curly ones too, for corpora that only ever use typographic quotes and dashes.
 _TYPOGRAPHIC: dict[str, tuple[str, ...]] = {
-    "\u2018": ("'",), "\u2019": ("'",), "\u201a": ("'", ","), "\u201b": ("'",), "\u2032": ("'",),
-    "\u201c": ('"',), "\u201d": ('"',), "\u201e": ('"',), "\u201f": ('"',), "\u2033": ('"',),
-    "\u00ab": ('"',), "\u00bb": ('"',), "\u2039": ("'",), "\u203a": ("'",),
-    "\u2010": ("-",), "\u2011": ("-",), "\u2012": ("-",), "\u2013": ("-",), "\u2014": ("-", "--"), "\u2015": ("-",),
-    "\u2212": ("-",), "\u2026": ("...",), "\u2022": ("*", "-"), "\u00b7": (".", "*"),
-    "\u00a0": (" ",), "\u2007": (" ",), "\u202f": (" ",), "\u2009": (" ",), "\u3000": (" ",),
-    "\t": (" ",), "\u2028": ("\n",), "\u2029": ("\n",), "\r": ("\n",), "\n": (" ",),
-    "'": ("\u2019", "\u2018"), '"': ("\u201c", "\u201d"), "-": ("\u2013", "\u2014"),
+    "\u2018": ("'",),
+    "\u2019": ("'",),
+    "\u201a": ("'", ","),
+    "\u201b": ("'",),
+    "\u2032": ("'",),
+    "\u201c": ('"',),
+    "\u201d": ('"',),
+    "\u201e": ('"',),
+    "\u201f": ('"',),
+    "\u2033": ('"',),
+    "\u00ab": ('"',),
+    "\u00bb": ('"',),
+    "\u2039": ("'",),
+    "\u203a": ("'",),
+    "\u2010": ("-",),
+    "\u2011": ("-",),
+    "\u2012": ("-",),
+    "\u2013": ("-",),
+    "\u2014": ("-", "--"),
+    "\u2015": ("-",),
+    "\u2212": ("-",),
+    "\u2026": ("...",),
+    "\u2022": ("*", "-"),
+    "\u00b7": (".", "*"),
+    "\u00a0": (" ",),
+    "\u2007": (" ",),
+    "\u202f": (" ",),
+    "\u2009": (" ",),
+    "\u3000": (" ",),
+    "\t": (" ",),
+    "\u2028": ("\n",),
+    "\u2029": ("\n",),
+    "\r": ("\n",),
+    "\n": (" ",),
+    "'": ("\u2019", "\u2018"),
+    '"': ("\u201c", "\u201d"),
+    "-": ("\u2013", "\u2014"),
     "...": ("\u2026",),
 }
 
@@ -73,13 +102,13 @@ class Vocab:
         self._sorted_codes = self._codes[self._order]
 
     @classmethod
-    def from_text(cls, text: str) -> "Vocab":
+    def from_text(cls, text: str) -> Vocab:
         """Sorted unique characters of `text`."""
         codes = np.unique(text_codes(text))
         return cls.from_codes(codes)
 
     @classmethod
-    def from_codes(cls, codes: np.ndarray) -> "Vocab":
+    def from_codes(cls, codes: np.ndarray) -> Vocab:
         chars = np.asarray(codes, dtype="<u4").tobytes().decode("utf-32-le", "surrogatepass")
         return cls(list(chars))
 
@@ -137,8 +166,7 @@ class Vocab:
             yield base
             yield from (base.swapcase(), base.lower(), base.upper())
             # a normalised form may itself need a typographic replacement (e.g. NFKC gives "...")
-            for alt in _TYPOGRAPHIC.get(base, ()):
-                yield alt
+            yield from _TYPOGRAPHIC.get(base, ())
 
     def map_text(self, text: str) -> str:
         """`text` with every unknown character replaced by `map_char` (possibly dropped)."""
@@ -184,7 +212,7 @@ class Vocab:
         return {"format": FORMAT, "version": VERSION, "size": self.size, "chars": list(self.chars)}
 
     @classmethod
-    def from_json(cls, obj: object) -> "Vocab":
+    def from_json(cls, obj: object) -> Vocab:
         fix = "re-run `lstmgen prepare` to rebuild it"
         if not isinstance(obj, dict) or obj.get("format") != FORMAT:
             raise DataError(f"not an lstmgen vocabulary (format is not {FORMAT!r}); {fix}")
@@ -206,7 +234,7 @@ class Vocab:
         write_json(path, self.to_json())
 
     @classmethod
-    def load(cls, path: str | os.PathLike) -> "Vocab":
+    def load(cls, path: str | os.PathLike) -> Vocab:
         path = Path(path)
         try:
             obj = json.loads(path.read_text(encoding="utf-8"))

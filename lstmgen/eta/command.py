@@ -10,8 +10,19 @@ from lstmgen.eta.report import format_report
 from lstmgen.eta.timeparse import parse_time
 
 
-def estimate_log_command(log: str, started: str | None, now: str | None, epochs: int | None, follow: bool,
-                         as_json: bool, out=None, *, poll_s: float = 2.0, sleep=None, run: int | None = None) -> int:
+def estimate_log_command(
+    log: str,
+    started: str | None,
+    now: str | None,
+    epochs: int | None,
+    follow: bool,
+    as_json: bool,
+    out=None,
+    *,
+    poll_s: float = 2.0,
+    sleep=None,
+    run: int | None = None,
+) -> int:
     """`lstmgen estimate --log FILE`: print the report (or JSON); return the exit code. Errors → LogError.
 
     `out` defaults to the sys.stdout of the moment of the call (so click's CliRunner captures it).

@@ -1,8 +1,8 @@
 """A training run found in a log, and its epochs: what each epoch's bar showed and how long the epoch took.
 
-    >>> run = build_runs(events)[-1]                     # doctest: +SKIP  (lstmgen.eta.logruns)
-    >>> run.current.duration(), run.steps_done()
-    (67.0, 3000)
+>>> run = build_runs(events)[-1]                     # doctest: +SKIP  (lstmgen.eta.logruns)
+>>> run.current.duration(), run.steps_done()
+(67.0, 3000)
 """
 
 from __future__ import annotations

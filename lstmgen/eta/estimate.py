@@ -23,13 +23,23 @@ from lstmgen.eta.timeparse import fmt_full, fmt_span, parse_time, to_datetime
 __all__ = ["Estimate", "estimate", "format_report", "parse_time"]
 
 _KIND_WORDS = {"keras3": "Keras 3", "keras2": "Keras 1/2", "tqdm": "tqdm", "lstmgen": "lstmgen train.log"}
-_FORMATS = ("Keras 'Epoch k/N' with '12/345 ━━━ …' or '[====>…] - ETA' bars, tqdm bars "
-            "('45%|████▌ | 450/1000 [01:23<01:42, 5.37it/s]') or lstmgen train.log lines")
+_FORMATS = (
+    "Keras 'Epoch k/N' with '12/345 ━━━ …' or '[====>…] - ETA' bars, tqdm bars "
+    "('45%|████▌ | 450/1000 [01:23<01:42, 5.37it/s]') or lstmgen train.log lines"
+)
 
 
-def estimate(events: list[Event], *, started: str | datetime | None = None, now: str | datetime | None = None,
-             epochs: int | None = None, mtime: float | None = None, current_time: datetime | None = None,
-             log_name: str = "the log", run: int | None = None) -> Estimate:
+def estimate(
+    events: list[Event],
+    *,
+    started: str | datetime | None = None,
+    now: str | datetime | None = None,
+    epochs: int | None = None,
+    mtime: float | None = None,
+    current_time: datetime | None = None,
+    log_name: str = "the log",
+    run: int | None = None,
+) -> Estimate:
     """Estimate run number `run` (1-based, file order; default the last) of `events`. Raises LogError when
     there is nothing to estimate.
 
@@ -40,8 +50,7 @@ def estimate(events: list[Event], *, started: str | datetime | None = None, now:
     if not any(r.has_training for r in runs):
         raise LogError(f"no training progress found in {log_name}: expected {_FORMATS}")
     if run is not None and not 1 <= run <= len(runs):
-        raise LogError(f"--run {run}: {log_name} has {len(runs)} run{'s' if len(runs) > 1 else ''} "
-                        f"(1–{len(runs)})")
+        raise LogError(f"--run {run}: {log_name} has {len(runs)} run{'s' if len(runs) > 1 else ''} (1–{len(runs)})")
     index = (run or len(runs)) - 1
     borrowed = None
     if run is None and not _timed(runs[index]) and any(_timed(r) for r in runs[:index]):
@@ -79,19 +88,32 @@ def _estimate_run(runs, index, borrowed, started, now, epochs, mtime, current_ti
         rate = choose_rate(borrowed, size, None, anchor_ts)
         rate.step_s = rate.step_s * size if rate.step_s is not None else None
         rate.spread, rate.epochs_used = max(rate.spread, 0.1), min(rate.epochs_used, 1)
-        notes.append(f"run {index + 1} has not printed any timing yet: its epochs are assumed to take as long "
-                     f"as run {runs.index(borrowed) + 1}'s (a guess until its first epoch ends; "
-                     f"--run {runs.index(borrowed) + 1} shows that run)")
+        notes.append(
+            f"run {index + 1} has not printed any timing yet: its epochs are assumed to take as long "
+            f"as run {runs.index(borrowed) + 1}'s (a guess until its first epoch ends; "
+            f"--run {runs.index(borrowed) + 1} shows that run)"
+        )
     est = Estimate(
-        log=log_name, kind=" + ".join(_KIND_WORDS.get(k, k) for k in run.kinds) or "unknown",
-        runs_in_file=len(runs), epoch=cur.number, epochs=total_epochs,
-        step=None if per_epoch_only else cur.step, steps_per_epoch=steps,
+        log=log_name,
+        kind=" + ".join(_KIND_WORDS.get(k, k) for k in run.kinds) or "unknown",
+        runs_in_file=len(runs),
+        epoch=cur.number,
+        epochs=total_epochs,
+        step=None if per_epoch_only else cur.step,
+        steps_per_epoch=steps,
         seconds_per_step=None if per_epoch_only else rate.step_s,  # known even when the epoch size is not
         seconds_per_epoch=rate.step_s * unit if rate.step_s and unit else None,
-        rate_source=rate.source, as_of=as_of, as_of_source=as_of_src, started=start_dt,
+        rate_source=rate.source,
+        as_of=as_of,
+        as_of_source=as_of_src,
+        started=start_dt,
         started_source="--started" if start_dt else None,
-        keras_seconds_per_step=rate.keras_step_s, wall_seconds_per_step=rate.wall_step_s,
-        finished=run.finished, per_epoch_only=per_epoch_only, notes=notes)
+        keras_seconds_per_step=rate.keras_step_s,
+        wall_seconds_per_step=rate.wall_step_s,
+        finished=run.finished,
+        per_epoch_only=per_epoch_only,
+        notes=notes,
+    )
     if est.started is None and run.start_ts is not None and _plausible_start(run, as_of, as_of_src):
         est.started, est.started_source = to_datetime(run.start_ts), "the log"
     est.gap_note = gap_note(rate.keras_step_s, rate.wall_step_s, rate.step_s, rate.epochs_used)
@@ -100,8 +122,10 @@ def _estimate_run(runs, index, borrowed, started, now, epochs, mtime, current_ti
         return est
     if rate.step_s is None or unit is None:
         if unit is None:
-            est.notes.append("step count unknown (a Keras 'Unknown' bar): the epoch's end can be estimated once "
-                             "the first epoch has finished")
+            est.notes.append(
+                "step count unknown (a Keras 'Unknown' bar): the epoch's end can be estimated once "
+                "the first epoch has finished"
+            )
         return est
     last_num = cur.number or 1
     d_epoch = unit * rate.step_s
@@ -116,8 +140,7 @@ def _estimate_run(runs, index, borrowed, started, now, epochs, mtime, current_ti
     remaining = est.epoch_remaining_s
     rows = [] if cur.complete else [EpochEta(last_num, _plus(as_of, remaining), remaining)]
     future = max((total_epochs or last_num) - last_num, 0)
-    for j, d in _future_durations(future, d_epoch, unit * rate.slope, _pattern_of(rate, unit, last_num),
-                                  last=last_num):
+    for j, d in _future_durations(future, d_epoch, unit * rate.slope, _pattern_of(rate, unit, last_num), last=last_num):
         remaining += d
         if j <= MAX_JSON_ROWS or j == future:
             rows.append(EpochEta(last_num + j, _plus(as_of, remaining), remaining))
@@ -143,10 +166,12 @@ def _check_stale(est: Estimate, silent_s: float) -> None:
     if silent_s <= allowed + max(60.0, 0.1 * allowed):
         return
     est.stale = True
-    est.notes.append(f"the log is stale: last written {fmt_span(silent_s)} ago, longer than the whole rest of the "
-                     "run should have taken, so the process writing it has probably stopped (crashed, killed, or "
-                     "ended without a final line); check it. The times above are where the run would be had it "
-                     "kept going from its last line; --now TIME estimates as of another moment")
+    est.notes.append(
+        f"the log is stale: last written {fmt_span(silent_s)} ago, longer than the whole rest of the "
+        "run should have taken, so the process writing it has probably stopped (crashed, killed, or "
+        "ended without a final line); check it. The times above are where the run would be had it "
+        "kept going from its last line; --now TIME estimates as of another moment"
+    )
 
 
 def _anchor(run: Run, now, mtime: float | None, clock: datetime) -> tuple[datetime, str]:
@@ -156,8 +181,12 @@ def _anchor(run: Run, now, mtime: float | None, clock: datetime) -> tuple[dateti
     if now:
         return parse_time(now, clock), "--now"
     cur = run.current
-    cands = [cur.snaps[-1].timestamp if cur and cur.snaps else None, cur.end_ts if cur else None,
-             run.ended.timestamp if run.ended else None, run.interrupted.timestamp if run.interrupted else None]
+    cands = [
+        cur.snaps[-1].timestamp if cur and cur.snaps else None,
+        cur.end_ts if cur else None,
+        run.ended.timestamp if run.ended else None,
+        run.interrupted.timestamp if run.interrupted else None,
+    ]
     if run.stamps and run.stamps[-1][1] >= run.steps_done() and run.has_training and len(run.stamps) > 1:
         cands.append(run.stamps[-1][0])
     known = [c for c in cands if c is not None]
@@ -217,8 +246,10 @@ def _time_into_epoch(run: Run, est: Estimate, d_epoch: float) -> tuple[float, fl
         done = sum(e.duration() or d_epoch for e in run.epochs[:-1])
         return min(max((est.as_of - est.started).total_seconds() - done, 0.0), 0.9 * d_epoch), 0.0
     if est.as_of_source in ("--now", "the current time"):
-        est.notes.append(f"no progress is shown inside epoch {run.last_epoch.number} (one line per epoch): it is "
-                         "taken as just begun; it may end up to one epoch sooner (pass --started to know)")
+        est.notes.append(
+            f"no progress is shown inside epoch {run.last_epoch.number} (one line per epoch): it is "
+            "taken as just begun; it may end up to one epoch sooner (pass --started to know)"
+        )
         return 0.0, d_epoch
     return 0.0, 0.0
 
@@ -238,8 +269,11 @@ def _elapsed(run: Run, est: Estimate, step_s: float, unit: int, overhead: float)
             total += last.elapsed_s
         elif first.step == 1 and first.kind.startswith("keras") and last.step > 1:
             # Keras: step 1's own time (compilation) shows in the first snapshot, the rest at the bar's rate
-            t1 = first.eta_s / (first.total - 1) if first.eta_s and first.total and first.total > 1 else \
-                (first.per_step_s or step_s / overhead)
+            t1 = (
+                first.eta_s / (first.total - 1)
+                if first.eta_s and first.total and first.total > 1
+                else (first.per_step_s or step_s / overhead)
+            )
             total += t1 + (cur.step - 1) * step_s / overhead
         else:
             total += cur.step * step_s / overhead
@@ -264,21 +298,24 @@ def _notes(runs: list[Run], index: int, run: Run, total: int | None, override: i
         which = "the last one" if index == len(runs) - 1 else f"run {index + 1}"
         notes.append(f"{len(runs)} runs in this file; estimating {which} (--run N picks another)")
     if run.segments > 1:
-        notes.append(f"the run was resumed ({run.segments} segments); each restart's first epoch includes "
-                     "compilation and is not used for the speed")
+        notes.append(
+            f"the run was resumed ({run.segments} segments); each restart's first epoch includes "
+            "compilation and is not used for the speed"
+        )
     if run.eval_bars:
         notes.append(f"{run.eval_bars} evaluate()/predict()/validation bar(s) are not training epochs")
     if total is None:
-        notes.append("number of epochs unknown (no 'Epoch k/N' in the log): assuming the current epoch is the "
-                     "last; pass --epochs N")
+        notes.append(
+            "number of epochs unknown (no 'Epoch k/N' in the log): assuming the current epoch is the "
+            "last; pass --epochs N"
+        )
     elif override is not None and run.total_epochs and override != run.total_epochs:
         notes.append(f"--epochs {override} overrides the log's {run.total_epochs}")
     elif total >= 500 and not run.finished:
         notes.append(f"the run is capped at {total:,} epochs; callbacks such as EarlyStopping may end it sooner")
     if run.interrupted is not None and run.interrupted.line > run.last_line:
         i = run.interrupted
-        notes.append(f"the log says training was interrupted (epoch {i.epoch}, step {i.step}); times assume it "
-                     "resumes now")
+        notes.append(
+            f"the log says training was interrupted (epoch {i.epoch}, step {i.step}); times assume it resumes now"
+        )
     return notes
-
-

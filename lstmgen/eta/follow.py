@@ -26,9 +26,17 @@ _SPECIAL_FIX = "pass a log file, or '-' to read a pipe from standard input"
 def read_log(path: str) -> tuple[bytes, float | None, str]:
     """(bytes, modification time or None for stdin, display name). Problems → LogError."""
     if path == "-":
-        return read_stream(sys.stdin.buffer, LOG_STDIN_BYTES, "estimate --log - (standard input)",
-                           "pass the log file's path instead (a big file is read from its end) or pipe its tail, "
-                           "e.g. tail -c 32M train.log | lstmgen estimate --log -"), None, "<stdin>"
+        return (
+            read_stream(
+                sys.stdin.buffer,
+                LOG_STDIN_BYTES,
+                "estimate --log - (standard input)",
+                "pass the log file's path instead (a big file is read from its end) or pipe its tail, "
+                "e.g. tail -c 32M train.log | lstmgen estimate --log -",
+            ),
+            None,
+            "<stdin>",
+        )
     p = Path(path)
     try:
         st = check_regular(p, path, _SPECIAL_FIX)
@@ -66,13 +74,15 @@ def check_text(data: bytes, name: str) -> None:
         raise LogError(f"{name} is not a text log (binary data); pass the file the training output went to")
 
 
-def estimate_file(log: str, started: str | datetime | None, now: str | datetime | None, epochs: int | None,
-                  run: int | None = None) -> Estimate:
+def estimate_file(
+    log: str, started: str | datetime | None, now: str | datetime | None, epochs: int | None, run: int | None = None
+) -> Estimate:
     data, mtime, name = read_log(log)
     check_text(data, name)
     year = datetime.fromtimestamp(mtime).year if mtime else None
-    return estimate(parse_log(data, year=year), started=started, now=now, epochs=epochs, mtime=mtime,
-                    log_name=name, run=run)
+    return estimate(
+        parse_log(data, year=year), started=started, now=now, epochs=epochs, mtime=mtime, log_name=name, run=run
+    )
 
 
 class _Incremental:
@@ -105,8 +115,9 @@ def _render(events, log, started, now, epochs, mtime, as_json, run=None) -> tupl
     return (json.dumps(est.to_dict(), ensure_ascii=False) if as_json else format_report(est)), est
 
 
-def follow(log: str, started, now, epochs, as_json: bool, out, *, poll_s: float = 2.0, sleep=None,
-           run: int | None = None) -> int:
+def follow(
+    log: str, started, now, epochs, as_json: bool, out, *, poll_s: float = 2.0, sleep=None, run: int | None = None
+) -> int:
     """Poll the log (tolerating truncation and rotation); reprint when the estimate changes; stop when the run
     has finished or on Ctrl-C."""
     sleep = sleep or time.sleep

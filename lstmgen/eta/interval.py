@@ -24,8 +24,22 @@ Z = 1.2816  # two-sided 80 %: the 90th percentile of a normal
 FLOOR = 0.004  # relative error no history shows (added to the t-scaled spread term)
 DRIFT = 0.001  # the level's relative wander per (epochs left / epochs seen)
 PRIOR_SPREAD = 0.15  # per-epoch spread assumed while fewer than two epochs are known
-_T90 = {1: 3.078, 2: 1.886, 3: 1.638, 4: 1.533, 5: 1.476, 6: 1.440, 7: 1.415, 8: 1.397, 9: 1.383, 10: 1.372,
-        12: 1.356, 15: 1.341, 20: 1.325, 30: 1.310}
+_T90 = {
+    1: 3.078,
+    2: 1.886,
+    3: 1.638,
+    4: 1.533,
+    5: 1.476,
+    6: 1.440,
+    7: 1.415,
+    8: 1.397,
+    9: 1.383,
+    10: 1.372,
+    12: 1.356,
+    15: 1.341,
+    20: 1.325,
+    30: 1.310,
+}
 
 
 def t90(df: int) -> float:

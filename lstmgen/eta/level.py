@@ -1,8 +1,8 @@
 """The speed of a run from its epochs' rates: a robust, recent-weighted level, its spread, and a damped trend.
 
-    >>> level, spread, slope, kept = robust_level([2.0, 2.1, 2.0, 9.0, 2.05])
-    >>> round(level, 2), kept
-    (2.04, [True, True, True, False, True])
+>>> level, spread, slope, kept = robust_level([2.0, 2.1, 2.0, 9.0, 2.05])
+>>> round(level, 2), kept
+(2.04, [True, True, True, False, True])
 """
 
 from __future__ import annotations

@@ -17,17 +17,22 @@ _N = r"\d{1,12}"
 _TIME = r"\d{1,6}:\d\d:\d\d|\d{1,6}:\d\d|\d{1,9}s"
 _RATE = r"(\d{1,9}(?:\.\d+)?)\s?(s|ms|us|µs|μs)/(step|sample)"
 K3 = re.compile(rf"(?<![\w./])({_N})/({_N}|Unknown)\s+(?:[^\s\d]+\s+)?({_TIME})\s+{_RATE}")
-K2 = re.compile(rf"(?<![\w./])({_N})/({_N})\s*\[[^\]\d]*\]\s*-\s*"
-                rf"(?:ETA:\s*({_TIME}|\d{{1,9}})|(\d{{1,9}})s(?:\s+{_RATE})?)")
+K2 = re.compile(
+    rf"(?<![\w./])({_N})/({_N})\s*\[[^\]\d]*\]\s*-\s*"
+    rf"(?:ETA:\s*({_TIME}|\d{{1,9}})|(\d{{1,9}})s(?:\s+{_RATE})?)"
+)
 K2U = re.compile(rf"(?<![\w./])({_N})/()Unknown\s*-\s*()(\d{{1,9}})s(?:\s+{_RATE})?")
 KV2 = re.compile(rf"(?<![\w./])({_N})/({_N})\s+-\s+(\d{{1,9}})s\s+-\s+(?:{_RATE}|[A-Za-z_][\w ]*:)")
 KOLD = re.compile(r"^[\s#>]{0,8}-?\s?(\d{1,9})s\s+-\s+[A-Za-z_][\w ]*:")
 TQDM = re.compile(
     r"(\d{1,3})%\|[^|]{0,300}\|\s*(\d{1,12}(?:\.\d+)?[kMGT]?)/(\d{1,12}(?:\.\d+)?[kMGT]?)\s*"
     r"\[(\d{1,6}(?::\d\d){1,2})(?:<(\d{1,6}(?::\d\d){1,2}|\?))?"
-    r"(?:,\s*(\d{1,9}(?:\.\d+)?|\?)\s*([A-Za-z]*)/([A-Za-z]+))?")
-TQDM_OPEN = re.compile(r"(?<![\w.])(\d{1,12}(?:\.\d+)?[kMGT]?)[A-Za-z]* \[(\d{1,6}(?::\d\d){1,2}),\s*"
-                       r"(\d{1,9}(?:\.\d+)?|\?)\s*([A-Za-z]*)/([A-Za-z]+)")
+    r"(?:,\s*(\d{1,9}(?:\.\d+)?|\?)\s*([A-Za-z]*)/([A-Za-z]+))?"
+)
+TQDM_OPEN = re.compile(
+    r"(?<![\w.])(\d{1,12}(?:\.\d+)?[kMGT]?)[A-Za-z]* \[(\d{1,6}(?::\d\d){1,2}),\s*"
+    r"(\d{1,9}(?:\.\d+)?|\?)\s*([A-Za-z]*)/([A-Za-z]+)"
+)
 DESC_EPOCH = re.compile(r"(?i)\bepoch\b\s*[:#]?\s*(\d{1,9})(?:\s*(?:/|of)\s*(\d{1,9}))?")
 DESC_EVAL = re.compile(r"(?i)valid|\bval\b|eval|test|predict|sanity|inference")
 HEADER = re.compile(r"(?<![\w/])Epoch\s+(\d{1,9})\s*/\s*(\d{1,9})(?![\d/.])")
@@ -42,7 +47,8 @@ LG_TIME = re.compile(r"\btime (\d{1,9}(?:\.\d+)?)s")
 STAMP = re.compile(
     r"[IWEF]0000 00:00:(\d{9,10}(?:\.\d+)?)"
     r"|(\d{4})-(\d\d)-(\d\d)[ T](\d\d):(\d\d):(\d\d)(?:[.,](\d{1,6}))?\d*(Z|[+-]\d\d:?\d\d)?"
-    r"|(?<![\w])[IWEF](\d\d)(\d\d) (\d\d):(\d\d):(\d\d)\.(\d{1,6})")
+    r"|(?<![\w])[IWEF](\d\d)(\d\d) (\d\d):(\d\d):(\d\d)\.(\d{1,6})"
+)
 _UNIT = {"s": 1.0, "ms": 1e-3, "us": 1e-6, "µs": 1e-6, "μs": 1e-6}
 _SI = {"k": 1e3, "M": 1e6, "G": 1e9, "T": 1e12}
 
@@ -53,8 +59,9 @@ def keras(seg: str, n: int, out: list) -> tuple[int, int]:
         m = K2.search(seg) or K2U.search(seg)
         if m is not None:
             step, total = int(m[1]), int(m[2]) if m[2] else None
-            out.append((n, step, total, "keras2", not m[3] and total is not None and step >= total, "", None,
-                        _build_k2, m))
+            out.append(
+                (n, step, total, "keras2", not m[3] and total is not None and step >= total, "", None, _build_k2, m)
+            )
             return m.span()
     if "/s" in seg:
         m = K3.search(seg)
@@ -80,8 +87,16 @@ def _build_k2(m: re.Match, n: int) -> Progress:
     if m[3]:  # ETA: still running
         return Progress(n, step, total, "keras2", eta_s=seconds(m[3]))
     rate, res = _rate(m[5], m[6])
-    return Progress(n, step, total, "keras2", elapsed_s=float(m[4]), per_step_s=rate,
-                    final=total is not None and step >= total, step_res_s=res)
+    return Progress(
+        n,
+        step,
+        total,
+        "keras2",
+        elapsed_s=float(m[4]),
+        per_step_s=rate,
+        final=total is not None and step >= total,
+        step_res_s=res,
+    )
 
 
 def _build_k3(m: re.Match, n: int) -> Progress:
@@ -91,8 +106,7 @@ def _build_k3(m: re.Match, n: int) -> Progress:
     if total is not None and step < total:
         return Progress(n, step, total, "keras3", eta_s=t, per_step_s=rate, step_res_s=res)
     # the last update of an epoch, and unknown-size bars, show the elapsed time
-    return Progress(n, step, total, "keras3", elapsed_s=t, per_step_s=rate, final=total is not None,
-                    step_res_s=res)
+    return Progress(n, step, total, "keras3", elapsed_s=t, per_step_s=rate, final=total is not None, step_res_s=res)
 
 
 _TAIL_RATE = re.compile(rf"-\s+{_RATE}")
@@ -103,8 +117,17 @@ def _build_kv2(m: re.Match, n: int) -> Progress:
     r = m if m[4] else _TAIL_RATE.search(m.string, m.end())  # tf.keras 2.9+: '- 5s/epoch - 3ms/step' at the end
     rate, res = _rate(r[4 if r is m else 1], r[5 if r is m else 2]) if r is not None else (None, 0.0)
     e = _EPOCH_TIME.search(m.string, m.end()) if "/epoch" in m.string else None
-    return Progress(n, int(m[1]), int(m[2]), "keras3" if m[4] else "keras2", elapsed_s=float(m[3]),
-                    per_step_s=rate, final=True, step_res_s=res, epoch_s=float(e[1]) * _UNIT[e[2]] if e else None)
+    return Progress(
+        n,
+        int(m[1]),
+        int(m[2]),
+        "keras3" if m[4] else "keras2",
+        elapsed_s=float(m[3]),
+        per_step_s=rate,
+        final=True,
+        step_res_s=res,
+        epoch_s=float(e[1]) * _UNIT[e[2]] if e else None,
+    )
 
 
 def tqdm(seg: str, n: int, out: list, descs: dict) -> bool:
@@ -119,11 +142,15 @@ def tqdm(seg: str, n: int, out: list, descs: dict) -> bool:
     desc = seg[: m.start()].strip().rstrip(":").strip()[-120:]
     if desc not in descs:
         e = DESC_EPOCH.search(desc)
-        descs[desc] = (int(e[1]) if e else None, _int(e[2]) if e else None,
-                       "eval" if DESC_EVAL.search(desc) else "train")
+        descs[desc] = (
+            int(e[1]) if e else None,
+            _int(e[2]) if e else None,
+            "eval" if DESC_EVAL.search(desc) else "train",
+        )
     epoch = descs[desc][0]
-    out.append((n, step, total, "tqdm", total is not None and step >= total, desc, epoch,
-                partial(_tqdm_progress, descs), m))
+    out.append(
+        (n, step, total, "tqdm", total is not None and step >= total, desc, epoch, partial(_tqdm_progress, descs), m)
+    )
     return True
 
 
@@ -138,9 +165,20 @@ def _tqdm_progress(descs: dict, m: re.Match, n: int) -> Progress:
         per = _tqdm_rate(m[3], m[4], m[5])
     desc = m.string[: m.start()].strip().rstrip(":").strip()[-120:]
     epoch, epoch_total, phase = descs.get(desc, (None, None, "train"))
-    return Progress(n, step, total, "tqdm", eta_s=eta, per_step_s=per, elapsed_s=el, desc=desc,
-                    final=total is not None and step >= total, epoch=epoch, epoch_total=epoch_total,
-                    phase=phase)
+    return Progress(
+        n,
+        step,
+        total,
+        "tqdm",
+        eta_s=eta,
+        per_step_s=per,
+        elapsed_s=el,
+        desc=desc,
+        final=total is not None and step >= total,
+        epoch=epoch,
+        epoch_total=epoch_total,
+        phase=phase,
+    )
 
 
 def lstmgen(m: re.Match, n: int, out: list, cache: dict) -> bool:
@@ -150,8 +188,17 @@ def lstmgen(m: re.Match, n: int, out: list, cache: dict) -> bool:
         s = LG_END.match(rest)
         if s is not None:
             t = LG_TIME.search(rest)
-            out.append(EpochEnd(n, float(t[1]) if t else None, steps=int(s[4]), epoch=int(s[1]),
-                                epoch_total=int(s[2]), timestamp=iso_stamp(m[1], cache), kind="lstmgen"))
+            out.append(
+                EpochEnd(
+                    n,
+                    float(t[1]) if t else None,
+                    steps=int(s[4]),
+                    epoch=int(s[1]),
+                    epoch_total=int(s[2]),
+                    timestamp=iso_stamp(m[1], cache),
+                    kind="lstmgen",
+                )
+            )
             return True
         s = LG_STEP.match(rest)
         if s is None:
@@ -163,8 +210,15 @@ def lstmgen(m: re.Match, n: int, out: list, cache: dict) -> bool:
     if word == "start":
         if "run" not in kv and "epochs" not in kv:
             return False
-        out.append(RunStart(n, ts, _int(kv.get("epochs")), _int(kv.get("steps_per_epoch")),
-                            resumed=kv.get("resumed_from", "none") not in ("none", "None", "")))
+        out.append(
+            RunStart(
+                n,
+                ts,
+                _int(kv.get("epochs")),
+                _int(kv.get("steps_per_epoch")),
+                resumed=kv.get("resumed_from", "none") not in ("none", "None", ""),
+            )
+        )
     elif word == "finished":
         out.append(RunEnd(n, ts, "finished", epoch=_int(kv.get("epochs"))))
     else:
@@ -175,8 +229,16 @@ def lstmgen(m: re.Match, n: int, out: list, cache: dict) -> bool:
 def _lstmgen_progress(cache: dict, s: re.Match, m: re.Match, n: int) -> Progress:
     """Build an lstmgen train.log snapshot lazily (`s`: its LG_STEP match, `m`: the line's)."""
     e = LG_ELAPSED.search(m[3])
-    return Progress(n, int(s[3]), int(s[4]), "lstmgen", timestamp=iso_stamp(m[1], cache),
-                    epoch=int(s[1]), epoch_total=int(s[2]), elapsed_s=float(e[1]) if e else None)
+    return Progress(
+        n,
+        int(s[3]),
+        int(s[4]),
+        "lstmgen",
+        timestamp=iso_stamp(m[1], cache),
+        epoch=int(s[1]),
+        epoch_total=int(s[2]),
+        elapsed_s=float(e[1]) if e else None,
+    )
 
 
 def header(seg: str, n: int, out: list) -> bool:

@@ -15,8 +15,21 @@ from datetime import datetime
 from lstmgen.eta import logformats as fmt
 from lstmgen.eta.logevents import EpochEnd, EpochHeader, Event, Progress, RunEnd, RunStart, Timestamp
 
-__all__ = ["EpochEnd", "EpochHeader", "Event", "Progress", "RunEnd", "RunStart", "Timestamp",
-           "decode_log", "looks_binary", "normalise", "notebook_text", "parse_log", "thin"]
+__all__ = [
+    "EpochEnd",
+    "EpochHeader",
+    "Event",
+    "Progress",
+    "RunEnd",
+    "RunStart",
+    "Timestamp",
+    "decode_log",
+    "looks_binary",
+    "normalise",
+    "notebook_text",
+    "parse_log",
+    "thin",
+]
 
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b[()][0-9A-Za-z]|\x1b")
 _ANSI_BARE = re.compile(r"\[[0-9;]{0,12}m")  # colour codes whose ESC byte was lost in a paste

@@ -94,8 +94,12 @@ class _Builder:
     def _epoch_number(self, num: int, total: int | None, header: bool = False) -> None:
         run = self.run or self._new_run(total)
         cur = run.current
-        if total is not None and run.total_epochs not in (None, total) and run.has_training and \
-                (header or cur is None or cur.number is None or num <= cur.number):  # else: epochs extended
+        if (
+            total is not None
+            and run.total_epochs not in (None, total)
+            and run.has_training
+            and (header or cur is None or cur.number is None or num <= cur.number)
+        ):  # else: epochs extended
             run = self._new_run(total)
             cur = None
         elif cur is not None and (last := cur.number) is not None:
@@ -172,8 +176,13 @@ class _Builder:
             run.eval_bars += 1
         self.eval_key = (key, p.step)
         # tqdm validation bars after the training bar: their time is part of the epoch
-        if cur is not None and cur.final is not None and p.kind == "tqdm" and p.elapsed_s is not None \
-                and not run.finished:
+        if (
+            cur is not None
+            and cur.final is not None
+            and p.kind == "tqdm"
+            and p.elapsed_s is not None
+            and not run.finished
+        ):
             if same and cur.eval_parts:
                 cur.eval_parts[-1] = p.elapsed_s
             else:

@@ -44,8 +44,11 @@ def bar_rate(ep: Epoch) -> tuple[float, float, str] | None:
     if last.kind in ("tqdm", "lstmgen") and last.elapsed_s is not None and last.step > 0:
         need = 20.0 if last.kind == "tqdm" else 2.0  # tqdm shows whole seconds
         for p in snaps:  # skip the first ~10 % of the bar (worker start-up, first-step compilation)
-            if p.elapsed_s is not None and max(1, last.step // 10) <= p.step < last.step \
-                    and last.elapsed_s - p.elapsed_s >= need:
+            if (
+                p.elapsed_s is not None
+                and max(1, last.step // 10) <= p.step < last.step
+                and last.elapsed_s - p.elapsed_s >= need
+            ):
                 return (last.elapsed_s - p.elapsed_s) / (last.step - p.step), 1.0, "the bar's elapsed time"
         if last.per_step_s:
             return last.per_step_s, 0.7, "tqdm's rate"
@@ -96,8 +99,15 @@ def epoch_rates(run: Run, steps: int) -> tuple[list[tuple], list[tuple], list[fl
     for ep in run.epochs:
         d = ep.duration() if ep.complete else (ep.approx_duration() if ep.closed else None)
         n = ep.steps or steps
-        if d is not None and ep.end_ts is not None and prev is not None and prev.end_ts is not None \
-                and not ep.restart and prev.number is not None and ep.number == prev.number + 1:
+        if (
+            d is not None
+            and ep.end_ts is not None
+            and prev is not None
+            and prev.end_ts is not None
+            and not ep.restart
+            and prev.number is not None
+            and ep.number == prev.number + 1
+        ):
             wall = ep.end_ts - prev.end_ts  # lstmgen: includes what happens between epochs
             if d * 0.9 <= wall <= d * 3:
                 d = wall
@@ -148,17 +158,24 @@ def choose_rate(run: Run, steps: int | None, started_ts: float | None, anchor_ts
     wall_s = wall[0] if wall and started_ts is not None else None
     notes: list[str] = []
     # this epoch's bar rate when good enough to use; when also far enough into the epoch, it joins the pool
-    usable = partial if partial is not None and partial[1] >= 0.4 and cur.step >= max(3, (cur.steps or 0) // 100) \
-        else None
+    usable = (
+        partial if partial is not None and partial[1] >= 0.4 and cur.step >= max(3, (cur.steps or 0) // 100) else None
+    )
     substantial = usable if usable and cur.steps and (cur.step >= 0.2 * cur.steps or cur.step >= 50) else None
     warned = {e.number for e in run.epochs if e.out_of_data}
     others = {num: [x for m, x in normal if m != num] or [f[1] for f in first] for num in warned}
-    bogus = [num for num, r in normal if (len(normal) >= 3 and r < 0.1 * median(x for _, x in normal)) or (
-        others.get(num) and r < 0.5 * median(others[num]))]
+    bogus = [
+        num
+        for num, r in normal
+        if (len(normal) >= 3 and r < 0.1 * median(x for _, x in normal))
+        or (others.get(num) and r < 0.5 * median(others[num]))
+    ]
     if bogus:
         normal = [(num, r) for num, r in normal if num not in bogus]
-        notes_bogus = (f"epoch {', '.join(map(str, bogus))} took a fraction of the others' time (input ran out "
-                       "of data?): left out of the speed")
+        notes_bogus = (
+            f"epoch {', '.join(map(str, bogus))} took a fraction of the others' time (input ran out "
+            "of data?): left out of the speed"
+        )
     else:
         notes_bogus = None
     if normal:
@@ -166,26 +183,45 @@ def choose_rate(run: Run, steps: int | None, started_ts: float | None, anchor_ts
             notes.append(notes_bogus)
         pool = normal[-WINDOW:] + ([(cur.number or 0, substantial[0] * overhead)] if substantial else [])
         level, spread, slope, kept = robust_level([r for _, r in pool], fit=len(normal[-WINDOW:]))
-        dropped = [f"{num}{' (so far)' if i == len(normal[-WINDOW:]) else ''}"
-                   for i, ((num, _), k) in enumerate(zip(pool, kept, strict=True)) if not k]
+        dropped = [
+            f"{num}{' (so far)' if i == len(normal[-WINDOW:]) else ''}"
+            for i, ((num, _), k) in enumerate(zip(pool, kept, strict=True))
+            if not k
+        ]
         if dropped:
             notes.append(f"epoch {', '.join(dropped)} left out as outlier{'s' if len(dropped) > 1 else ''}")
         if first and first[0][0] == 1 and first[0][2] > level * 1.1:
             notes.append("epoch 1 left out of the speed (it includes compilation)")
         if slope:
-            notes.append(f"epochs are getting {'slower' if slope > 0 else 'faster'} "
-                         f"({abs(slope / DAMPING) / level:.1%} per epoch); the trend is extrapolated, damped")
+            notes.append(
+                f"epochs are getting {'slower' if slope > 0 else 'faster'} "
+                f"({abs(slope / DAMPING) / level:.1%} per epoch); the trend is extrapolated, damped"
+            )
         n = sum(k for (num, _), k in zip(pool, kept, strict=True) if num != cur.number or cur.complete)
         src = f"{n} completed epoch{'s' if n > 1 else ''}" + (" and this one" if substantial else "")
-        rate = Rate(level, src, 0.1, 0.1, slope, overhead, wall_s, keras, n, notes, spread=spread,
-                    resolution=_resolution(run, level * (steps or 1)), from_epochs=True)
+        rate = Rate(
+            level,
+            src,
+            0.1,
+            0.1,
+            slope,
+            overhead,
+            wall_s,
+            keras,
+            n,
+            notes,
+            spread=spread,
+            resolution=_resolution(run, level * (steps or 1)),
+            from_epochs=True,
+        )
         rate.pattern = _pattern(normal[-WINDOW:], kept[: len(normal[-WINDOW:])], level)
         if rate.pattern:
-            notes.append(f"every {rate.pattern[0]}th epoch is slower ({rate.pattern[2] / rate.pattern[3]:.2f}×: "
-                         "validation or saving on some epochs only); the forecast follows that pattern")
+            notes.append(
+                f"every {rate.pattern[0]}th epoch is slower ({rate.pattern[2] / rate.pattern[3]:.2f}×: "
+                "validation or saving on some epochs only); the forecast follows that pattern"
+            )
         elif all(kept) and len(kept) >= 5 and max(r for _, r in pool) > 1.3 * min(r for _, r in pool):
-            notes.append("epoch times form two groups (validation or saving on some epochs only): "
-                         "their mix is used")
+            notes.append("epoch times form two groups (validation or saving on some epochs only): their mix is used")
         return rate
     if usable and first and not cur.restart:
         per, quality, src = usable
@@ -207,8 +243,10 @@ def choose_rate(run: Run, steps: int | None, started_ts: float | None, anchor_ts
             notes.append("only step 1 is in the log: its time includes compilation and can be 50–700× too long")
             return Rate(per, src, 0.99, 0.2, 0.0, overhead, None, keras, notes=notes)
         if src.startswith("Keras"):
-            notes.append("from one bar's own figures only (no completed epoch, no --started): less certain; "
-                         "validation is not included — pass --started for a wall-clock rate")
+            notes.append(
+                "from one bar's own figures only (no completed epoch, no --started): less certain; "
+                "validation is not included — pass --started for a wall-clock rate"
+            )
         u = 0.1 if quality >= 1.0 else 0.2 if quality >= 0.6 else 0.3
         return Rate(per, src, u, u + 0.1, 0.0, overhead, None, keras, notes=notes)
     return Rate(None, "no usable timing in the log", 1.0, 1.0, 0.0, overhead, None, keras, notes=notes)
@@ -229,8 +267,13 @@ def _resolution(run: Run, epoch_s: float) -> float:
         if not e.complete or e.end is not None or f is None or f.epoch_s is not None or f.kind == "tqdm":
             continue
         dur = e.duration()
-        if f.per_step_s and f.step_res_s and f.elapsed_s is not None and dur is not None \
-                and abs(dur - sum(e.eval_parts) - f.step * f.per_step_s) < 1e-9:
+        if (
+            f.per_step_s
+            and f.step_res_s
+            and f.elapsed_s is not None
+            and dur is not None
+            and abs(dur - sum(e.eval_parts) - f.step * f.per_step_s) < 1e-9
+        ):
             rel.append(2 * f.step_res_s / f.per_step_s)
     return median(rel[-WINDOW:]) if rel else 0.0
 

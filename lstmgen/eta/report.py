@@ -13,8 +13,10 @@ def gap_note(keras: float | None, wall: float | None, effective: float | None, e
     if keras is None or keras <= 0:
         return None
     if wall is not None:
-        what, why = "the wall clock says", ("step 1 (compilation/tracing) and input-pipeline time are not in "
-                                            "Keras' figure")
+        what, why = (
+            "the wall clock says",
+            ("step 1 (compilation/tracing) and input-pipeline time are not in Keras' figure"),
+        )
         real = wall
     elif effective is not None and epochs_used:
         what, why = "whole epochs take", "validation, callbacks and step 1 are not in Keras' mid-epoch figure"
@@ -26,8 +28,10 @@ def gap_note(keras: float | None, wall: float | None, effective: float | None, e
         return None
     if gap < 0:
         why = "Keras' figure still averages in slower earlier steps, or the run sped up"
-    return (f"Keras reports {keras:.3f} s/step; {what} {real:.3f} s/step: {abs(gap):.0%} "
-            f"{'slower' if gap > 0 else 'faster'} — {why}")
+    return (
+        f"Keras reports {keras:.3f} s/step; {what} {real:.3f} s/step: {abs(gap):.0%} "
+        f"{'slower' if gap > 0 else 'faster'} — {why}"
+    )
 
 
 def format_report(est: Estimate) -> str:
@@ -51,14 +55,22 @@ def format_report(est: Estimate) -> str:
         if len(rows) > MAX_ROWS:
             rows = [*rows[: MAX_ROWS - 2], None, *rows[-1:]]
         for r in rows:
-            lines.append(f"{'…':>7}" if r is None else
-                         f"{r.epoch:>7}  {fmt_when(r.ends_at, ref):<17} {fmt_hms(r.remaining_s):>11}")
+            lines.append(
+                f"{'…':>7}"
+                if r is None
+                else f"{r.epoch:>7}  {fmt_when(r.ends_at, ref):<17} {fmt_hms(r.remaining_s):>11}"
+            )
     if est.run_end_low and est.run_end_high and not est.finished and est.run_end_low != est.run_end_high:
-        lines.append(f"Range: {fmt_when(est.run_end_low, ref)} – {fmt_when(est.run_end_high, ref)} "
-                     f"({est.interval:.0%} interval; {est.confidence} confidence)")
+        lines.append(
+            f"Range: {fmt_when(est.run_end_low, ref)} – {fmt_when(est.run_end_high, ref)} "
+            f"({est.interval:.0%} interval; {est.confidence} confidence)"
+        )
     if est.total_s is not None and not est.finished:
-        since = f"counted from {fmt_when(est.started, ref)} ({est.started_source})" if est.started else \
-            "the log's epoch times plus what is left"
+        since = (
+            f"counted from {fmt_when(est.started, ref)} ({est.started_source})"
+            if est.started
+            else "the log's epoch times plus what is left"
+        )
         lines.append(f"Whole run ≈ {fmt_span(est.total_s)}, {since}")
     lines += [f"Note: {n}" for n in est.notes]
     if est.finished and est.run_end is not None:

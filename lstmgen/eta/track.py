@@ -43,17 +43,30 @@ class EtaTracker:
         if self.events and isinstance(self.events[-1], Progress) and self.events[-1].epoch == epoch:
             self.events.pop()  # only the latest position inside an epoch matters
             self.line -= 1
-        self._add(Progress(self.line, step, steps, "lstmgen", elapsed_s=elapsed_s, timestamp=now, epoch=epoch,
-                           epoch_total=epochs))
+        self._add(
+            Progress(
+                self.line, step, steps, "lstmgen", elapsed_s=elapsed_s, timestamp=now, epoch=epoch, epoch_total=epochs
+            )
+        )
 
-    def epoch_end(self, epoch: int, epochs: int, seconds: float, steps: int | None = None,
-                  now: float | None = None) -> None:
+    def epoch_end(
+        self, epoch: int, epochs: int, seconds: float, steps: int | None = None, now: float | None = None
+    ) -> None:
         """Epoch `epoch` took `seconds` in all (training, validation, callbacks, saving)."""
         if self.events and isinstance(self.events[-1], Progress):
             self.events.pop()
             self.line -= 1
-        self._add(EpochEnd(self.line, seconds, steps=steps, epoch=epoch, epoch_total=epochs,
-                           timestamp=time.time() if now is None else now, kind="lstmgen"))
+        self._add(
+            EpochEnd(
+                self.line,
+                seconds,
+                steps=steps,
+                epoch=epoch,
+                epoch_total=epochs,
+                timestamp=time.time() if now is None else now,
+                kind="lstmgen",
+            )
+        )
 
     def forecast(self, now: float | None = None) -> Estimate | None:
         """The forecast as of `now` (POSIX seconds; default: now), or None before there is any timing."""
@@ -70,8 +83,8 @@ class EtaTracker:
 def eta_line(est: Estimate | None) -> str:
     """One line: when this epoch and the run end, with the range.
 
-        >>> eta_line(None)
-        'ETA: waiting for the first epoch'
+    >>> eta_line(None)
+    'ETA: waiting for the first epoch'
     """
     if est is None or est.run_end is None:
         return "ETA: waiting for the first epoch"

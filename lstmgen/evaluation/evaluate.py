@@ -14,20 +14,19 @@ from typing import Any
 
 import numpy as np
 
-from lstmgen.util.output import current
-
 from lstmgen.data import reber
 from lstmgen.data.prepared import Prepared
-from lstmgen.runs.rundata import run_data, run_vocab
+from lstmgen.data.vocab import Vocab
 from lstmgen.errors import LstmgenError
-from lstmgen.generation.generate import check_generate_options
-from lstmgen.util.limits import LENGTH, NGRAM, SAMPLES_BYTES, check_range
 from lstmgen.evaluation.novelty import CorpusIndex, novelty, pool
+from lstmgen.generation.generate import check_generate_options
+from lstmgen.generation.sample import Sampling, check_generation
+from lstmgen.runs.rundata import run_data, run_vocab
 from lstmgen.runs.rundir import RunDir, stat_or_none
 from lstmgen.runs.runmodel import pick_model
 from lstmgen.runs.state import TrainState
-from lstmgen.generation.sample import Sampling, check_generation
-from lstmgen.data.vocab import Vocab
+from lstmgen.util.limits import LENGTH, NGRAM, SAMPLES_BYTES, check_range
+from lstmgen.util.output import current
 
 LN2 = math.log(2)
 REBER_VOCAB = set(reber.ALPHABET + "\n")
@@ -70,26 +69,33 @@ def loss_on(model, ids: np.ndarray, seq_len: int, batch_size: int) -> dict:
         raise LstmgenError("the text to evaluate has fewer than 2 known characters; give a longer text")
     n_win = math.ceil(n_pred / seq_len)
     padded = np.zeros(n_win * seq_len + 1, dtype=np.int32)
-    padded[:ids.size] = ids
+    padded[: ids.size] = ids
     starts = np.arange(n_win) * seq_len
     weight = (starts[:, None] + np.arange(seq_len) < n_pred).astype(np.float64)
     total = 0.0
     batch_size = max(1, min(batch_size, n_win))
     with current().bar(total=n_win, desc="evaluating", unit="window") as bar:
         for b in range(0, n_win, batch_size):
-            s = starts[b:b + batch_size]
+            s = starts[b : b + batch_size]
             window = padded[s[:, None] + np.arange(seq_len + 1)]
             x = np.zeros((batch_size, seq_len), np.int32)  # a fixed batch shape: one compiled function
-            x[:len(s)] = window[:, :-1]
-            logits = np.asarray(model.predict_on_batch(x), dtype=np.float64)[:len(s)]
+            x[: len(s)] = window[:, :-1]
+            logits = np.asarray(model.predict_on_batch(x), dtype=np.float64)[: len(s)]
             z = logits - logits.max(axis=-1, keepdims=True)
-            logp = np.take_along_axis(z, window[:, 1:, None].astype(np.int64), -1)[..., 0] \
-                - np.log(np.exp(z).sum(axis=-1))
-            total -= float((logp * weight[b:b + batch_size]).sum())
+            logp = np.take_along_axis(z, window[:, 1:, None].astype(np.int64), -1)[..., 0] - np.log(
+                np.exp(z).sum(axis=-1)
+            )
+            total -= float((logp * weight[b : b + batch_size]).sum())
             bar.update(len(s))
     nats = total / n_pred
-    return {"predictions": n_pred, "windows": n_win, "seq_len": seq_len, "nats": nats, "bits_per_char": nats / LN2,
-            "perplexity": math.exp(nats)}
+    return {
+        "predictions": n_pred,
+        "windows": n_win,
+        "seq_len": seq_len,
+        "nats": nats,
+        "bits_per_char": nats / LN2,
+        "perplexity": math.exp(nats),
+    }
 
 
 # --- samples ------------------------------------------------------------------------------------------------------
@@ -104,25 +110,34 @@ def read_samples(path: str, vocab: Vocab) -> list[str]:
         obj = None
     if isinstance(obj, dict) and isinstance(obj.get("samples"), list):
         prime = obj.get("prime") or ""
-        return [s[len(prime):] if prime and s.startswith(prime) else s for s in map(str, obj["samples"])]
+        return [s[len(prime) :] if prime and s.startswith(prime) else s for s in map(str, obj["samples"])]
     parts = SAMPLE_HEADER.split(text)
     if len(parts) > 1:
         return [p[:-1] if p.endswith("\n") else p for p in parts[1:]]
     return [text]
 
 
-def generate_samples(model_path: Path, vocab: Vocab, n: int, length: int, temperature: float,
-                     seed: int | None) -> list[str]:
-    from lstmgen.training.epoch_report import sample_prime
-    from lstmgen.runtime.hardware import memory_bytes
+def generate_samples(
+    model_path: Path, vocab: Vocab, n: int, length: int, temperature: float, seed: int | None
+) -> list[str]:
     from lstmgen.generation.sample import generate_text
     from lstmgen.generation.weights import read_step_model
+    from lstmgen.runtime.hardware import memory_bytes
+    from lstmgen.training.epoch_report import sample_prime
 
     step_model = read_step_model(model_path)  # h5py only: `eval --no-loss` never imports TensorFlow
     check_generation(step_model, n, length, memory_bytes())
     with current().bar(total=length, desc="generating", unit="char") as bar:
-        return generate_text(step_model, vocab.decode, sample_prime(vocab), length, n,
-                             Sampling(temperature=temperature).check(), seed, on_step=lambda ids: bar.update(1))
+        return generate_text(
+            step_model,
+            vocab.decode,
+            sample_prime(vocab),
+            length,
+            n,
+            Sampling(temperature=temperature).check(),
+            seed,
+            on_step=lambda ids: bar.update(1),
+        )
 
 
 def novelty_report(samples: list[str], data: Prepared, ngram: int) -> dict:
@@ -135,14 +150,19 @@ def novelty_report(samples: list[str], data: Prepared, ngram: int) -> dict:
         for text in samples:
             ids = np.array([vocab.index.get(c, -1) for c in text], dtype=np.int64)
             r = novelty(index, np.maximum(ids, 0), ngram, known=ids >= 0)
-            r["longest_copy_text"] = text[r["longest_copy_start"]:r["longest_copy_start"] + r["longest_copy"]]
+            r["longest_copy_text"] = text[r["longest_copy_start"] : r["longest_copy_start"] + r["longest_copy"]]
             per_sample.append(r)
             bar.update(1)
     total = sum(len(s) for s in samples)
-    ref_ids = np.asarray(data.val[:min(max(total, 1000), REFERENCE_CHARS)])
+    ref_ids = np.asarray(data.val[: min(max(total, 1000), REFERENCE_CHARS)])
     reference = novelty(index, ref_ids, ngram) if ref_ids.size else None
-    return {"ngram": ngram, **pool(per_sample), "per_sample": per_sample,
-            "reference_validation_text": reference, "train_chars": index.n}
+    return {
+        "ngram": ngram,
+        **pool(per_sample),
+        "per_sample": per_sample,
+        "reference_validation_text": reference,
+        "train_chars": index.n,
+    }
 
 
 def reber_report(samples: list[str], generated: bool) -> dict:
@@ -157,9 +177,19 @@ def reber_report(samples: list[str], generated: bool) -> dict:
 
 
 # --- the command --------------------------------------------------------------------------------------------------
-def evaluate(target: str, texts: list[str], *, which: str = "best", samples_file: str | None = None,
-             generate: int = 0, length: int = 500, temperature: float = 0.8, seed: int | None = None,
-             ngram: int = 20, loss: bool = True) -> dict:
+def evaluate(
+    target: str,
+    texts: list[str],
+    *,
+    which: str = "best",
+    samples_file: str | None = None,
+    generate: int = 0,
+    length: int = 500,
+    temperature: float = 0.8,
+    seed: int | None = None,
+    ngram: int = 20,
+    loss: bool = True,
+) -> dict:
     check_generate_options(length, generate, seed, samples_name="--generate", min_samples=0)
     check_range("--length", length, 1, LENGTH[1])
     check_range("--ngram", ngram, *NGRAM)
@@ -197,9 +227,14 @@ def evaluate(target: str, texts: list[str], *, which: str = "best", samples_file
                 break
         current().detail(f"loaded {model_path} in {time.monotonic() - t0:.1f}s")
     state = which_checkpoint(model_path, run, loaded)
-    out: dict[str, Any] = {"model": str(model_path), "which": choice.which, "run": str(run_path),
-           "checkpoint": {"epoch": state.epoch, "global_step": state.global_step,
-                          "best_val_loss": state.best_val_loss} if state else None}
+    out: dict[str, Any] = {
+        "model": str(model_path),
+        "which": choice.which,
+        "run": str(run_path),
+        "checkpoint": {"epoch": state.epoch, "global_step": state.global_step, "best_val_loss": state.best_val_loss}
+        if state
+        else None,
+    }
     if loss:
         if texts:
             ids, unknown = text_to_ids(text, vocab, bool(cfg["lowercase"]))
@@ -207,8 +242,10 @@ def evaluate(target: str, texts: list[str], *, which: str = "best", samples_file
         else:
             data = run_data(run_path, info, val_fraction=cfg["val_fraction"], lowercase=cfg["lowercase"], fix=FIX)
             if len(data.val) < 2:
-                raise LstmgenError(f"run '{run_path}' has no validation split to evaluate on (its data was prepared "
-                                f"with val_fraction {cfg['val_fraction']}); pass TEXT files to evaluate on")
+                raise LstmgenError(
+                    f"run '{run_path}' has no validation split to evaluate on (its data was prepared "
+                    f"with val_fraction {cfg['val_fraction']}); pass TEXT files to evaluate on"
+                )
             ids, unknown = np.asarray(data.val), {"count": 0, "chars": []}
             described, n_chars = f"validation split of {run_path}", int(ids.size)
         t0 = time.monotonic()
@@ -219,8 +256,7 @@ def evaluate(target: str, texts: list[str], *, which: str = "best", samples_file
         sample_texts = generate_samples(model_path, vocab, generate, length, temperature, seed)
         out["generated"] = {"samples": generate, "length": length, "temperature": temperature, "seed": seed}
     if sample_texts is not None:
-        data = data or run_data(run_path, info, val_fraction=cfg["val_fraction"], lowercase=cfg["lowercase"],
-                                fix=FIX)
+        data = data or run_data(run_path, info, val_fraction=cfg["val_fraction"], lowercase=cfg["lowercase"], fix=FIX)
         out["novelty"] = novelty_report(sample_texts, data, ngram)
         if set(vocab.chars) == REBER_VOCAB:
             out["reber"] = reber_report(sample_texts, generated=bool(generate))
@@ -234,29 +270,43 @@ def format_eval(r: dict) -> str:
         lo = r["loss"]
         unk = lo["unknown"]
         shown = " ".join(map(repr, unk["chars"][:20])) + (" …" if len(unk["chars"]) > 20 else "")
-        lines += [f"text        {lo['text']}: {lo['chars']:,} characters",
-                  f"unknown     {unk['count']:,} characters dropped" + (f" ({len(unk['chars'])} distinct: {shown})"
-                                                                          if unk["count"] else ""),
-                  f"evaluated   {lo['predictions']:,} next-character predictions in {lo['windows']:,} windows of "
-                  f"{lo['seq_len']} (state reset per window, as in training validation)",
-                  f"loss        {lo['nats']:.4f} nats/char   {lo['bits_per_char']:.4f} bits/char   "
-                  f"perplexity {lo['perplexity']:.3f}"]
+        lines += [
+            f"text        {lo['text']}: {lo['chars']:,} characters",
+            f"unknown     {unk['count']:,} characters dropped"
+            + (f" ({len(unk['chars'])} distinct: {shown})" if unk["count"] else ""),
+            (
+                f"evaluated   {lo['predictions']:,} next-character predictions in {lo['windows']:,} windows of "
+                f"{lo['seq_len']} (state reset per window, as in training validation)"
+            ),
+            (
+                f"loss        {lo['nats']:.4f} nats/char   {lo['bits_per_char']:.4f} bits/char   "
+                f"perplexity {lo['perplexity']:.3f}"
+            ),
+        ]
     if "novelty" in r:
         nv = r["novelty"]
         share = "n/a" if nv["ngram_share"] is None else f"{100 * nv['ngram_share']:.1f} %"
-        lines += [f"samples     {nv['samples']} ({nv['chars']:,} characters) against {nv['train_chars']:,} training "
-                  "characters",
-                  f"copied      longest substring found in the training text: {nv['longest_copy']} characters "
-                  f"(median per sample {nv['median_longest_copy']:.0f})",
-                  f"{nv['ngram']}-grams    {share} of {nv['ngrams']:,} occur in the training text"]
+        lines += [
+            (
+                f"samples     {nv['samples']} ({nv['chars']:,} characters) against {nv['train_chars']:,} training "
+                "characters"
+            ),
+            (
+                f"copied      longest substring found in the training text: {nv['longest_copy']} characters "
+                f"(median per sample {nv['median_longest_copy']:.0f})"
+            ),
+            f"{nv['ngram']}-grams    {share} of {nv['ngrams']:,} occur in the training text",
+        ]
         best = max(nv["per_sample"], key=lambda p: p["longest_copy"], default=None)
         if best and best["longest_copy"]:
             lines.append(f"longest     {best['longest_copy_text'][:200]!r}")
         ref = nv["reference_validation_text"]
         if ref:
             ref_share = "n/a" if ref["ngram_share"] is None else f"{100 * ref['ngram_share']:.1f} %"
-            lines.append(f"reference   held-out validation text ({ref['chars']:,} characters): longest copy "
-                         f"{ref['longest_copy']}, {nv['ngram']}-grams in the training text {ref_share}")
+            lines.append(
+                f"reference   held-out validation text ({ref['chars']:,} characters): longest copy "
+                f"{ref['longest_copy']}, {nv['ngram']}-grams in the training text {ref_share}"
+            )
     if "reber" in r:
         rb = r["reber"]
         valid = "n/a" if rb["valid_fraction"] is None else f"{100 * rb['valid_fraction']:.1f} %"

@@ -75,8 +75,8 @@ class CorpusIndex:
     def occurs(self, pattern: bytes) -> bool:
         """Does the encoded `pattern` occur in the corpus?"""
         m, t, w = len(pattern), self.text, self.width
-        i = bisect.bisect_left(self.sa, pattern, key=lambda s: t[s * w:s * w + m])
-        return i < self.n and t[self.sa[i] * w:self.sa[i] * w + m] == pattern
+        i = bisect.bisect_left(self.sa, pattern, key=lambda s: t[s * w : s * w + m])
+        return i < self.n and t[self.sa[i] * w : self.sa[i] * w + m] == pattern
 
     def matching_lengths(self, ids: np.ndarray, known: np.ndarray | None = None) -> np.ndarray:
         """ms[i] = length of the longest prefix of ids[i:] that occurs in the corpus (0 at unknown positions)."""
@@ -91,7 +91,7 @@ class CorpusIndex:
         j = 0
         for i in range(m):
             j = max(j, i)  # q[i:j] occurs because q[i-1:j] did
-            while j < m and known[j] and self.occurs(q[i * w:(j + 1) * w]):
+            while j < m and known[j] and self.occurs(q[i * w : (j + 1) * w]):
                 j += 1
             ms[i] = j - i
         return ms
@@ -103,8 +103,14 @@ def novelty(index: CorpusIndex, ids: np.ndarray, n: int = 20, known: np.ndarray 
     total = max(ids.size - n + 1, 0)
     copied = int((ms[:total] >= n).sum()) if total else 0
     start = int(ms.argmax()) if ms.size else 0
-    return {"chars": int(ids.size), "longest_copy": int(ms.max(initial=0)), "longest_copy_start": start,
-            "ngrams": total, "ngrams_copied": copied, "ngram_share": copied / total if total else None}
+    return {
+        "chars": int(ids.size),
+        "longest_copy": int(ms.max(initial=0)),
+        "longest_copy_start": start,
+        "ngrams": total,
+        "ngrams_copied": copied,
+        "ngram_share": copied / total if total else None,
+    }
 
 
 def pool(reports: list[dict]) -> dict:
@@ -112,7 +118,12 @@ def pool(reports: list[dict]) -> dict:
     ngrams = sum(r["ngrams"] for r in reports)
     copied = sum(r["ngrams_copied"] for r in reports)
     longest = [r["longest_copy"] for r in reports]
-    return {"samples": len(reports), "chars": sum(r["chars"] for r in reports), "ngrams": ngrams,
-            "ngrams_copied": copied, "ngram_share": copied / ngrams if ngrams else None,
-            "longest_copy": max(longest, default=0),
-            "median_longest_copy": float(np.median(longest)) if longest else 0.0}
+    return {
+        "samples": len(reports),
+        "chars": sum(r["chars"] for r in reports),
+        "ngrams": ngrams,
+        "ngrams_copied": copied,
+        "ngram_share": copied / ngrams if ngrams else None,
+        "longest_copy": max(longest, default=0),
+        "median_longest_copy": float(np.median(longest)) if longest else 0.0,
+    }

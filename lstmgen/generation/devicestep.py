@@ -47,8 +47,8 @@ def _step(params, ids, state):
             z = ops.matmul(ops.concatenate([x, h], axis=1), w) + second
         u = h.shape[1]
         t = ops.tanh(z)  # sigmoid gates were pre-halved: sigmoid(z) = 0.5 * tanh(z / 2) + 0.5
-        i, f, o = (0.5 * t[:, a * u:(a + 1) * u] + 0.5 for a in (0, 1, 3))
-        c = f * c + i * t[:, 2 * u:3 * u]
+        i, f, o = (0.5 * t[:, a * u : (a + 1) * u] + 0.5 for a in (0, 1, 3))
+        c = f * c + i * t[:, 2 * u : 3 * u]
         h = o * ops.tanh(c)
         new_state.append((h, c))
         x = h
@@ -65,7 +65,9 @@ class DeviceStepModel:
         self.units, self.vocab_size = numpy_model.units, numpy_model.vocab_size
         self.params = {
             "layers": [(t(w), t(r if n == 0 else b)) for n, (w, r, b) in enumerate(numpy_model.layers)],
-            "dense_kernel": t(numpy_model.dense_kernel), "dense_bias": t(numpy_model.dense_bias)}
+            "dense_kernel": t(numpy_model.dense_kernel),
+            "dense_bias": t(numpy_model.dense_bias),
+        }
         self._step = compile_step(_step)
 
     def zero_state(self, batch: int) -> list:

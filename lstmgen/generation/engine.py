@@ -57,11 +57,19 @@ def describe_model(name: str, step_model: StepModel, vocab, choice) -> dict:
         embedding_dim = run.saved_config().get("embedding_dim")
     except LstmgenError:  # config.yaml missing or damaged: the rest still describes the model
         embedding_dim = None
-    return {"name": name, "path": str(choice.path), "which": choice.which, "layers": len(step_model.units),
-            "units": step_model.units[0], "embedding_dim": embedding_dim, "vocab_size": step_model.vocab_size,
-            "training_data": info.get("source"),
-            "best_val_loss": state.best_val_loss if state else info.get("best_val_loss"),  # built-in: run.json
-            "best_epoch": state.best_epoch if state else None, "global_step": state.global_step if state else None}
+    return {
+        "name": name,
+        "path": str(choice.path),
+        "which": choice.which,
+        "layers": len(step_model.units),
+        "units": step_model.units[0],
+        "embedding_dim": embedding_dim,
+        "vocab_size": step_model.vocab_size,
+        "training_data": info.get("source"),
+        "best_val_loss": state.best_val_loss if state else info.get("best_val_loss"),  # built-in: run.json
+        "best_epoch": state.best_epoch if state else None,
+        "global_step": state.global_step if state else None,
+    }
 
 
 class Engine:
@@ -84,8 +92,7 @@ class Engine:
         self.error: str | None = None  # what stopped the stepping thread, if it failed
 
     @classmethod
-    def load(cls, targets: Iterable[str | Path | None], which: str = "best", warn=lambda m: None,
-             **kwargs) -> Engine:
+    def load(cls, targets: Iterable[str | Path | None], which: str = "best", warn=lambda m: None, **kwargs) -> Engine:
         from lstmgen.generation.generate import load
 
         models, seen = [], set()
@@ -137,19 +144,30 @@ class Engine:
     def active(self) -> int:
         """Streams admitted or waiting to be, not yet finished or cancelled."""
         with self._cv:
-            return sum(not (s.done or s.cancelled) for b in self._batches.values() for s in b.streams) + \
-                sum(not (s.done or s.cancelled) for s in self._pending)
+            return sum(not (s.done or s.cancelled) for b in self._batches.values() for s in b.streams) + sum(
+                not (s.done or s.cancelled) for s in self._pending
+            )
 
-    def submit(self, prime: str = "", length: int = 500, sampling: Sampling | None = None, seed: int | None = None,
-               num_samples: int = 1, model: str | None = None, **sampling_kwargs) -> list[Stream]:
+    def submit(
+        self,
+        prime: str = "",
+        length: int = 500,
+        sampling: Sampling | None = None,
+        seed: int | None = None,
+        num_samples: int = 1,
+        model: str | None = None,
+        **sampling_kwargs,
+    ) -> list[Stream]:
         """Start `num_samples` streams of one request. Raises Busy over the cap, KeyError for an unknown model.
 
         Sample k > 0 of a request draws from seed (seed, k), so every sample of a seeded request is reproducible."""
         m = self.models[model] if model is not None else next(iter(self.models.values()))
         sampling = (sampling or Sampling(**sampling_kwargs)).check()
         prime_ids = m.vocab.encode(prime, unknown="map")
-        streams = [Stream(m, prime_ids, length, sampling, seed if k == 0 or seed is None else (seed, k), k)
-                   for k in range(num_samples)]
+        streams = [
+            Stream(m, prime_ids, length, sampling, seed if k == 0 or seed is None else (seed, k), k)
+            for k in range(num_samples)
+        ]
         if self._thread is None:
             self.start()
         with self._cv:
@@ -171,8 +189,12 @@ class Engine:
             self.error = f"{type(e).__name__}: {e}"
             if os.environ.get("LSTMGEN_DEBUG"):
                 traceback.print_exc()
-            print(f"lstmgen: internal error in the generation engine: {self.error} (its streams were ended; "
-                  "LSTMGEN_DEBUG=1 shows the traceback)", file=sys.stderr, flush=True)
+            print(
+                f"lstmgen: internal error in the generation engine: {self.error} (its streams were ended; "
+                "LSTMGEN_DEBUG=1 shows the traceback)",
+                file=sys.stderr,
+                flush=True,
+            )
             with self._cv:
                 left = self._pending + [s for b in self._batches.values() for s in b.streams]
                 self._pending = []
@@ -189,8 +211,7 @@ class Engine:
         try:
             while True:
                 with self._cv:
-                    while not self._stop and not self._pending and not any(
-                            b.streams for b in self._batches.values()):
+                    while not self._stop and not self._pending and not any(b.streams for b in self._batches.values()):
                         self._cv.wait()
                     if self._stop:
                         return

@@ -33,20 +33,27 @@ def load_keras_model(path: Path):
     from lstmgen.runtime.backend import keras
 
     if not Path(path).exists():  # listed a moment ago: pruned by the run's trainer since
-        raise RunError(f"model '{path}' no longer exists (a training run keeps only its last checkpoints); "
-                        "use the run directory's best or latest model")
+        raise RunError(
+            f"model '{path}' no longer exists (a training run keeps only its last checkpoints); "
+            "use the run directory's best or latest model"
+        )
     if not zipfile.is_zipfile(path):
-        raise RunError(f"'{path}' is not a Keras model file (truncated or corrupt); use an intact checkpoint "
-                        "from the run's checkpoints/ directory")
+        raise RunError(
+            f"'{path}' is not a Keras model file (truncated or corrupt); use an intact checkpoint "
+            "from the run's checkpoints/ directory"
+        )
     try:
         return keras.saving.load_model(path, compile=False, safe_mode=True)
     except Exception as e:  # Keras raises many types for damaged archives
-        raise RunError(f"cannot load model '{path}': {str(e).splitlines()[0][:200] if str(e) else type(e).__name__}; "
-                        "the file is damaged or not an lstmgen model") from None
+        raise RunError(
+            f"cannot load model '{path}': {str(e).splitlines()[0][:200] if str(e) else type(e).__name__}; "
+            "the file is damaged or not an lstmgen model"
+        ) from None
 
 
-def load(target: str | None, which: str = "best", warn: Callable[[str], None] | None = None
-         ) -> tuple[StepModel, Vocab, ModelChoice]:
+def load(
+    target: str | None, which: str = "best", warn: Callable[[str], None] | None = None
+) -> tuple[StepModel, Vocab, ModelChoice]:
     """The step model and vocabulary of a run's model; `warn` gets notes on what was substituted for missing files."""
     warn = warn or current().say
     choice = pick_model(target, which)
@@ -57,8 +64,10 @@ def load(target: str | None, which: str = "best", warn: Callable[[str], None] | 
     vocab = run_vocab(run, info, warn)
     step_model = read_step_model(path)  # the weights only, read with h5py: no TensorFlow
     if step_model.vocab_size != vocab.size:
-        raise RunError(f"model '{path}' has {step_model.vocab_size} outputs but the run's vocab.json has "
-                        f"{vocab.size} characters; the run directory is inconsistent")
+        raise RunError(
+            f"model '{path}' has {step_model.vocab_size} outputs but the run's vocab.json has "
+            f"{vocab.size} characters; the run directory is inconsistent"
+        )
     return step_model, vocab, choice
 
 
@@ -88,22 +97,40 @@ class Streamer:
             self.last = now
 
 
-def check_generate_options(length: int, num_samples: int, seed: int | None, length_name: str = "--length",
-                           samples_name: str = "--num-samples", min_samples: int = 1) -> None:
+def check_generate_options(
+    length: int,
+    num_samples: int,
+    seed: int | None,
+    length_name: str = "--length",
+    samples_name: str = "--num-samples",
+    min_samples: int = 1,
+) -> None:
     """The ranges of generate's (and eval --generate's) numbers, checked before any model is loaded."""
     check_range(length_name, length, *LENGTH)
     check_range(samples_name, num_samples, min_samples, NUM_SAMPLES[1])
     if num_samples * length > GENERATED_CHARS:
-        raise RunError(f"{samples_name} × {length_name} = {num_samples:,} × {length:,} characters; at most "
-                        f"{GENERATED_CHARS:,} are generated at once; lower one of them")
+        raise RunError(
+            f"{samples_name} × {length_name} = {num_samples:,} × {length:,} characters; at most "
+            f"{GENERATED_CHARS:,} are generated at once; lower one of them"
+        )
     if seed is not None:
         check_range("--seed", seed, *SEED)
 
 
-def generate(target: str | None = None, *, which: str = "best", prime: str = "", length: int = 500,
-             num_samples: int = 1, sampling: Sampling | None = None, seed: int | None = None,
-             out: TextIO | None = None, warn: Callable[[str], None] = lambda m: print(m, file=sys.stderr),
-             info: dict | None = None, engine: str = "auto") -> list[str]:
+def generate(
+    target: str | None = None,
+    *,
+    which: str = "best",
+    prime: str = "",
+    length: int = 500,
+    num_samples: int = 1,
+    sampling: Sampling | None = None,
+    seed: int | None = None,
+    out: TextIO | None = None,
+    warn: Callable[[str], None] = lambda m: print(m, file=sys.stderr),
+    info: dict | None = None,
+    engine: str = "auto",
+) -> list[str]:
     """Generate `num_samples` texts of `length` characters after `prime`; print them to `out` if given.
 
     One sample is streamed character by character; several (or any, without `out`) are generated as one batch,
@@ -133,14 +160,24 @@ def generate(target: str | None = None, *, which: str = "best", prime: str = "",
         on_step = lambda ids: bar.update(1)  # noqa: E731
     t0 = time.monotonic()
     try:
-        texts = generate_text(step_model, lambda ids: "".join(vocab.chars[i] for i in ids), prime_ids, length,
-                              num_samples, sampling, seed, on_step)
+        texts = generate_text(
+            step_model,
+            lambda ids: "".join(vocab.chars[i] for i in ids),
+            prime_ids,
+            length,
+            num_samples,
+            sampling,
+            seed,
+            on_step,
+        )
     finally:
         if bar is not None:
             bar.close()
     seconds = time.monotonic() - t0
-    current().detail(f"generated {num_samples} × {length} characters in {seconds:.2f}s "
-              f"({num_samples * length / max(seconds, 1e-9):,.0f} chars/s)")
+    current().detail(
+        f"generated {num_samples} × {length} characters in {seconds:.2f}s "
+        f"({num_samples * length / max(seconds, 1e-9):,.0f} chars/s)"
+    )
     texts = [used + t for t in texts]
     if out is not None:
         if num_samples == 1:

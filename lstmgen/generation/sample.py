@@ -113,10 +113,10 @@ class StepModel:
                 z = np.concatenate([x, h], axis=1) @ w + bias
             u = h.shape[1]
             t = np.tanh(z)
-            gates = 0.5 * t[:, :2 * u] + 0.5
+            gates = 0.5 * t[:, : 2 * u] + 0.5
             i, f = gates[:, :u], gates[:, u:]
-            o = 0.5 * t[:, 3 * u:] + 0.5
-            c = f * c + i * t[:, 2 * u:3 * u]
+            o = 0.5 * t[:, 3 * u :] + 0.5
+            c = f * c + i * t[:, 2 * u : 3 * u]
             h = o * np.tanh(c)
             new_state.append((h, c))
             x = h
@@ -137,12 +137,15 @@ def check_generation(step_model: StepModel, n: int, length: int, memory: int) ->
     the ids kept until the end, the float64 sampling arrays (a few per vocabulary entry) and the LSTM state."""
     need = n * (8 * length + 48 * step_model.vocab_size + 48 * sum(step_model.units))
     if memory and need > memory / 2:
-        raise LstmgenError(f"{n} samples × {length:,} characters need about {need / 2**30:.1f} GiB, more than half of "
-                        f"this machine's {memory / 2**30:.1f} GiB; lower --num-samples or --length")
+        raise LstmgenError(
+            f"{n} samples × {length:,} characters need about {need / 2**30:.1f} GiB, more than half of "
+            f"this machine's {memory / 2**30:.1f} GiB; lower --num-samples or --length"
+        )
 
 
-def generate_ids(step_model: StepModel, prime_ids: np.ndarray, length: int, n: int, sampling: Sampling,
-                 seed: int | None) -> Iterator[np.ndarray]:
+def generate_ids(
+    step_model: StepModel, prime_ids: np.ndarray, length: int, n: int, sampling: Sampling, seed: int | None
+) -> Iterator[np.ndarray]:
     """Yield one new id per stream per step, `length` times. The prime is fed once to build the state."""
     with threadpool_limits(limits=1 if n < SINGLE_THREAD_BELOW else None, user_api="blas"):
         yield from _generate_ids(step_model, prime_ids, length, n, sampling, seed)
@@ -163,9 +166,16 @@ def _generate_ids(step_model, prime_ids, length, n, sampling, seed):
         logits, state = step_model.step(ids, state)
 
 
-def generate_text(step_model: StepModel, decode: Callable[[list[int]], str], prime_ids: np.ndarray, length: int,
-                  n: int, sampling: Sampling, seed: int | None,
-                  on_step: Callable[[np.ndarray], None] | None = None) -> list[str]:
+def generate_text(
+    step_model: StepModel,
+    decode: Callable[[list[int]], str],
+    prime_ids: np.ndarray,
+    length: int,
+    n: int,
+    sampling: Sampling,
+    seed: int | None,
+    on_step: Callable[[np.ndarray], None] | None = None,
+) -> list[str]:
     """Return `n` generated continuations (prime not included); `on_step` sees each step's ids as they come."""
     columns = []
     for ids in generate_ids(step_model, prime_ids, length, n, sampling, seed):

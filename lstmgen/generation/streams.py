@@ -96,8 +96,10 @@ class Batch:
         if new:
             self.streams += new
             zero = self.model.step_model.zero_state(len(new))
-            self.state = [(np.concatenate([h, h0]), np.concatenate([c, c0])) for (h, c), (h0, c0) in
-                          zip(self.state, zero, strict=True)]
+            self.state = [
+                (np.concatenate([h, h0]), np.concatenate([c, c0]))
+                for (h, c), (h0, c0) in zip(self.state, zero, strict=True)
+            ]
 
     def step(self) -> list[Stream]:
         """Feed every stream its next input (a prime character or its last sample), sample the ready ones."""

@@ -1,8 +1,8 @@
 """A `.keras` file as a NumPy step model, without TensorFlow or Keras (the file is read by `runs.kerasfile`).
 
-    >>> model = read_step_model("runs/book/best.keras")   # doctest: +SKIP
-    >>> model.vocab_size
-    65
+>>> model = read_step_model("runs/book/best.keras")   # doctest: +SKIP
+>>> model.vocab_size
+65
 """
 
 from __future__ import annotations

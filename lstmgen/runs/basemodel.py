@@ -4,17 +4,18 @@ shipped with lstmgen (`builtin:english`). Read with h5py: no TensorFlow."""
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 from lstmgen.data.prepared import file_sha256
-from lstmgen.errors import RunError
 from lstmgen.data.vocab import Vocab
+from lstmgen.errors import RunError
 from lstmgen.runs.builtinmodels import MODELS_DIR, builtin_model_dir, builtin_model_names
 from lstmgen.runs.kerasfile import Weights, read_weights
 
 __all__ = ["MODELS_DIR", "Base", "builtin_model_dir", "builtin_model_names", "resolve_base"]
+
 
 @dataclass
 class Base:
@@ -41,8 +42,14 @@ class Base:
 
     def record(self) -> dict:
         """What run.json keeps of the base: where it was, which file exactly, and what it was trained on."""
-        return {"spec": self.spec, "path": str(self.path.resolve()), "sha256": self.sha256,
-                "data_sha256": self.data_sha256, "source": self.source, "vocab_size": self.vocab.size}
+        return {
+            "spec": self.spec,
+            "path": str(self.path.resolve()),
+            "sha256": self.sha256,
+            "data_sha256": self.data_sha256,
+            "source": self.source,
+            "vocab_size": self.vocab.size,
+        }
 
 
 def resolve_base(spec: str, warn: Callable[[str], None] = lambda _: None) -> Base:
@@ -52,8 +59,10 @@ def resolve_base(spec: str, warn: Callable[[str], None] = lambda _: None) -> Bas
     from lstmgen.runs.runmodel import pick_model
 
     if not spec.startswith("builtin:") and not os.path.exists(spec):
-        raise RunError(f"base model '{spec}' does not exist; give a run directory, a .keras file in one, or "
-                        f"builtin:NAME ({', '.join(builtin_model_names()) or 'none shipped'})")
+        raise RunError(
+            f"base model '{spec}' does not exist; give a run directory, a .keras file in one, or "
+            f"builtin:NAME ({', '.join(builtin_model_names()) or 'none shipped'})"
+        )
     choice = pick_model(spec, "best")
     if choice.note:
         warn(f"base: {choice.note}")
@@ -62,10 +71,22 @@ def resolve_base(spec: str, warn: Callable[[str], None] = lambda _: None) -> Bas
     weights = read_weights(choice.path)
     units = weights.shape["units"]
     if weights.shape["vocab_size"] != vocab.size:
-        raise RunError(f"base model '{choice.path}' has {weights.shape['vocab_size']} characters but its run's "
-                        f"vocab.json has {vocab.size}; the run is damaged, use another base")
+        raise RunError(
+            f"base model '{choice.path}' has {weights.shape['vocab_size']} characters but its run's "
+            f"vocab.json has {vocab.size}; the run is damaged, use another base"
+        )
     if len(set(units)) != 1:
-        raise RunError(f"base model '{choice.path}' has LSTM layers of different sizes {units}; lstmgen fine-tunes "
-                        "models whose layers all have the same number of units")
-    return Base(spec, choice.path, choice.run, vocab, weights, file_sha256(choice.path), info.get("data_sha256"),
-                info.get("source"))
+        raise RunError(
+            f"base model '{choice.path}' has LSTM layers of different sizes {units}; lstmgen fine-tunes "
+            "models whose layers all have the same number of units"
+        )
+    return Base(
+        spec,
+        choice.path,
+        choice.run,
+        vocab,
+        weights,
+        file_sha256(choice.path),
+        info.get("data_sha256"),
+        info.get("source"),
+    )

@@ -1,7 +1,7 @@
 """The models shipped with lstmgen (`builtin:english`): one run directory each under lstmgen/models/.
 
-    >>> builtin_model_names()
-    ['english']
+>>> builtin_model_names()
+['english']
 """
 
 from __future__ import annotations

@@ -69,8 +69,10 @@ def _arrays(groups: dict, name: str, shapes: list[tuple[int, ...]]) -> list[np.n
     for i, shape in enumerate(shapes):
         a = group.get(str(i))
         if a is None or tuple(a.shape) != shape:
-            raise _Mismatch(f"layer {name!r} weight {i} has shape {None if a is None else tuple(a.shape)}, the config "
-                            f"implies {shape}")
+            raise _Mismatch(
+                f"layer {name!r} weight {i} has shape {None if a is None else tuple(a.shape)}, the config "
+                f"implies {shape}"
+            )
         out.append(np.asarray(a[()], dtype=np.float32))
     return out
 
@@ -87,8 +89,12 @@ class Weights:
 
     @property
     def shape(self) -> dict:
-        return {"vocab_size": int(self.embedding.shape[0]), "embedding_dim": int(self.embedding.shape[1]),
-                "layers": len(self.cells), "units": [int(r.shape[0]) for _, r, _ in self.cells]}
+        return {
+            "vocab_size": int(self.embedding.shape[0]),
+            "embedding_dim": int(self.embedding.shape[1]),
+            "layers": len(self.cells),
+            "units": [int(r.shape[0]) for _, r, _ in self.cells],
+        }
 
 
 def read_weights(path: str | Path) -> Weights:
@@ -101,8 +107,10 @@ def read_weights(path: str | Path) -> Weights:
 
     path = Path(path)
     if not zipfile.is_zipfile(path):
-        raise RunError(f"'{path}' is not a Keras model file (truncated or corrupt); use an intact checkpoint "
-                        "from the run's checkpoints/ directory")
+        raise RunError(
+            f"'{path}' is not a Keras model file (truncated or corrupt); use an intact checkpoint "
+            "from the run's checkpoints/ directory"
+        )
     try:
         with zipfile.ZipFile(path) as z:
             config = json.loads(z.read("config.json"))

@@ -47,19 +47,23 @@ def loss_figure(history: list[dict], title: str = ""):
     fig = Figure(figsize=(10, 4), dpi=100, layout="constrained")
     axes = fig.subplots(1, 2, sharey=True)
     longest = max((_num(r.get("wall_seconds")) or 0.0 for r in rows), default=0.0)
-    unit, scale = ("seconds", 1.0) if longest < 120 else ("minutes", 60.0) if longest < 7200 else ("hours", 3600.0)
-    for ax, x_key, x_label, scale in ((axes[0], "global_step", "steps", 1.0),
-                                      (axes[1], "wall_seconds", f"wall time ({unit})", scale)):
+    unit, time_scale = ("seconds", 1.0) if longest < 120 else ("minutes", 60.0) if longest < 7200 else ("hours", 3600.0)
+    for ax, x_key, x_label, scale in (
+        (axes[0], "global_step", "steps", 1.0),
+        (axes[1], "wall_seconds", f"wall time ({unit})", time_scale),
+    ):
         ends = [_num(r.get(x_key)) for r in rows]
         # an epoch's mean training loss belongs to the middle of the epoch; validation to its end
         starts = [0.0] + [x or 0.0 for x in ends[:-1]]
-        mids = [None if x is None else (x + start) / 2 for x, start in zip(ends, starts)]
-        for key, label, style, xs in (("loss", "train (epoch mean, mid-epoch)", "o-", mids),
-                                      ("val_loss", "validation (epoch end)", "s-", ends)):
-            pts = [(x, _num(r.get(key))) for x, r in zip(xs, rows)]
+        mids = [None if x is None else (x + start) / 2 for x, start in zip(ends, starts, strict=True)]
+        for key, label, style, xs in (
+            ("loss", "train (epoch mean, mid-epoch)", "o-", mids),
+            ("val_loss", "validation (epoch end)", "s-", ends),
+        ):
+            pts = [(x, _num(r.get(key))) for x, r in zip(xs, rows, strict=True)]
             pts = [(x / scale, y) for x, y in pts if x is not None and y is not None]
             if pts:
-                ax.plot(*zip(*pts), style, label=label, markersize=3)
+                ax.plot(*zip(*pts, strict=True), style, label=label, markersize=3)
         ax.set_xlabel(x_label)
         ax.grid(True, alpha=0.3)
     axes[0].set_ylabel("loss (nats/char)")

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
 from lstmgen.data.prepared import Prepared, load_prepared, prepared_for_training
+from lstmgen.data.vocab import Vocab, run_vocab_for
 from lstmgen.errors import LstmgenError, RunError
-from lstmgen.data.vocab import run_vocab_for
-from lstmgen.data.vocab import Vocab
 
 
 def with_vocab(data: Prepared, vocab: Vocab) -> Prepared:
@@ -42,8 +41,9 @@ def load_recorded(prepared: object, *, verify: bool = True) -> Prepared | None:
         return None
 
 
-def run_data(run_path: Path, info: dict, *, val_fraction: float, lowercase: bool, text: str | None = None,
-             fix: str = "") -> Prepared:
+def run_data(
+    run_path: Path, info: dict, *, val_fraction: float, lowercase: bool, text: str | None = None, fix: str = ""
+) -> Prepared:
     """The prepared data a run was trained on, in the run's vocabulary: `train` and `eval` both load it here.
 
     `info` is the run's run.json. Without `text`: its recorded prepared directory, else its source prepared anew;
@@ -64,13 +64,16 @@ def run_data(run_path: Path, info: dict, *, val_fraction: float, lowercase: bool
         try:
             data = prepared_for_training(str(source), val_fraction=val_fraction, lowercase=lowercase)
         except LstmgenError:
-            raise RunError(f"the training data of run '{run_path}' is gone: its prepared copy '{prepared}' was "
-                            f"removed (cache cleared?) and its source '{source}' cannot be read; "
-                            + (fix or f"restore the source, or give the same text again: lstmgen train TEXT -o "
-                                      f"{run_path}")) from None
+            raise RunError(
+                f"the training data of run '{run_path}' is gone: its prepared copy '{prepared}' was "
+                f"removed (cache cleared?) and its source '{source}' cannot be read; "
+                + (fix or f"restore the source, or give the same text again: lstmgen train TEXT -o {run_path}")
+            ) from None
     if data.meta.get("sha256") != info.get("data_sha256"):
-        raise RunError(f"the text of run '{run_path}' changed since it was trained (source '{source}'); "
-                        + (fix or "restore it, or start a new run on the new text with -o NEW_DIR"))
+        raise RunError(
+            f"the text of run '{run_path}' changed since it was trained (source '{source}'); "
+            + (fix or "restore it, or start a new run on the new text with -o NEW_DIR")
+        )
     return in_run_vocab(data, info)
 
 
@@ -84,9 +87,13 @@ def run_vocab(run_path: Path, info: dict, warn: Callable[[str], None]) -> Vocab:
     prepared = info.get("prepared")
     data = load_recorded(prepared, verify=False)
     if data is not None and data.meta.get("sha256") == info.get("data_sha256"):
-        warn(f"run '{run_path}': {problem}; using the vocabulary of its prepared data '{prepared}' "
-             f"(`lstmgen train {run_path}` writes vocab.json back)")
+        warn(
+            f"run '{run_path}': {problem}; using the vocabulary of its prepared data '{prepared}' "
+            f"(`lstmgen train {run_path}` writes vocab.json back)"
+        )
         return in_run_vocab(data, info).vocab
-    raise RunError(f"run '{run_path}': {problem}, and its prepared data '{prepared}' is gone too; restore "
-                    f"vocab.json from a backup, or run `lstmgen train {run_path}` with its source text available "
-                    "(it writes vocab.json back)")
+    raise RunError(
+        f"run '{run_path}': {problem}, and its prepared data '{prepared}' is gone too; restore "
+        f"vocab.json from a backup, or run `lstmgen train {run_path}` with its source text available "
+        "(it writes vocab.json back)"
+    )

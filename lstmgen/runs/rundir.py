@@ -25,24 +25,41 @@ from pathlib import Path
 import yaml
 
 from lstmgen import FORMAT_VERSION
-
-from lstmgen.util import atomic
-
 from lstmgen.config import Config
 from lstmgen.errors import LstmgenError, RunError
 from lstmgen.runs.checkpoints import scan_checkpoints
 from lstmgen.runs.runlock import RunLock, is_training
 from lstmgen.runs.state import TrainState
+from lstmgen.util import atomic
 
 RUN_FORMAT = "lstmgen-run"
-METRIC_FIELDS = ["epoch", "global_step", "train_seconds", "wall_seconds", "epoch_seconds", "loss", "val_loss", "val_bpc",
-                 "learning_rate", "time"]
+METRIC_FIELDS = [
+    "epoch",
+    "global_step",
+    "train_seconds",
+    "wall_seconds",
+    "epoch_seconds",
+    "loss",
+    "val_loss",
+    "val_bpc",
+    "learning_rate",
+    "time",
+]
 DEFAULT_RUNS = Path("runs")
 LOCK_NAME = ".lock"
 MARKER_NAME = ".lstmgen-run"
 # What create() (or a branch) writes before run.json: a folder with the marker and only these can start over.
-OWN_FILES = {MARKER_NAME, LOCK_NAME, "config.yaml", "vocab.json", "metrics.csv", "train.log", "latest.keras",
-             "best.keras", "checkpoints"}
+OWN_FILES = {
+    MARKER_NAME,
+    LOCK_NAME,
+    "config.yaml",
+    "vocab.json",
+    "metrics.csv",
+    "train.log",
+    "latest.keras",
+    "best.keras",
+    "checkpoints",
+}
 
 
 def now_iso() -> str:
@@ -87,8 +104,9 @@ def read_mapping(path: Path, what: str, fix: str = "", loads=json.loads) -> dict
     except (OSError, ValueError, yaml.YAMLError) as e:  # ValueError: JSON and UTF-8 decoding errors
         raise RunError(f"{what} '{path}' is unreadable or corrupt ({e.__class__.__name__}){hint}") from None
     if not isinstance(data, dict):
-        raise RunError(f"{what} '{path}' is corrupt (not a {'JSON object' if loads is json.loads else 'mapping'})"
-                        f"{hint}")
+        raise RunError(
+            f"{what} '{path}' is corrupt (not a {'JSON object' if loads is json.loads else 'mapping'}){hint}"
+        )
     return data
 
 
@@ -119,14 +137,19 @@ class RunDir:
             raise RunError(f"cannot create run directory '{self.path}': {e.strerror}; choose another with -o") from None
         for name, text in (files or {}).items():
             atomic.write_text(self.path / name, text)
-        atomic.write_json(self.path / "run.json", {"format": RUN_FORMAT, "version": FORMAT_VERSION,
-                                                   "created": now_iso(), **info})
+        atomic.write_json(
+            self.path / "run.json", {"format": RUN_FORMAT, "version": FORMAT_VERSION, "created": now_iso(), **info}
+        )
 
     def read_config(self) -> dict:
         """The run's config.yaml as saved; missing, unreadable or not a mapping is a RunError."""
-        return read_mapping(self.path / "config.yaml", "run config", loads=yaml.safe_load,
-                            fix="restore it (each checkpoint's .json keeps the run's settings under \"config\") or "
-                                "start a new run with -o NEW_DIR")
+        return read_mapping(
+            self.path / "config.yaml",
+            "run config",
+            loads=yaml.safe_load,
+            fix="restore it (each checkpoint's .json keeps the run's settings under \"config\") or "
+            "start a new run with -o NEW_DIR",
+        )
 
     def saved_config(self) -> dict:
         """The run's config.yaml over the defaults, for reports (a missing or broken file gives the defaults)."""
@@ -141,9 +164,11 @@ class RunDir:
         if info.get("format") != RUN_FORMAT:
             raise RunError(f"'{self.path}' is not an lstmgen run directory (run.json has another format)")
         if info.get("version") != FORMAT_VERSION:
-            raise RunError(f"run directory '{self.path}' was written by an incompatible lstmgen "
-                            f"(format version {info.get('version')}, this lstmgen reads {FORMAT_VERSION}); "
-                            "retrain it or use the matching lstmgen version")
+            raise RunError(
+                f"run directory '{self.path}' was written by an incompatible lstmgen "
+                f"(format version {info.get('version')}, this lstmgen reads {FORMAT_VERSION}); "
+                "retrain it or use the matching lstmgen version"
+            )
         return info
 
     # --- checkpoints ----------------------------------------------------------------------------------
@@ -166,8 +191,8 @@ class RunDir:
         self.link(model, self.path / "latest.keras")
         if best:
             self.link(model, self.path / "best.keras")
-        best_target = (self.path / "best.keras")
-        for old_model, old_state in self.checkpoints()[keep:]:
+        best_target = self.path / "best.keras"
+        for old_model, _old_state in self.checkpoints()[keep:]:
             if best_target.exists() and old_model.exists() and os.path.samefile(old_model, best_target):
                 continue  # best.keras is a hard link, but keep its checkpoint listed for resume fallbacks
             for p in (old_model.with_suffix(".json"), old_model):
@@ -190,8 +215,10 @@ class RunDir:
         if not self.path.is_dir() or (self.path / "run.json").exists() or not _has_format(self.path / MARKER_NAME):
             return False
         ours = all(p.name in OWN_FILES or p.name.startswith(atomic.TMP_MARK) for p in self.path.iterdir())
-        return ours and (not self.ckpt_dir.is_dir() or all(
-            p.name.startswith(("ckpt-", atomic.TMP_MARK)) and p.is_file() for p in self.ckpt_dir.iterdir()))
+        return ours and (
+            not self.ckpt_dir.is_dir()
+            or all(p.name.startswith(("ckpt-", atomic.TMP_MARK)) and p.is_file() for p in self.ckpt_dir.iterdir())
+        )
 
     def check_new(self) -> None:
         """Refuse to make a new run here unless the folder is absent, empty, or an aborted creation."""
@@ -201,8 +228,10 @@ class RunDir:
         if not p.is_dir():
             raise RunError(f"'{p}' is a file, not a run directory; choose another with -o")
         if is_run_dir(p):
-            raise RunError(f"'{p}' is already an lstmgen run; continue it with 'lstmgen train {p}', or choose a new "
-                            "or empty folder with -o")
+            raise RunError(
+                f"'{p}' is already an lstmgen run; continue it with 'lstmgen train {p}', or choose a new "
+                "or empty folder with -o"
+            )
         names = sorted(e.name for e in p.iterdir())
         shown = ", ".join(names[:3]) + (", …" if len(names) > 3 else "")
         raise RunError(f"'{p}' holds files and is not an lstmgen run ({shown}); choose a new or empty folder with -o")
@@ -276,5 +305,3 @@ class RunDir:
         with open(self.path / "train.log", "a", encoding="utf-8") as f:
             f.write(f"{stamp} {message}\n")
             f.flush()
-
-

@@ -9,9 +9,9 @@ import os
 import tempfile
 from pathlib import Path
 
-from lstmgen.util.atomic import TMP_MARK
 from lstmgen.errors import RunError
 from lstmgen.runs.rundir import RunDir
+from lstmgen.util.atomic import TMP_MARK
 
 
 def _inside(run: RunDir, name) -> bool:
@@ -25,8 +25,10 @@ def _inside(run: RunDir, name) -> bool:
 
 def write_failure(run: RunDir, e: OSError) -> RunError:
     name = os.path.relpath(os.fsdecode(e.filename), run.path) if e.filename else "?"
-    return RunError(f"cannot write to run directory '{run.path}' ({name}: {e.strerror or e}); free space or make it "
-                     "writable, then run the same command again (checkpoints already saved are intact)")
+    return RunError(
+        f"cannot write to run directory '{run.path}' ({name}: {e.strerror or e}); free space or make it "
+        "writable, then run the same command again (checkpoints already saved are intact)"
+    )
 
 
 @contextlib.contextmanager
@@ -75,9 +77,14 @@ def check_checkpoints_present(run: RunDir) -> None:
     latest = (run.path / "latest.keras").is_file()
     if not epochs and not latest:
         return
-    has = f"has trained {epochs} epoch{'s' if epochs != 1 else ''} (metrics.csv)" if epochs else \
-        "has saved a checkpoint (latest.keras)"
+    has = (
+        f"has trained {epochs} epoch{'s' if epochs != 1 else ''} (metrics.csv)"
+        if epochs
+        else "has saved a checkpoint (latest.keras)"
+    )
     what = "folder is gone" if not run.ckpt_dir.is_dir() else "folder is empty"
-    raise RunError(f"run '{run.path}' {has} but its checkpoints/ {what}, so it cannot resume where it stopped; "
-                    "restore checkpoints/ from a backup, or start a new run with -o NEW_DIR (latest.keras holds the "
-                    "newest weights for generate and eval)")
+    raise RunError(
+        f"run '{run.path}' {has} but its checkpoints/ {what}, so it cannot resume where it stopped; "
+        "restore checkpoints/ from a backup, or start a new run with -o NEW_DIR (latest.keras holds the "
+        "newest weights for generate and eval)"
+    )

@@ -6,16 +6,15 @@ import contextlib
 import math
 import os
 import time
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from collections.abc import Callable
 from typing import Any
 
 from lstmgen.config import Config
-from lstmgen.errors import LstmgenError, RunError
-from lstmgen.runs.rundir import (DEFAULT_RUNS, RunDir, is_run_dir, read_mapping, refuse_foreign_run_json,
-                            stat_or_none)
 from lstmgen.data.vocab import Vocab
+from lstmgen.errors import LstmgenError, RunError
+from lstmgen.runs.rundir import DEFAULT_RUNS, RunDir, is_run_dir, read_mapping, refuse_foreign_run_json, stat_or_none
 from lstmgen.runs.state import TrainState
 
 LN2 = math.log(2)
@@ -91,13 +90,19 @@ def summarize(path: str | os.PathLike) -> dict:
     if newest is None and isinstance(info.get("best_val_loss"), (int, float)):  # a built-in model: no checkpoints
         has_val, best = True, info["best_val_loss"]
     return {
-        "path": str(run.path), "name": run.path.name, "state": run_state(run, newest, int(cfg["epochs"])),
-        "epoch": newest.epoch if newest else 0, "epochs": int(cfg["epochs"]),
+        "path": str(run.path),
+        "name": run.path.name,
+        "state": run_state(run, newest, int(cfg["epochs"])),
+        "epoch": newest.epoch if newest else 0,
+        "epochs": int(cfg["epochs"]),
         "global_step": newest.global_step if newest else 0,
-        "best_val_loss": best if has_val else None, "best_val_bpc": best / LN2 if has_val and best is not None else None,
-        "best_train_loss": best if not has_val else None, "best_epoch": newest.best_epoch if newest else None,
-        "size_bytes": size, "updated": datetime.fromtimestamp(updated).astimezone().isoformat(timespec="seconds")
-        if updated else None, "source": info.get("source"),
+        "best_val_loss": best if has_val else None,
+        "best_val_bpc": best / LN2 if has_val and best is not None else None,
+        "best_train_loss": best if not has_val else None,
+        "best_epoch": newest.best_epoch if newest else None,
+        "size_bytes": size,
+        "updated": datetime.fromtimestamp(updated).astimezone().isoformat(timespec="seconds") if updated else None,
+        "source": info.get("source"),
     }
 
 
@@ -126,8 +131,16 @@ def list_runs(root: str | os.PathLike = DEFAULT_RUNS) -> list[dict]:
         try:
             rows.append(summarize(path))
         except LstmgenError as e:
-            rows.append({"path": str(path), "name": path.name, "state": "unreadable", "error": str(e),
-                         "updated": None, "size_bytes": dir_size(path)[0]})
+            rows.append(
+                {
+                    "path": str(path),
+                    "name": path.name,
+                    "state": "unreadable",
+                    "error": str(e),
+                    "updated": None,
+                    "size_bytes": dir_size(path)[0],
+                }
+            )
     return sorted(rows, key=lambda r: r.get("updated") or "", reverse=True)
 
 
@@ -162,19 +175,28 @@ def format_runs(rows: list[dict], root) -> str:
             best = f"{r['best_val_loss']:.4f}  {r['best_val_bpc']:.3f}"
         else:
             best = "-" if r["best_train_loss"] is None else f"{r['best_train_loss']:.4f} (train)"
-        table.append((r["path"], r["state"], f"{r['epoch']}/{r['epochs']}", best, human_size(r["size_bytes"]),
-                      f"{r['updated'][:16].replace('T', ' ')} ({ago(r['updated'])})" if r["updated"] else "-"))
+        table.append(
+            (
+                r["path"],
+                r["state"],
+                f"{r['epoch']}/{r['epochs']}",
+                best,
+                human_size(r["size_bytes"]),
+                f"{r['updated'][:16].replace('T', ' ')} ({ago(r['updated'])})" if r["updated"] else "-",
+            )
+        )
     widths = [max(len(row[i]) for row in table) for i in range(len(table[0]))]
-    return "\n".join("  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip() for row in table)
+    return "\n".join("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in table)
 
 
 # --- info -------------------------------------------------------------------------------------------------------
+
 
 def checkpoint_rows(run: RunDir) -> list[dict]:
     """The run's checkpoints for `info`, newest first. A trainer may prune one between listing and reading it:
     the listing is then taken once more, and a checkpoint gone again is left out."""
     links = {name: run.path / f"{name}.keras" for name in ("latest", "best")}
-    for attempt in range(2):
+    for _attempt in range(2):
         rows, vanished = [], False
         usable, damaged = run.scan_checkpoints()
         for path, why in damaged:  # listed, not used: resume falls back past them
@@ -182,21 +204,37 @@ def checkpoint_rows(run: RunDir) -> list[dict]:
             if st is None:
                 vanished = True
                 continue
-            rows.append({"file": str(path.relative_to(run.path)), "global_step": int(path.name[5:14]),
-                         "size_bytes": st.st_size, "damaged": why})
+            rows.append(
+                {
+                    "file": str(path.relative_to(run.path)),
+                    "global_step": int(path.name[5:14]),
+                    "size_bytes": st.st_size,
+                    "damaged": why,
+                }
+            )
         for model, state in usable:
             st = stat_or_none(model)
             if st is None:
                 vanished = True
                 continue
             row = next((h for h in reversed(state.history) if h.get("global_step") == state.global_step), None)
-            marks = [n for n, link in links.items()
-                     if (ls := stat_or_none(link)) is not None and os.path.samestat(ls, st)]
-            rows.append({
-                "file": str(model.relative_to(run.path)), "global_step": state.global_step, "epoch": state.epoch,
-                "step": state.step, "status": state.status, "val_loss": row.get("val_loss") if row else None,
-                "loss": row.get("loss") if row else None, "time": state.time, "size_bytes": st.st_size,
-                "is": marks})
+            marks = [
+                n for n, link in links.items() if (ls := stat_or_none(link)) is not None and os.path.samestat(ls, st)
+            ]
+            rows.append(
+                {
+                    "file": str(model.relative_to(run.path)),
+                    "global_step": state.global_step,
+                    "epoch": state.epoch,
+                    "step": state.step,
+                    "status": state.status,
+                    "val_loss": row.get("val_loss") if row else None,
+                    "loss": row.get("loss") if row else None,
+                    "time": state.time,
+                    "size_bytes": st.st_size,
+                    "is": marks,
+                }
+            )
         if not vanished:
             break
     return rows
@@ -207,7 +245,7 @@ def run_info(path: str | os.PathLike) -> dict:
     if str(path).startswith("builtin:"):
         from lstmgen.runs.builtinmodels import builtin_model_dir
 
-        path = builtin_model_dir(str(path)[len("builtin:"):])
+        path = builtin_model_dir(str(path)[len("builtin:") :])
     run = RunDir(path)
     if not Path(path).is_dir():
         raise RunError(f"run directory '{path}' does not exist; list runs with 'lstmgen runs'")
@@ -219,33 +257,56 @@ def run_info(path: str | os.PathLike) -> dict:
     cfg = run.saved_config()
     checkpoints = checkpoint_rows(run)
     return {
-        **summary, "run": read_mapping(run.path / "run.json", "run file"), "config": cfg,
+        **summary,
+        "run": read_mapping(run.path / "run.json", "run file"),
+        "config": cfg,
         "parameters": parameter_count(cfg, vocab.size),
         "vocab": {"size": vocab.size, "chars": vocab.chars, "printable": printable_vocab(vocab.chars)},
         "checkpoints": sorted(checkpoints, key=lambda c: c["global_step"], reverse=True),
-        "files": {name: (run.path / name).exists() for name in ("metrics.csv", "train.log", "loss.png", "samples.txt",
-                                                                 "tensorboard")},
+        "files": {
+            name: (run.path / name).exists()
+            for name in ("metrics.csv", "train.log", "loss.png", "samples.txt", "tensorboard")
+        },
     }
 
 
 def format_info(d: dict) -> str:
     run = d["run"]
     c = d["config"]
-    best = (f"val {d['best_val_loss']:.4f} nats ({d['best_val_bpc']:.3f} bits/char) at epoch {d['best_epoch']}"
-            if d["best_val_loss"] is not None else "no validation loss yet")
+    best = (
+        f"val {d['best_val_loss']:.4f} nats ({d['best_val_bpc']:.3f} bits/char) at epoch {d['best_epoch']}"
+        if d["best_val_loss"] is not None
+        else "no validation loss yet"
+    )
     lines = [
-        f"run          {d['path']}  ({d['state']}, epoch {d['epoch']}/{d['epochs']}, {d['global_step']:,} steps, "
-        f"{human_size(d['size_bytes'])})",
+        (
+            f"run          {d['path']}  ({d['state']}, epoch {d['epoch']}/{d['epochs']}, {d['global_step']:,} steps, "
+            f"{human_size(d['size_bytes'])})"
+        ),
         f"source       {run.get('source')}",
         f"prepared     {run.get('prepared')}  (sha256 {str(run.get('data_sha256'))[:12]}…)",
         f"created      {run.get('created')}",
-        *([f"branched     from {b.get('run')} at global step {b.get('global_step', 0):,}"]
-          if isinstance(b := run.get("branched_from"), dict) else []),
-        *([f"fine-tuned   from {b.get('spec')}: {b.get('path')} (sha256 {str(b.get('sha256'))[:12]}…, trained on "
-           f"data sha256 {str(b.get('data_sha256'))[:12]}…, {b.get('source')}); vocabulary {b.get('vocab')}, "
-           f"{b.get('shared')} characters shared"] if isinstance(b := run.get("base"), dict) else []),
-        f"model        embedding {c['embedding_dim']} → {c['layers']} × LSTM {c['units']} → dense "
-        f"{d['vocab']['size']}: {d['parameters']:,} parameters",
+        *(
+            [f"branched     from {b.get('run')} at global step {b.get('global_step', 0):,}"]
+            if isinstance(b := run.get("branched_from"), dict)
+            else []
+        ),
+        *(
+            [
+                (
+                    f"fine-tuned   from {b.get('spec')}: {b.get('path')} "
+                    f"(sha256 {str(b.get('sha256'))[:12]}…, trained on "
+                    f"data sha256 {str(b.get('data_sha256'))[:12]}…, {b.get('source')}); vocabulary {b.get('vocab')}, "
+                    f"{b.get('shared')} characters shared"
+                )
+            ]
+            if isinstance(b := run.get("base"), dict)
+            else []
+        ),
+        (
+            f"model        embedding {c['embedding_dim']} → {c['layers']} × LSTM {c['units']} → dense "
+            f"{d['vocab']['size']}: {d['parameters']:,} parameters"
+        ),
         f"vocabulary   {d['vocab']['size']} characters: {d['vocab']['printable']}",
         f"best         {best}",
         "files        " + ", ".join(k + ("" if v else " (none yet)") for k, v in d["files"].items()),
@@ -256,8 +317,10 @@ def format_info(d: dict) -> str:
             lines.append(f"  {ck['file']}  damaged, not used: {ck['damaged']}")
             continue
         val = f"val {ck['val_loss']:.4f}" if ck["val_loss"] is not None else "mid-epoch" if ck["step"] else "-"
-        lines.append(f"  {ck['file']}  epoch {ck['epoch']}, step {ck['global_step']:,}  {val}  "
-                     f"{human_size(ck['size_bytes'])}  {ck['time']}" + (f"  ({', '.join(ck['is'])})" if ck["is"] else ""))
+        lines.append(
+            f"  {ck['file']}  epoch {ck['epoch']}, step {ck['global_step']:,}  {val}  "
+            f"{human_size(ck['size_bytes'])}  {ck['time']}" + (f"  ({', '.join(ck['is'])})" if ck["is"] else "")
+        )
     lines.append("config")
     width = max(map(len, c))
     lines += [f"  {k.ljust(width)}  {v}" for k, v in c.items()]

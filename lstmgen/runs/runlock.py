@@ -75,14 +75,18 @@ class RunLock:
             try:
                 fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
             except OSError as e:
-                raise RunError(f"cannot write to run directory '{self.path.parent}' (creating its {self.path.name}: "
-                                f"{e.strerror}); make it writable, then run this again") from None
+                raise RunError(
+                    f"cannot write to run directory '{self.path.parent}' (creating its {self.path.name}: "
+                    f"{e.strerror}); make it writable, then run this again"
+                ) from None
             try:
                 _flock_exclusive(fd)
             except BlockingIOError:
                 os.close(fd)
-                raise RunError(f"{self.what} is being trained by {describe(holder(self.path))}; wait for it to "
-                                "finish or stop it, then run this again") from None
+                raise RunError(
+                    f"{self.what} is being trained by {describe(holder(self.path))}; wait for it to "
+                    "finish or stop it, then run this again"
+                ) from None
             except OSError:  # a filesystem without flock: proceed unlocked, as before
                 pass
             try:  # a holder that just finished unlinked the file we opened: lock the new one instead

@@ -33,12 +33,14 @@ def pick_model(target: str | os.PathLike | None, which: str = "best") -> ModelCh
     if target is None:
         target = latest_run()
         if target is None:
-            raise RunError(f"no trained run found under '{DEFAULT_RUNS}/'; train one with 'lstmgen train CORPUS' "
-                            "or pass a run directory")
+            raise RunError(
+                f"no trained run found under '{DEFAULT_RUNS}/'; train one with 'lstmgen train CORPUS' "
+                "or pass a run directory"
+            )
     if str(target).startswith("builtin:"):  # a model shipped with lstmgen: a run directory inside the package
         from lstmgen.runs.builtinmodels import builtin_model_dir
 
-        return _in_run(builtin_model_dir(str(target)[len("builtin:"):]), which)
+        return _in_run(builtin_model_dir(str(target)[len("builtin:") :]), which)
     path = Path(target)
     if path.is_dir():
         if not is_run_dir(path):
@@ -65,18 +67,33 @@ def _in_run(run: Path, which: str) -> ModelChoice:
         best_epoch = checkpoints[0][1].best_epoch
         for model, state in checkpoints:  # the best model is the checkpoint written at the end of the best epoch
             if best_epoch is not None and state.epoch == best_epoch and state.step == 0:
-                return ModelChoice(model, run, "best", f"{run}/best.keras is missing; using "
-                                   f"{model.relative_to(run)}, the checkpoint of the best epoch ({best_epoch})")
+                return ModelChoice(
+                    model,
+                    run,
+                    "best",
+                    f"{run}/best.keras is missing; using "
+                    f"{model.relative_to(run)}, the checkpoint of the best epoch ({best_epoch})",
+                )
     latest = run / "latest.keras"
     if latest.is_file():
-        return ModelChoice(latest, run, "latest", f"{link} is missing and no checkpoint of the best epoch is left; "
-                                                  "using latest.keras (the newest model)")
+        return ModelChoice(
+            latest,
+            run,
+            "latest",
+            f"{link} is missing and no checkpoint of the best epoch is left; using latest.keras (the newest model)",
+        )
     if checkpoints:
         model = checkpoints[0][0]
-        return ModelChoice(model, run, "latest", f"{run}/{which}.keras and latest.keras are missing; using the newest "
-                                                 f"checkpoint, {model.relative_to(run)}")
-    raise RunError(f"run directory '{run}' has no saved model (no best.keras, latest.keras or checkpoint in "
-                    f"checkpoints/); train it with: lstmgen train {run}")
+        return ModelChoice(
+            model,
+            run,
+            "latest",
+            f"{run}/{which}.keras and latest.keras are missing; using the newest checkpoint, {model.relative_to(run)}",
+        )
+    raise RunError(
+        f"run directory '{run}' has no saved model (no best.keras, latest.keras or checkpoint in "
+        f"checkpoints/); train it with: lstmgen train {run}"
+    )
 
 
 def latest_run(root: Path = DEFAULT_RUNS) -> Path | None:

@@ -41,21 +41,32 @@ def _number_or_none(v) -> bool:
     return v is None or _number(v)
 
 
-REQUIRED = {"epoch": (_int, "a whole number ≥ 0"), "step": (_int, "a whole number ≥ 0"),
-            "global_step": (_int, "a whole number ≥ 0"), "history": (lambda v: isinstance(v, list), "a list")}
-OPTIONAL = {"train_seconds": (_number, "a number"), "wall_seconds": (_number, "a number"),
-            "epoch_loss_sum": (_number, "a number"), "epoch_loss_steps": (_int, "a whole number ≥ 0"),
-            "epoch_elapsed": (_number, "a number"), "best_val_loss": (_number_or_none, "a number or null"),
-            "best_epoch": (lambda v: v is None or _int(v), "a whole number or null"),
-            "seed": (lambda v: isinstance(v, int) and not isinstance(v, bool), "an integer"),
-            "config": (lambda v: isinstance(v, dict), "an object"),
-            "seed_states": (lambda v: v is None or isinstance(v, list), "a list"),
-            "status": (lambda v: isinstance(v, str), "a string"),
-            "time": (lambda v: v is None or isinstance(v, str), "a string"),
-            "lstmgen_version": (lambda v: v is None or isinstance(v, str), "a string")}
+REQUIRED = {
+    "epoch": (_int, "a whole number ≥ 0"),
+    "step": (_int, "a whole number ≥ 0"),
+    "global_step": (_int, "a whole number ≥ 0"),
+    "history": (lambda v: isinstance(v, list), "a list"),
+}
+OPTIONAL = {
+    "train_seconds": (_number, "a number"),
+    "wall_seconds": (_number, "a number"),
+    "epoch_loss_sum": (_number, "a number"),
+    "epoch_loss_steps": (_int, "a whole number ≥ 0"),
+    "epoch_elapsed": (_number, "a number"),
+    "best_val_loss": (_number_or_none, "a number or null"),
+    "best_epoch": (lambda v: v is None or _int(v), "a whole number or null"),
+    "seed": (lambda v: isinstance(v, int) and not isinstance(v, bool), "an integer"),
+    "config": (lambda v: isinstance(v, dict), "an object"),
+    "seed_states": (lambda v: v is None or isinstance(v, list), "a list"),
+    "status": (lambda v: isinstance(v, str), "a string"),
+    "time": (lambda v: v is None or isinstance(v, str), "a string"),
+    "lstmgen_version": (lambda v: v is None or isinstance(v, str), "a string"),
+}
 ROW = {"epoch": (_int, "a whole number ≥ 0"), "global_step": (_int, "a whole number ≥ 0")}
-ROW_OPTIONAL = dict.fromkeys(("loss", "val_loss", "val_bpc", "learning_rate", "train_seconds", "wall_seconds",
-                              "epoch_seconds"), (_number_or_none, "a number or null"))
+ROW_OPTIONAL = dict.fromkeys(
+    ("loss", "val_loss", "val_bpc", "learning_rate", "train_seconds", "wall_seconds", "epoch_seconds"),
+    (_number_or_none, "a number or null"),
+)
 FLOATS = ("train_seconds", "wall_seconds", "epoch_loss_sum", "epoch_elapsed")
 
 
@@ -67,8 +78,10 @@ def problem(obj: Any, global_step: int) -> str | None:
     if not _int(schema) or schema < 1:
         return '"schema" is not a whole number ≥ 1'
     if schema > SCHEMA:
-        raise RunError(f"checkpoint ckpt-{global_step:09d}.json was written by a newer lstmgen (checkpoint schema "
-                       f"{schema}; this lstmgen reads up to {SCHEMA}); upgrade lstmgen to use this run")
+        raise RunError(
+            f"checkpoint ckpt-{global_step:09d}.json was written by a newer lstmgen (checkpoint schema "
+            f"{schema}; this lstmgen reads up to {SCHEMA}); upgrade lstmgen to use this run"
+        )
     for key, (ok, what) in REQUIRED.items():
         if key not in obj:
             return f'"{key}" is missing'
@@ -118,13 +131,27 @@ class TrainState:
 
     def to_json(self) -> dict:
         """The checkpoint .json object (schema SCHEMA), keys in the order earlier versions wrote them."""
-        return {"format": FORMAT, "schema": SCHEMA, "lstmgen_version": self.lstmgen_version, "time": self.time,
-                "status": self.status, "epoch": self.epoch, "step": self.step, "global_step": self.global_step,
-                "train_seconds": self.train_seconds, "wall_seconds": self.wall_seconds,
-                "epoch_loss_sum": self.epoch_loss_sum, "epoch_loss_steps": self.epoch_loss_steps,
-                "epoch_elapsed": self.epoch_elapsed, "best_val_loss": self.best_val_loss,
-                "best_epoch": self.best_epoch, "history": self.history, "seed": self.seed, "config": self.config,
-                "seed_states": self.seed_states}
+        return {
+            "format": FORMAT,
+            "schema": SCHEMA,
+            "lstmgen_version": self.lstmgen_version,
+            "time": self.time,
+            "status": self.status,
+            "epoch": self.epoch,
+            "step": self.step,
+            "global_step": self.global_step,
+            "train_seconds": self.train_seconds,
+            "wall_seconds": self.wall_seconds,
+            "epoch_loss_sum": self.epoch_loss_sum,
+            "epoch_loss_steps": self.epoch_loss_steps,
+            "epoch_elapsed": self.epoch_elapsed,
+            "best_val_loss": self.best_val_loss,
+            "best_epoch": self.best_epoch,
+            "history": self.history,
+            "seed": self.seed,
+            "config": self.config,
+            "seed_states": self.seed_states,
+        }
 
     @classmethod
     def from_json(cls, obj: Any, global_step: int) -> TrainState:

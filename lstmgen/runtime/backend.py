@@ -54,8 +54,10 @@ def check_backend_choice(name: str | None) -> None:
     installed = [b for b in BACKENDS if importlib.util.find_spec(b) is not None]
     have = f"installed here: {', '.join(installed)}" if installed else "none is installed here"
     if name not in BACKENDS:
-        raise LstmgenError(f"KERAS_BACKEND={name!r} is not a backend lstmgen can use; set it to tensorflow, jax or "
-                           f"torch ({have}), or unset it")
+        raise LstmgenError(
+            f"KERAS_BACKEND={name!r} is not a backend lstmgen can use; set it to tensorflow, jax or "
+            f"torch ({have}), or unset it"
+        )
     if name not in installed:
         raise LstmgenError(f"KERAS_BACKEND={name} but {name} is not installed ({have}); install it or choose another")
 
@@ -67,8 +69,9 @@ with muted_stderr():
     except (ImportError, ValueError) as _e:  # e.g. a backend named in ~/.keras/keras.json that cannot be imported
         from lstmgen.errors import LstmgenError
 
-        raise LstmgenError(f"cannot start Keras ({str(_e)[:120]}); set KERAS_BACKEND to tensorflow, jax or "
-                        "torch") from None
+        raise LstmgenError(
+            f"cannot start Keras ({str(_e)[:120]}); set KERAS_BACKEND to tensorflow, jax or torch"
+        ) from None
 check_backend_choice(keras.backend.backend())
 if keras.backend.backend() == "tensorflow":
     import_tensorflow()

@@ -40,5 +40,7 @@ def pick_for_training() -> str | None:
     if importlib.util.find_spec("torch") is None or _has_nvidia_gpu():
         return None
     os.environ["KERAS_BACKEND"] = "torch"
-    return ("backend torch (auto: torch is installed and its fused CPU LSTM trains fastest here; "
-            "KERAS_BACKEND=tensorflow to choose another)")
+    return (
+        "backend torch (auto: torch is installed and its fused CPU LSTM trains fastest here; "
+        "KERAS_BACKEND=tensorflow to choose another)"
+    )

@@ -35,8 +35,10 @@ def install(setting: str) -> str:
     if setting == "fused" and not available():
         from lstmgen.errors import LstmgenError
 
-        raise LstmgenError(f"--lstm-kernel fused needs the torch backend (KERAS_BACKEND=torch, pip install torch); "
-                        f"this is {NAME}: use auto or keras")
+        raise LstmgenError(
+            f"--lstm-kernel fused needs the torch backend (KERAS_BACKEND=torch, pip install torch); "
+            f"this is {NAME}: use auto or keras"
+        )
     rnn = importlib.import_module(f"keras.src.backend.{NAME}.rnn")
     if setting == "keras" or not available():
         kb.lstm = rnn.lstm
@@ -53,19 +55,60 @@ def _torch_lstm(rnn):
 
     keras_lstm = rnn.lstm
 
-    def lstm(inputs, initial_state_h, initial_state_c, mask, kernel, recurrent_kernel, bias, activation,
-             recurrent_activation, return_sequences=False, go_backwards=False, unroll=False, batch_first=True):
-        if (mask is not None or go_backwards or unroll or bias is None or not batch_first
-                or activation not in (activations.tanh,) or recurrent_activation not in (activations.sigmoid,)):
+    def lstm(
+        inputs,
+        initial_state_h,
+        initial_state_c,
+        mask,
+        kernel,
+        recurrent_kernel,
+        bias,
+        activation,
+        recurrent_activation,
+        return_sequences=False,
+        go_backwards=False,
+        unroll=False,
+        batch_first=True,
+    ):
+        if (
+            mask is not None
+            or go_backwards
+            or unroll
+            or bias is None
+            or not batch_first
+            or activation not in (activations.tanh,)
+            or recurrent_activation not in (activations.sigmoid,)
+        ):
             raise NotImplementedError  # the layer falls back to its generic loop
         kernel = rnn.convert_to_tensor(kernel)
         x = rnn.convert_to_tensor(inputs).to(kernel.dtype)
         if x.device.type != "cpu":
-            return keras_lstm(inputs, initial_state_h, initial_state_c, mask, kernel, recurrent_kernel, bias,
-                              activation, recurrent_activation, return_sequences, go_backwards, unroll, batch_first)
+            return keras_lstm(
+                inputs,
+                initial_state_h,
+                initial_state_c,
+                mask,
+                kernel,
+                recurrent_kernel,
+                bias,
+                activation,
+                recurrent_activation,
+                return_sequences,
+                go_backwards,
+                unroll,
+                batch_first,
+            )
         h0 = rnn.convert_to_tensor(initial_state_h).to(kernel.dtype)
         c0 = rnn.convert_to_tensor(initial_state_c).to(kernel.dtype)
-        return rnn._cudnn_lstm(x, h0, c0, kernel, rnn.convert_to_tensor(recurrent_kernel).to(kernel.dtype),
-                               rnn.convert_to_tensor(bias).to(kernel.dtype), return_sequences, x.device)
+        return rnn._cudnn_lstm(
+            x,
+            h0,
+            c0,
+            kernel,
+            rnn.convert_to_tensor(recurrent_kernel).to(kernel.dtype),
+            rnn.convert_to_tensor(bias).to(kernel.dtype),
+            return_sequences,
+            x.device,
+        )
 
     return lstm

@@ -10,11 +10,24 @@ import subprocess
 import sys
 from typing import TypedDict
 
-FEATURES = {"avx": "AVX", "avx2": "AVX2", "avx512f": "AVX-512", "fma": "FMA", "avx512_bf16": "AVX512_BF16",
-            "amx_bf16": "AMX"}
+FEATURES = {
+    "avx": "AVX",
+    "avx2": "AVX2",
+    "avx512f": "AVX-512",
+    "fma": "FMA",
+    "avx512_bf16": "AVX512_BF16",
+    "amx_bf16": "AMX",
+}
 # TensorFlow's names in its cpu_feature_guard report → ours
-TF_NAMES = {"AVX": "AVX", "AVX2": "AVX2", "AVX512F": "AVX-512", "FMA": "FMA", "AVX512_BF16": "AVX512_BF16",
-            "AMX_BF16": "AMX", "AMX_TILE": "AMX"}
+TF_NAMES = {
+    "AVX": "AVX",
+    "AVX2": "AVX2",
+    "AVX512F": "AVX-512",
+    "FMA": "FMA",
+    "AVX512_BF16": "AVX512_BF16",
+    "AMX_BF16": "AMX",
+    "AMX_TILE": "AMX",
+}
 
 
 def _read_cpuinfo() -> tuple[str, set[str]]:
@@ -74,8 +87,9 @@ def tensorflow_cpu_report(timeout: float = 60.0) -> TfReport:
     """
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="0", CUDA_VISIBLE_DEVICES="")
     try:
-        out = subprocess.run([sys.executable, "-c", "import tensorflow"], env=env, capture_output=True,
-                             text=True, timeout=timeout).stderr
+        out = subprocess.run(
+            [sys.executable, "-c", "import tensorflow"], env=env, capture_output=True, text=True, timeout=timeout
+        ).stderr
     except (OSError, subprocess.TimeoutExpired):
         return {"available": False}
     report: TfReport = {"available": True, "onednn": "oneDNN custom operations are on" in out, "not_compiled_in": []}
@@ -113,10 +127,16 @@ def gpus(backend_name: str) -> list[dict]:
     if (found and all(g["memory_gb"] for g in found)) or not shutil.which("nvidia-smi"):
         return found
     try:
-        out = subprocess.run(["nvidia-smi", "--query-gpu=name,memory.total", "--format=csv,noheader,nounits"],
-                             capture_output=True, text=True, timeout=20).stdout
-        smi = [{"name": n.strip(), "memory_gb": float(m) / 1024} for n, m in
-               (line.rsplit(",", 1) for line in out.strip().splitlines() if "," in line)]
+        out = subprocess.run(
+            ["nvidia-smi", "--query-gpu=name,memory.total", "--format=csv,noheader,nounits"],
+            capture_output=True,
+            text=True,
+            timeout=20,
+        ).stdout
+        smi = [
+            {"name": n.strip(), "memory_gb": float(m) / 1024}
+            for n, m in (line.rsplit(",", 1) for line in out.strip().splitlines() if "," in line)
+        ]
         return smi or found
     except (OSError, ValueError, subprocess.TimeoutExpired):
         return found
@@ -135,18 +155,27 @@ def describe_machine(backend_name: str) -> dict:
             uses[name] = "used by oneDNN kernels only" if tf_report.get("onednn") else "not used by this build"
         else:
             uses[name] = "used"
-    return {"cpu": cpu["model"], "cores": cpu["cores"], "cpu_features": uses, "gpus": gpus(backend_name),
-            "backend": backend_name}
+    return {
+        "cpu": cpu["model"],
+        "cores": cpu["cores"],
+        "cpu_features": uses,
+        "gpus": gpus(backend_name),
+        "backend": backend_name,
+    }
 
 
 def format_machine(info: dict) -> str:
     feats = ", ".join(f"{k} {v}" for k, v in info["cpu_features"].items())
-    gpu_text = "; ".join(f"{g['name']} ({g['memory_gb']:.0f} GB)" if g.get("memory_gb") else g["name"]
-                         for g in info["gpus"]) or "none"
-    return (f"CPU       {info['cpu']}, {info['cores']} cores\n"
-            f"features  {feats}\n"
-            f"GPUs      {gpu_text}\n"
-            f"backend   Keras on {info['backend']}")
+    gpu_text = (
+        "; ".join(f"{g['name']} ({g['memory_gb']:.0f} GB)" if g.get("memory_gb") else g["name"] for g in info["gpus"])
+        or "none"
+    )
+    return (
+        f"CPU       {info['cpu']}, {info['cores']} cores\n"
+        f"features  {feats}\n"
+        f"GPUs      {gpu_text}\n"
+        f"backend   Keras on {info['backend']}"
+    )
 
 
 def gpu_device_present() -> bool:

@@ -97,8 +97,11 @@ class Server:
         return hmac.compare_digest(got.encode(), f"Bearer {self.token}".encode())
 
     def unauthorized(self) -> JSONResponse:
-        return error(401, "missing or wrong bearer token; send 'Authorization: Bearer TOKEN' (the server's --token)",
-                     {"WWW-Authenticate": "Bearer"})
+        return error(
+            401,
+            "missing or wrong bearer token; send 'Authorization: Bearer TOKEN' (the server's --token)",
+            {"WWW-Authenticate": "Bearer"},
+        )
 
     async def models(self, request: Request) -> Response:
         if not self.authorized(request):
@@ -106,8 +109,15 @@ class Server:
         return JSONResponse({"models": [m.info for m in self.engine.models.values()]})
 
     async def healthz(self, request: Request) -> Response:
-        return JSONResponse({"status": "ok", "models": len(self.engine.models), "streams": self.engine.active(),
-                             "served": self.served, "uptime_s": round(time.time() - self.started, 1)})
+        return JSONResponse(
+            {
+                "status": "ok",
+                "models": len(self.engine.models),
+                "streams": self.engine.active(),
+                "served": self.served,
+                "uptime_s": round(time.time() - self.started, 1),
+            }
+        )
 
     async def generate(self, request: Request) -> Response:
         if not self.authorized(request):
@@ -115,8 +125,9 @@ class Server:
         try:
             p = parse_body(await read_body(request, self.limits.max_body), self.limits, list(self.engine.models))
             model = self.engine.models[p.model]
-            streams = self.engine.submit(p.prime, p.length, seed=p.seed, num_samples=p.num_samples, model=p.model,
-                                         **p.sampling())
+            streams = self.engine.submit(
+                p.prime, p.length, seed=p.seed, num_samples=p.num_samples, model=p.model, **p.sampling()
+            )
         except ApiError as e:
             return error(e.status, e.message)
         except Busy as e:
@@ -125,8 +136,11 @@ class Server:
         used = model.vocab.decode(model.vocab.encode(p.prime, unknown="map").tolist())
         head = {"model": p.model, "prime": used}
         if p.stream or "text/event-stream" in request.headers.get("accept", ""):
-            return StreamingResponse(self._events(streams, head), media_type="text/event-stream",
-                                     headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+            return StreamingResponse(
+                self._events(streams, head),
+                media_type="text/event-stream",
+                headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+            )
         texts = [used] * len(streams)
         last_poll = time.monotonic()
         try:
@@ -139,8 +153,7 @@ class Server:
         finally:
             for s in streams:
                 s.cancel()
-        return JSONResponse({**head, "length": p.length, "seed": p.seed, "sampling": p.sampling(),
-                             "samples": texts})
+        return JSONResponse({**head, "length": p.length, "seed": p.seed, "sampling": p.sampling(), "samples": texts})
 
     async def _events(self, streams: list[Stream], head: dict):
         """start, {sample, text} messages, done. Starlette cancels this when the client goes: `finally` stops
@@ -171,8 +184,15 @@ async def _internal(request: Request, exc: Exception) -> Response:
     return error(500, f"internal error: {type(exc).__name__}")
 
 
-def app(targets: Iterable[str | Path | None] = (), *, engine: Engine | None = None, token: str | None = None,
-        limits: Limits | None = None, which: str = "best", warn=lambda m: None) -> Starlette:
+def app(
+    targets: Iterable[str | Path | None] = (),
+    *,
+    engine: Engine | None = None,
+    token: str | None = None,
+    limits: Limits | None = None,
+    which: str = "best",
+    warn=lambda m: None,
+) -> Starlette:
     """The ASGI app serving `targets` (run directories or .keras files; none: the latest run), or a given Engine.
 
     The engine's thread starts and stops with the app's lifespan; an Engine passed in is left running."""
@@ -190,9 +210,15 @@ def app(targets: Iterable[str | Path | None] = (), *, engine: Engine | None = No
             if own:
                 engine.stop()
 
-    routes = [Route("/", server.page), Route("/healthz", server.healthz), Route("/openapi.json", server.openapi),
-              Route("/v1/models", server.models), Route("/v1/generate", server.generate, methods=["POST"])]
-    web = Starlette(routes=routes, lifespan=lifespan,
-                    exception_handlers={HTTPException: _http_error, Exception: _internal})
+    routes = [
+        Route("/", server.page),
+        Route("/healthz", server.healthz),
+        Route("/openapi.json", server.openapi),
+        Route("/v1/models", server.models),
+        Route("/v1/generate", server.generate, methods=["POST"]),
+    ]
+    web = Starlette(
+        routes=routes, lifespan=lifespan, exception_handlers={HTTPException: _http_error, Exception: _internal}
+    )
     web.state.engine, web.state.server = engine, server
     return web

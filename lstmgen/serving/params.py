@@ -121,8 +121,11 @@ def parse_body(raw: bytes, limits: Limits, models: list[str]) -> GenerateParams:
     try:
         body = json.loads(raw.decode("utf-8")) if raw.strip() else {}
     except (UnicodeDecodeError, ValueError) as e:
-        raise ApiError(400, f"the request body is not valid JSON ({str(e).splitlines()[0][:120]}); send an object "
-                            'such as {"prime": "The ", "length": 200}') from None
+        raise ApiError(
+            400,
+            f"the request body is not valid JSON ({str(e).splitlines()[0][:120]}); send an object "
+            'such as {"prime": "The ", "length": 200}',
+        ) from None
     if not isinstance(body, dict):
         raise ApiError(400, f"the request body must be a JSON object, got {type(body).__name__}")
     unknown = sorted(set(body) - set(PARAMS))
@@ -140,15 +143,16 @@ def parse_body(raw: bytes, limits: Limits, models: list[str]) -> GenerateParams:
     if len(prime) > limits.max_prime:
         raise ApiError(400, f"prime is {len(prime)} characters; at most {limits.max_prime} are allowed")
     if not math.isfinite(temperature) or temperature <= 0:  # json.loads accepts NaN and Infinity
-        raise ApiError(400, f"temperature must be a finite number above 0, got {_show(temperature)}; use greedy for "
-                            "argmax")
+        raise ApiError(
+            400, f"temperature must be a finite number above 0, got {_show(temperature)}; use greedy for argmax"
+        )
     if not (0 < top_p <= 1):
         raise ApiError(400, f"top_p must be in (0, 1], got {_show(top_p)}")
     if top_k < 0:
         raise ApiError(400, f"top_k must be 0 (off) or positive, got {_show(top_k)}")
     if greedy and (top_k or top_p < 1):
         raise ApiError(400, "greedy always takes the likeliest character; drop top_k/top_p or greedy")
-    if seed is not None and not 0 <= seed < 2 ** 63:
+    if seed is not None and not 0 <= seed < 2**63:
         raise ApiError(400, f"seed must be between 0 and 2**63 - 1, got {_show(seed)}")
     if model is None:
         model = models[0]
@@ -159,40 +163,82 @@ def parse_body(raw: bytes, limits: Limits, models: list[str]) -> GenerateParams:
 
 def openapi(limits: Limits) -> dict:
     """The OpenAPI 3.1 description of the API (served at /openapi.json)."""
-    props = {name: {"type": [kind, "null"] if default is None else kind, "description": desc,
-                    **({} if default is None else {"default": default})}
-             for name, (kind, desc, default) in PARAMS.items()}
+    props = {
+        name: {
+            "type": [kind, "null"] if default is None else kind,
+            "description": desc,
+            **({} if default is None else {"default": default}),
+        }
+        for name, (kind, desc, default) in PARAMS.items()
+    }
     props["length"].update(minimum=0, maximum=limits.max_length)
     props["num_samples"].update(minimum=1, maximum=limits.max_samples)
     props["temperature"]["exclusiveMinimum"] = 0
     props["top_p"].update(exclusiveMinimum=0, maximum=1)
     props["top_k"]["minimum"] = 0
     props["prime"]["maxLength"] = limits.max_prime
-    error = {"description": "one-line error", "content": {"application/json": {"schema": {
-        "type": "object", "properties": {"error": {"type": "string"}}, "required": ["error"]}}}}
+    error = {
+        "description": "one-line error",
+        "content": {
+            "application/json": {
+                "schema": {"type": "object", "properties": {"error": {"type": "string"}}, "required": ["error"]}
+            }
+        },
+    }
     auth: list[dict[str, list[str]]] = [{"bearer": []}]
     return {
         "openapi": "3.1.0",
-        "info": {"title": "lstmgen", "version": __version__,
-                 "description": "Character-level LSTM text generation; all requests in flight share one batched step."},
-        "components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer",
-                                                      "description": "only when the server was given --token"}}},
+        "info": {
+            "title": "lstmgen",
+            "version": __version__,
+            "description": "Character-level LSTM text generation; all requests in flight share one batched step.",
+        },
+        "components": {
+            "securitySchemes": {
+                "bearer": {"type": "http", "scheme": "bearer", "description": "only when the server was given --token"}
+            }
+        },
         "paths": {
-            "/v1/generate": {"post": {
-                "summary": "Generate text", "security": auth,
-                "requestBody": {"required": True, "content": {"application/json": {"schema": {
-                    "type": "object", "additionalProperties": False, "properties": props}}}},
-                "responses": {
-                    "200": {"description": "JSON {model, prime, length, seed, sampling, samples} (samples include the "
-                                           "prime used); with stream: server-sent events: `start` {model, prime, "
-                                           "num_samples}, then messages {sample, text}, then `done` {samples}",
-                            "content": {"application/json": {}, "text/event-stream": {}}},
-                    "400": error, "401": error, "404": error, "413": error, "429": error}}},
-            "/v1/models": {"get": {"summary": "The models served: name, shape, vocabulary size, training data, best "
-                                              "validation loss", "security": auth,
-                                   "responses": {"200": {"description": "{models: [...]}"}, "401": error}}},
-            "/healthz": {"get": {"summary": "Liveness: status, streams in flight",
-                                 "responses": {"200": {"description": "{status, streams, models}"}}}},
+            "/v1/generate": {
+                "post": {
+                    "summary": "Generate text",
+                    "security": auth,
+                    "requestBody": {
+                        "required": True,
+                        "content": {
+                            "application/json": {
+                                "schema": {"type": "object", "additionalProperties": False, "properties": props}
+                            }
+                        },
+                    },
+                    "responses": {
+                        "200": {
+                            "description": "JSON {model, prime, length, seed, sampling, samples} (samples include the "
+                            "prime used); with stream: server-sent events: `start` {model, prime, "
+                            "num_samples}, then messages {sample, text}, then `done` {samples}",
+                            "content": {"application/json": {}, "text/event-stream": {}},
+                        },
+                        "400": error,
+                        "401": error,
+                        "404": error,
+                        "413": error,
+                        "429": error,
+                    },
+                }
+            },
+            "/v1/models": {
+                "get": {
+                    "summary": "The models served: name, shape, vocabulary size, training data, best validation loss",
+                    "security": auth,
+                    "responses": {"200": {"description": "{models: [...]}"}, "401": error},
+                }
+            },
+            "/healthz": {
+                "get": {
+                    "summary": "Liveness: status, streams in flight",
+                    "responses": {"200": {"description": "{status, streams, models}"}},
+                }
+            },
             "/": {"get": {"summary": "The web page", "responses": {"200": {"description": "HTML"}}}},
         },
     }

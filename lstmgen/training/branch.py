@@ -14,10 +14,10 @@ import shutil
 import zipfile
 from pathlib import Path
 
-from lstmgen.util import atomic
 from lstmgen.errors import RunError
 from lstmgen.runs.rundir import RunDir, now_iso
 from lstmgen.runs.state import TrainState
+from lstmgen.util import atomic
 
 COPIED = ("vocab.json", "metrics.csv", "train.log")
 
@@ -63,8 +63,10 @@ def _copy_checkpoints(src: RunDir, dst: RunDir) -> TrainState | None:
 def start_branch(src: RunDir, dst: RunDir, info: dict, config_text: str, lock: bool = True) -> None:
     """Make `dst` a copy of `src` to continue under a new name (dst must be new or empty: see RunDir.check_new)."""
     if dst.path.resolve().is_relative_to(src.path.resolve()):
-        raise RunError(f"'{dst.path}' is inside the run '{src.path}', which a branch leaves unchanged; choose a "
-                        "folder outside it with -o")
+        raise RunError(
+            f"'{dst.path}' is inside the run '{src.path}', which a branch leaves unchanged; choose a "
+            "folder outside it with -o"
+        )
     dst.check_new()
     dst.claim(lock)
     try:
@@ -80,13 +82,20 @@ def start_branch(src: RunDir, dst: RunDir, info: dict, config_text: str, lock: b
         atomic.write_text(dst.path / "config.yaml", config_text)
         kept = {k: v for k, v in info.items() if k not in ("format", "version", "created", "branched_from")}
         newest = newest or TrainState()
-        origin = {"run": str(src.path.resolve()), "global_step": newest.global_step, "epoch": newest.epoch,
-                  "step": newest.step, "time": now_iso()}
+        origin = {
+            "run": str(src.path.resolve()),
+            "global_step": newest.global_step,
+            "epoch": newest.epoch,
+            "step": newest.step,
+            "time": now_iso(),
+        }
         dst.create({**kept, "branched_from": origin})  # run.json last: the branch exists
     except OSError as e:
         dst.release_lock()
-        raise RunError(f"cannot branch '{src.path}' into '{dst.path}': {e.strerror or e}; free space or fix "
-                        f"permissions, then run the same command again ('{src.path}' is unchanged)") from None
+        raise RunError(
+            f"cannot branch '{src.path}' into '{dst.path}': {e.strerror or e}; free space or fix "
+            f"permissions, then run the same command again ('{src.path}' is unchanged)"
+        ) from None
     except BaseException:
         dst.release_lock()
         raise

@@ -23,9 +23,11 @@ if TYPE_CHECKING:
     import keras
     import tensorflow as tf
 
-_ENV = {"coordinator": ("LSTMGEN_COORDINATOR", "JAX_COORDINATOR_ADDRESS"),
-        "num_processes": ("LSTMGEN_NUM_PROCESSES", "JAX_NUM_PROCESSES"),
-        "process_id": ("LSTMGEN_PROCESS_ID", "JAX_PROCESS_ID")}
+_ENV = {
+    "coordinator": ("LSTMGEN_COORDINATOR", "JAX_COORDINATOR_ADDRESS"),
+    "num_processes": ("LSTMGEN_NUM_PROCESSES", "JAX_NUM_PROCESSES"),
+    "process_id": ("LSTMGEN_PROCESS_ID", "JAX_PROCESS_ID"),
+}
 _JOINED: tuple | None = None  # (coordinator, processes, process id) once jax.distributed is initialised
 
 
@@ -82,14 +84,18 @@ def join_job(cfg: Config) -> Job:
     if processes == 1:
         return Job()
     if backend.NAME != "jax":
-        raise LstmgenError(f"multi-host training (--num-processes {processes}) is not supported on the {backend.NAME} "
-                        f"backend (MultiWorkerMirroredStrategy with model.fit is broken in Keras 3.15, "
-                        f"keras-team/keras#20585); run every process with KERAS_BACKEND=jax")
+        raise LstmgenError(
+            f"multi-host training (--num-processes {processes}) is not supported on the {backend.NAME} "
+            f"backend (MultiWorkerMirroredStrategy with model.fit is broken in Keras 3.15, "
+            f"keras-team/keras#20585); run every process with KERAS_BACKEND=jax"
+        )
     coordinator = _from_env("coordinator", cfg.coordinator, "")
     pid = _from_env("process_id", cfg.process_id, -1)
     if not coordinator or pid < 0 or pid >= processes:
-        raise LstmgenError(f"a {processes}-process job needs --coordinator HOST:PORT and --process-id "
-                           f"0…{processes - 1} (or $LSTMGEN_COORDINATOR and $LSTMGEN_PROCESS_ID) on every process")
+        raise LstmgenError(
+            f"a {processes}-process job needs --coordinator HOST:PORT and --process-id "
+            f"0…{processes - 1} (or $LSTMGEN_COORDINATOR and $LSTMGEN_PROCESS_ID) on every process"
+        )
     if _JOINED is None:
         backend.keras.distribution.initialize(coordinator, processes, pid)
         _JOINED = (coordinator, processes, pid)
@@ -128,8 +134,11 @@ class Plan:
         """The config with the learning-rate rule applied (the saved config keeps the unscaled values)."""
         if self.lr_factor == 1.0:
             return cfg
-        return dataclasses.replace(cfg, learning_rate=cfg.learning_rate * self.lr_factor,
-                                   min_learning_rate=cfg.min_learning_rate * self.lr_factor)
+        return dataclasses.replace(
+            cfg,
+            learning_rate=cfg.learning_rate * self.lr_factor,
+            min_learning_rate=cfg.min_learning_rate * self.lr_factor,
+        )
 
     @contextlib.contextmanager
     def scope(self):
@@ -155,9 +164,11 @@ class Plan:
         if self.mode == "off":
             return f"distribution off: 1 replica, batch {self.global_batch}"
         names = ", ".join(str(d) for d in self.devices)
-        lines = [f"distribution {self.mode}: {self.replicas} replicas ({names})",
-                 f"global batch {self.global_batch} = {self.replicas} × {self.per_replica_batch} per replica",
-                 f"learning rate ×{self.lr_factor:g} (lr_scaling {self.lr_rule})"]
+        lines = [
+            f"distribution {self.mode}: {self.replicas} replicas ({names})",
+            f"global batch {self.global_batch} = {self.replicas} × {self.per_replica_batch} per replica",
+            f"learning rate ×{self.lr_factor:g} (lr_scaling {self.lr_rule})",
+        ]
         i, n = self.shard
         if n > 1:
             part = self.global_batch // n
@@ -171,8 +182,10 @@ class Plan:
         copies = [_local_copies(self, v) for v in model.weights]
         spread = max((float(np.max(np.abs(c - c0))) for cs in copies for c0 in cs[:1] for c in cs[1:]), default=0.0)
         digest = hashlib.sha256(b"".join(np.ascontiguousarray(cs[0]).tobytes() for cs in copies)).hexdigest()[:16]
-        return (f"process {self.job.process_id}: {len(copies[0])} local replica(s) of the weights, max difference "
-                f"{spread:g}, checksum {digest}")
+        return (
+            f"process {self.job.process_id}: {len(copies[0])} local replica(s) of the weights, max difference "
+            f"{spread:g}, checksum {digest}"
+        )
 
 
 def _local_copies(plan: Plan, variable) -> list[np.ndarray]:
@@ -204,8 +217,10 @@ def _resolve_mode(cfg: Config, job: Job) -> str:
         mode = "data_parallel"
     want = {"mirrored": "tensorflow", "data_parallel": "jax"}.get(mode)
     if want and backend.NAME != want:
-        raise LstmgenError(f"--distribute {mode} needs the {want} backend, this is {backend.NAME}; run with "
-                        f"KERAS_BACKEND={want}, or use --distribute auto")
+        raise LstmgenError(
+            f"--distribute {mode} needs the {want} backend, this is {backend.NAME}; run with "
+            f"KERAS_BACKEND={want}, or use --distribute auto"
+        )
     return mode
 
 
@@ -232,13 +247,16 @@ def _mirrored(cfg: Config):
             try:
                 tf.config.set_logical_device_configuration(physical, wanted)
             except RuntimeError:
-                raise LstmgenError(f"cannot split the CPU into {len(cpus)} devices after TensorFlow started; run "
-                                "lstmgen train in a new process") from None
+                raise LstmgenError(
+                    f"cannot split the CPU into {len(cpus)} devices after TensorFlow started; run "
+                    "lstmgen train in a new process"
+                ) from None
     try:
         strategy = tf.distribute.MirroredStrategy(devices=devices)
     except (ValueError, RuntimeError) as e:
-        raise LstmgenError(f"--devices {cfg.devices or '(all GPUs)'}: {e}; list devices such as "
-                           "/gpu:0,/gpu:1") from None
+        raise LstmgenError(
+            f"--devices {cfg.devices or '(all GPUs)'}: {e}; list devices such as /gpu:0,/gpu:1"
+        ) from None
     return strategy, list(strategy.extended.worker_devices)
 
 
@@ -248,13 +266,16 @@ def _data_parallel(cfg: Config, job: Job):
     devices = jax.devices()
     if cfg.devices:
         if job.processes > 1:
-            raise LstmgenError("--devices cannot be combined with a multi-process job (every device of every process "
-                            "is used); leave it empty")
+            raise LstmgenError(
+                "--devices cannot be combined with a multi-process job (every device of every process "
+                "is used); leave it empty"
+            )
         try:
             devices = [jax.devices()[int(i.split(":")[-1])] for i in _split_list(cfg.devices)]
         except (ValueError, IndexError):
-            raise LstmgenError(f"--devices {cfg.devices}: give JAX device indices 0…{jax.device_count() - 1}, "
-                            "e.g. 0,1") from None
+            raise LstmgenError(
+                f"--devices {cfg.devices}: give JAX device indices 0…{jax.device_count() - 1}, e.g. 0,1"
+            ) from None
     engine = backend.keras.distribution.DataParallel(devices=devices, auto_shard_dataset=False)
     return engine, devices
 
@@ -271,7 +292,10 @@ def setup(cfg: Config, job: Job | None = None) -> Plan:
         engine, devices = _data_parallel(cfg, job)
     replicas = max(len(devices), 1)
     if cfg.batch_size % replicas:
-        raise LstmgenError(f"batch_size {cfg.batch_size} (the global batch) does not split over {replicas} replicas; "
-                        f"give a multiple of {replicas}")
-    return Plan(mode, replicas, cfg.batch_size, job, devices, _lr_factor(cfg.lr_scaling, replicas), cfg.lr_scaling,
-                engine)
+        raise LstmgenError(
+            f"batch_size {cfg.batch_size} (the global batch) does not split over {replicas} replicas; "
+            f"give a multiple of {replicas}"
+        )
+    return Plan(
+        mode, replicas, cfg.batch_size, job, devices, _lr_factor(cfg.lr_scaling, replicas), cfg.lr_scaling, engine
+    )

@@ -7,18 +7,18 @@ None of it may stop training: a failure is noted once (stderr and train.log) and
 from __future__ import annotations
 
 import math
-from pathlib import Path
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
 import numpy as np
 
-from lstmgen.util import atomic
 from lstmgen.config import Config, parse_temperatures
 from lstmgen.data.prepared import Prepared
+from lstmgen.data.vocab import Vocab
 from lstmgen.runs.plots import PNG_NAME, write_loss_png
 from lstmgen.runs.rundir import RunDir, now_iso
-from lstmgen.data.vocab import Vocab
+from lstmgen.util import atomic
 from lstmgen.util.output import current
 
 if TYPE_CHECKING:
@@ -54,11 +54,12 @@ def word_prime(vocab: Vocab, ids: np.ndarray, seed: int) -> tuple[np.ndarray, st
     end = p
     while end < min(p + 16, ids.size) and not space[ids[end]]:
         end += 1
-    return ids[p - 1:end], vocab.decode(ids[p:end])
+    return ids[p - 1 : end], vocab.decode(ids[p:end])
 
 
-def epoch_samples(model, vocab: Vocab, temperatures: list[float], length: int, seed: int,
-                  prime: tuple[np.ndarray, str] | None = None) -> list[tuple[float, str]]:
+def epoch_samples(
+    model, vocab: Vocab, temperatures: list[float], length: int, seed: int, prime: tuple[np.ndarray, str] | None = None
+) -> list[tuple[float, str]]:
     """One `length`-character sample per temperature from the Keras model's current weights (NumPy step model),
     each starting with the prime's word."""
     from lstmgen.generation.sample import Sampling, StepModel, generate_text
@@ -75,8 +76,12 @@ def epoch_samples(model, vocab: Vocab, temperatures: list[float], length: int, s
 def format_entry(row: dict, epochs: int, samples: list[tuple[float, str]]) -> str:
     val = row.get("val_loss")
     val_text = f"val {val:.4f} nats ({val / LN2:.3f} bits/char)" if val is not None else "no validation split"
-    lines = [f"=== epoch {row['epoch']}/{epochs} · step {row['global_step']} · loss {row['loss']:.4f} · {val_text} "
-             f"· {row.get('time') or now_iso()} ==="]
+    lines = [
+        (
+            f"=== epoch {row['epoch']}/{epochs} · step {row['global_step']} · loss {row['loss']:.4f} · {val_text} "
+            f"· {row.get('time') or now_iso()} ==="
+        )
+    ]
     for t, text in samples:
         lines += [f"--- temperature {float(t)} ---", text]
     return "\n".join(lines) + "\n\n"
@@ -89,8 +94,9 @@ class EpochReport:
         # the same prime every epoch, so the samples show the model improving on the same start
         self.prime = word_prime(data.vocab, data.val if len(data.val) > 2 else data.train, cfg.seed)
         self.failed: set[str] = set()
-        self.tb: TensorBoardLog | None = (self._guard("TensorBoard logging", self._open_tensorboard)
-                                          if cfg.tensorboard else None)
+        self.tb: TensorBoardLog | None = (
+            self._guard("TensorBoard logging", self._open_tensorboard) if cfg.tensorboard else None
+        )
 
     def _open_tensorboard(self) -> TensorBoardLog:
         from lstmgen.training.tblog import TensorBoardLog
@@ -103,7 +109,7 @@ class EpochReport:
             return None
         try:
             return action()
-        except Exception as e:  # noqa: BLE001 — a report must never kill training
+        except Exception as e:
             self.failed.add(what)
             note = f"{what} failed and is off for the rest of this run ({type(e).__name__}: {e}); training goes on"
             try:
@@ -124,8 +130,10 @@ class EpochReport:
         row = history[-1]
         if self.tb is not None and "TensorBoard logging" not in self.failed:
             self._guard("TensorBoard logging", lambda: self._epoch_scalars(row))
-        self._guard("the loss plot", lambda: write_loss_png(history, self.run.path / PNG_NAME,
-                                                             title=self.run.path.resolve().name))
+        self._guard(
+            "the loss plot",
+            lambda: write_loss_png(history, self.run.path / PNG_NAME, title=self.run.path.resolve().name),
+        )
         every = self.cfg.sample_every_epochs
         if every and row["epoch"] % every == 0:
             self._guard("per-epoch sampling", lambda: self._sample(model, row))
@@ -137,14 +145,26 @@ class EpochReport:
     # --- parts ----------------------------------------------------------------------------------------------
     def _epoch_scalars(self, row: dict) -> None:
         assert self.tb is not None  # called only while TensorBoard logging is on
-        self.tb.scalars(row["global_step"], {"epoch/loss": row["loss"], "epoch/val_loss": row.get("val_loss"),
-                                             "epoch/val_bpc": row.get("val_bpc"),
-                                             "epoch/learning_rate": row.get("learning_rate")})
+        self.tb.scalars(
+            row["global_step"],
+            {
+                "epoch/loss": row["loss"],
+                "epoch/val_loss": row.get("val_loss"),
+                "epoch/val_bpc": row.get("val_bpc"),
+                "epoch/learning_rate": row.get("learning_rate"),
+            },
+        )
         self.tb.flush()
 
     def _sample(self, model, row: dict) -> None:
-        samples = epoch_samples(model, self.vocab, self.temperatures, self.cfg.sample_length,
-                                seed=self.cfg.seed + 7919 * row["epoch"], prime=self.prime)
+        samples = epoch_samples(
+            model,
+            self.vocab,
+            self.temperatures,
+            self.cfg.sample_length,
+            seed=self.cfg.seed + 7919 * row["epoch"],
+            prime=self.prime,
+        )
         entry = format_entry(row, self.cfg.epochs, samples)
         path = Path(self.run.path) / SAMPLES_NAME
         try:

@@ -13,8 +13,9 @@ def build_model(cfg: Config, vocab_size: int, *, batch_size: int | None = None) 
     x = keras.layers.Embedding(vocab_size, cfg.embedding_dim, name="embedding")(inputs)
     for i in range(cfg.layers):
         # Input dropout keeps the cuDNN path on GPU (recurrent_dropout would disable it).
-        x = keras.layers.LSTM(cfg.units, return_sequences=True, dropout=cfg.dropout, name=f"lstm_{i}",
-                              trainable=i >= cfg.freeze_layers)(x)
+        x = keras.layers.LSTM(
+            cfg.units, return_sequences=True, dropout=cfg.dropout, name=f"lstm_{i}", trainable=i >= cfg.freeze_layers
+        )(x)
     if cfg.dropout:
         x = keras.layers.Dropout(cfg.dropout, name="output_dropout")(x)
     # Logits stay float32 under mixed precision so the softmax/loss is computed accurately.
@@ -44,8 +45,9 @@ def learning_rate(cfg: Config, total_steps: int):
 
 
 def compile_model(model: keras.Model, cfg: Config, total_steps: int, jit_compile) -> keras.Model:
-    optimizer = keras.optimizers.Adam(learning_rate=learning_rate(cfg, total_steps),
-                                      global_clipnorm=cfg.clipnorm or None)
+    optimizer = keras.optimizers.Adam(
+        learning_rate=learning_rate(cfg, total_steps), global_clipnorm=cfg.clipnorm or None
+    )
     model.compile(
         optimizer=optimizer,
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),

@@ -5,9 +5,8 @@ from __future__ import annotations
 import time
 from typing import Any
 
-
-from lstmgen.util.output import current
 from lstmgen.runtime.backend import keras
+from lstmgen.util.output import current
 
 
 class TrainMonitor(keras.callbacks.Callback):
@@ -20,8 +19,9 @@ class TrainMonitor(keras.callbacks.Callback):
         self.stopped: str | None = None
         cfg = trainer.cfg
         st = trainer.state
-        self.bar = current().bar(total=trainer.steps, initial=start_step, desc=f"epoch {st.epoch + 1}/{cfg.epochs}",
-                                 unit="step", delay=0.0)
+        self.bar = current().bar(
+            total=trainer.steps, initial=start_step, desc=f"epoch {st.epoch + 1}/{cfg.epochs}", unit="step", delay=0.0
+        )
         self.chars_per_step = cfg.batch_size * cfg.seq_len  # the global batch: throughput of all replicas
         self.last_ckpt = time.monotonic()
         self.last_step_time = self.epoch_t0 = time.monotonic()  # set again when fit begins
@@ -53,8 +53,10 @@ class TrainMonitor(keras.callbacks.Callback):
             rate = self.bar.format_dict.get("rate") or 0
             self.bar.set_postfix(loss=f"{loss:.4f}", chars_s=f"{rate * self.chars_per_step:,.0f}", refresh=False)
         if crossed(done - advanced, done, cfg.log_every_steps):
-            self.trainer.log(f"epoch {st.epoch + 1}/{cfg.epochs} step {done}/{self.trainer.steps} "
-                             f"loss {loss:.4f} elapsed {st.epoch_elapsed:.2f}s")
+            self.trainer.log(
+                f"epoch {st.epoch + 1}/{cfg.epochs} step {done}/{self.trainer.steps} "
+                f"loss {loss:.4f} elapsed {st.epoch_elapsed:.2f}s"
+            )
             if self.trainer.report is not None:
                 self.trainer.report.step(st.global_step, loss)
         # the same decision on every process of a job (one tiny collective there); on the last step the epoch ends

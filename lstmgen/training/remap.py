@@ -38,8 +38,10 @@ class Remapped:
         parts = [f"{self.shared} characters shared with the base"]
         if self.lookalike:
             pairs = " ".join(f"{repr(n)[1:-1]}←{repr(o)[1:-1]}" for n, o in list(self.lookalike.items())[:8])
-            parts.append(f"{len(self.lookalike)} new, started from look-alikes ({pairs}"
-                         + (" …)" if len(self.lookalike) > 8 else ")"))
+            parts.append(
+                f"{len(self.lookalike)} new, started from look-alikes ({pairs}"
+                + (" …)" if len(self.lookalike) > 8 else ")")
+            )
         if self.averaged:
             parts.append(f"{len(self.averaged)} new, started from the average ({show(self.averaged)})")
         if self.dropped:
@@ -47,8 +49,12 @@ class Remapped:
         return "; ".join(parts)
 
     def record(self) -> dict:
-        return {"shared": self.shared, "lookalike": self.lookalike, "averaged": "".join(self.averaged),
-                "dropped": "".join(self.dropped)}
+        return {
+            "shared": self.shared,
+            "lookalike": self.lookalike,
+            "averaged": "".join(self.averaged),
+            "dropped": "".join(self.dropped),
+        }
 
 
 def _lookalike(ch: str, base: Vocab) -> str | None:
@@ -69,8 +75,11 @@ def remap(weights: Weights, base: Vocab, new: Vocab, counts: np.ndarray) -> Rema
     shared_new = [i for i, c in enumerate(new.chars) if c in base]
     shared_old = [base.index[new.chars[i]] for i in shared_new]
     seen = [j for j, i in enumerate(shared_new) if counts[i] > 0]
-    offset = (float(np.median(bias[[shared_old[j] for j in seen]] - log_f[[shared_new[j] for j in seen]]))
-              if seen else float(np.mean(bias)))
+    offset = (
+        float(np.median(bias[[shared_old[j] for j in seen]] - log_f[[shared_new[j] for j in seen]]))
+        if seen
+        else float(np.mean(bias))
+    )
     new_emb = np.empty((new.size, emb.shape[1]), dtype=np.float32)
     new_kernel = np.zeros((kernel.shape[0], new.size), dtype=np.float32)
     new_bias = np.empty(new.size, dtype=np.float32)
@@ -93,7 +102,9 @@ def remap(weights: Weights, base: Vocab, new: Vocab, counts: np.ndarray) -> Rema
             new_bias[i] = offset + log_f[i]
             out.averaged.append(ch)
     out.dropped = [c for c in base.chars if c not in new]
-    cells = [(np.array(k, dtype=np.float32), np.array(r, dtype=np.float32), np.array(b, dtype=np.float32))
-             for k, r, b in weights.cells]
+    cells = [
+        (np.array(k, dtype=np.float32), np.array(r, dtype=np.float32), np.array(b, dtype=np.float32))
+        for k, r, b in weights.cells
+    ]
     out.weights = Weights(new_emb, cells, new_kernel, new_bias)
     return out

@@ -9,21 +9,28 @@ from pathlib import Path
 
 import numpy as np
 
-from lstmgen.util import atomic
-
-from lstmgen.training import distribute
-from lstmgen.training.branch import same_path, start_branch
-from lstmgen.config import (DATA_KEYS, FINETUNE_DEFAULTS, INIT_KEYS, SHAPE_KEYS, Config, dump_yaml, make_config,
-                            read_yaml)
-from lstmgen.data.prepared import Prepared, prepared_for_training
+from lstmgen.config import (
+    DATA_KEYS,
+    FINETUNE_DEFAULTS,
+    INIT_KEYS,
+    SHAPE_KEYS,
+    Config,
+    dump_yaml,
+    make_config,
+    read_yaml,
+)
 from lstmgen.data.batches import steps_in_epoch
+from lstmgen.data.prepared import Prepared, prepared_for_training
+from lstmgen.data.vocab import run_vocab_for
 from lstmgen.errors import LstmgenError, RunError
-from lstmgen.runtime.hardware import memory_bytes
 from lstmgen.runs.rundata import run_data, with_vocab
 from lstmgen.runs.rundir import DEFAULT_RUNS, RunDir, is_run_dir, refuse_foreign_run_json
-from lstmgen.data.vocab import run_vocab_for
-from lstmgen.training.remap import remap
 from lstmgen.runs.runinfo import parameter_count
+from lstmgen.runtime.hardware import memory_bytes
+from lstmgen.training import distribute
+from lstmgen.training.branch import same_path, start_branch
+from lstmgen.training.remap import remap
+from lstmgen.util import atomic
 
 
 def check_fits(cfg: Config, vocab_size: int) -> None:
@@ -34,24 +41,30 @@ def check_fits(cfg: Config, vocab_size: int) -> None:
         return
     weights = 16 * parameter_count(cfg, vocab_size)
     if weights > 0.8 * total:
-        raise RunError(f"the model has {parameter_count(cfg, vocab_size):,} parameters: with gradients and optimizer "
-                        f"state about {weights / 2**30:.1f} GiB, more than this machine's {total / 2**30:.1f} GiB; "
-                        "lower --units, --layers or --embedding-dim")
+        raise RunError(
+            f"the model has {parameter_count(cfg, vocab_size):,} parameters: with gradients and optimizer "
+            f"state about {weights / 2**30:.1f} GiB, more than this machine's {total / 2**30:.1f} GiB; "
+            "lower --units, --layers or --embedding-dim"
+        )
     per_position = 4 * (3 * vocab_size + cfg.layers * 12 * cfg.units + cfg.embedding_dim)
     for name, batch, share in (("batch_size", cfg.batch_size, 1.0), ("val_batch_size", cfg.val_batch_size, 0.5)):
         need = batch * cfg.seq_len * per_position * share
         if weights + need > 0.8 * total:
-            raise RunError(f"{name} × seq_len = {batch} × {cfg.seq_len} needs about {need / 2**30:.1f} GiB of "
-                            f"activations, more than this machine's {total / 2**30:.1f} GiB; lower "
-                            f"--{name.replace('_', '-')} or --seq-len")
+            raise RunError(
+                f"{name} × seq_len = {batch} × {cfg.seq_len} needs about {need / 2**30:.1f} GiB of "
+                f"activations, more than this machine's {total / 2**30:.1f} GiB; lower "
+                f"--{name.replace('_', '-')} or --seq-len"
+            )
 
 
 def check_trainable(cfg: Config, data: Prepared) -> int:
     """Refuse settings that cannot work before anything is written; returns the steps per epoch."""
     check_fits(cfg, data.vocab.size)
     if steps_in_epoch(len(data.train), cfg.seq_len, cfg.batch_size) == 0:
-        raise RunError(f"the training split has {len(data.train):,} characters, fewer than one batch of "
-                        f"{cfg.batch_size} × {cfg.seq_len + 1}; lower --batch-size or --seq-len, or use more text")
+        raise RunError(
+            f"the training split has {len(data.train):,} characters, fewer than one batch of "
+            f"{cfg.batch_size} × {cfg.seq_len + 1}; lower --batch-size or --seq-len, or use more text"
+        )
     return cfg.steps_per_epoch or steps_in_epoch(len(data.train), cfg.seq_len, cfg.batch_size)
 
 
@@ -76,8 +89,10 @@ def _check_saved_config(run: RunDir, saved: dict) -> None:
     diff = [k for k in SHAPE_KEYS + DATA_KEYS if k in trained and saved.get(k) != trained[k]]
     if diff:
         what = ", ".join(f"{k} {saved.get(k)!r} (trained with {trained[k]!r})" for k in diff)
-        raise RunError(f"config.yaml of run '{run.path}' no longer matches its checkpoints: {what}; put the trained "
-                        "values back in config.yaml, or start a new run with -o NEW_DIR")
+        raise RunError(
+            f"config.yaml of run '{run.path}' no longer matches its checkpoints: {what}; put the trained "
+            "values back in config.yaml, or start a new run with -o NEW_DIR"
+        )
 
 
 def recorded_spec(spec: str) -> str:
@@ -90,10 +105,14 @@ def _refuse_from_on_existing(source: str, run: RunDir, given: str | None, saved:
     if not given or (not source_run and recorded_spec(given) == saved.get("init_from")):
         return
     if source_run:
-        raise RunError(f"'{source}' is a run, and --from only starts new runs; to continue it, drop --from; to "
-                        f"fine-tune from it: lstmgen train NEW_TEXT --from {source} -o NEW_DIR")
-    raise RunError(f"run '{run.path}' already exists and was not started from '{given}'; --from only starts new "
-                    "runs: choose a new directory with -o")
+        raise RunError(
+            f"'{source}' is a run, and --from only starts new runs; to continue it, drop --from; to "
+            f"fine-tune from it: lstmgen train NEW_TEXT --from {source} -o NEW_DIR"
+        )
+    raise RunError(
+        f"run '{run.path}' already exists and was not started from '{given}'; --from only starts new "
+        "runs: choose a new directory with -o"
+    )
 
 
 def _new_config(config_file, overrides: dict):
@@ -113,18 +132,22 @@ def _new_config(config_file, overrides: dict):
     clash = [k for k in SHAPE_KEYS if explicit.get(k) is not None and explicit[k] != shape[k]]
     if clash:
         given = ", ".join(f"--{k.replace('_', '-')} {explicit[k]}" for k in clash)
-        raise RunError(f"the base model '{spec}' has {shape['layers']} layers × {shape['units']} units, embedding "
-                        f"{shape['embedding_dim']}; it cannot be fine-tuned as {given}: drop those settings (a "
-                        "fine-tuned model keeps its base's shape)")
-    cfg = make_config(config_file, {**overrides, "init_from": recorded_spec(base.spec)},
-                      base={**FINETUNE_DEFAULTS, **shape})
+        raise RunError(
+            f"the base model '{spec}' has {shape['layers']} layers × {shape['units']} units, embedding "
+            f"{shape['embedding_dim']}; it cannot be fine-tuned as {given}: drop those settings (a "
+            "fine-tuned model keeps its base's shape)"
+        )
+    cfg = make_config(
+        config_file, {**overrides, "init_from": recorded_spec(base.spec)}, base={**FINETUNE_DEFAULTS, **shape}
+    )
     if cfg.freeze_layers > cfg.layers:
         raise RunError(f"--freeze-layers {cfg.freeze_layers} is more than the base's {cfg.layers} LSTM layers")
     return cfg, base
 
 
-def open_run(source: str, config_file, overrides: dict, out_dir, chief: bool = True
-              ) -> tuple[RunDir, Config, Prepared, bool]:
+def open_run(
+    source: str, config_file, overrides: dict, out_dir, chief: bool = True
+) -> tuple[RunDir, Config, Prepared, bool]:
     """Decide between a new run, continuing one and branching one (RUN -o NEW); returns (run, config, data,
     resumed). The chief takes the run's lock before anything is written to it; the caller releases it."""
     refuse_foreign_run_json(source)  # a damaged run is not a folder of text to train on
@@ -144,11 +167,11 @@ def open_run(source: str, config_file, overrides: dict, out_dir, chief: bool = T
         given = overrides.get("init_from") or (read_yaml(config_file).get("init_from") if config_file else None)
         _refuse_from_on_existing(source, run, given, saved, source_run)
         cfg.init_from = recorded_spec(cfg.init_from)
-        changed = [k for k in SHAPE_KEYS + DATA_KEYS + INIT_KEYS if getattr(cfg, k) != saved.get(k, getattr(
-            Config, k))]
+        changed = [k for k in SHAPE_KEYS + DATA_KEYS + INIT_KEYS if getattr(cfg, k) != saved.get(k, getattr(Config, k))]
         if changed:
-            raise RunError(f"cannot change {', '.join(changed)} of an existing run ('{run.path}'); "
-                            "start a new run with -o NEW_DIR")
+            raise RunError(
+                f"cannot change {', '.join(changed)} of an existing run ('{run.path}'); start a new run with -o NEW_DIR"
+            )
         text = source if source != str(target) and not is_run_dir(source) else None
         data = run_data(run.path, info, val_fraction=cfg.val_fraction, lowercase=cfg.lowercase, text=text)
         if branch:  # run is only read; the new one is made, and locked, by start_branch
@@ -161,23 +184,32 @@ def open_run(source: str, config_file, overrides: dict, out_dir, chief: bool = T
     RunDir(path).check_new()  # before preparing anything
     cfg, base = _new_config(config_file, overrides)
     data = prepared_for_training(source, val_fraction=cfg.val_fraction, lowercase=cfg.lowercase)
-    info = {"source": _recorded_source(source), "prepared": str(data.path.resolve()),
-            "data_sha256": data.meta.get("sha256")}
+    info = {
+        "source": _recorded_source(source),
+        "prepared": str(data.path.resolve()),
+        "data_sha256": data.meta.get("sha256"),
+    }
     if base is not None:
         data = with_vocab(data, run_vocab_for(base.vocab.chars, data.vocab, cfg.init_vocab))
         counts = np.bincount(np.asarray(data.train), minlength=data.vocab.size)
         remapped = remap(base.weights, base.vocab, data.vocab, counts)
-        info["base"] = {**base.record(), "spec": cfg.init_from, "vocab": cfg.init_vocab,
-                        "chars": "".join(base.vocab.chars), **remapped.record()}
+        info["base"] = {
+            **base.record(),
+            "spec": cfg.init_from,
+            "vocab": cfg.init_vocab,
+            "chars": "".join(base.vocab.chars),
+            **remapped.record(),
+        }
     check_trainable(cfg, data)
     if cfg.seed == 0:
         cfg.seed = random.SystemRandom().randrange(1, 2**31 - 1)
     run = RunDir(path)
     run.claim(lock=chief)
     try:
-        run.create({**info, "vocab_size": data.vocab.size},
-                   files={"config.yaml": dump_yaml(cfg),
-                          "vocab.json": atomic.json_text(data.vocab.to_json())})
+        run.create(
+            {**info, "vocab_size": data.vocab.size},
+            files={"config.yaml": dump_yaml(cfg), "vocab.json": atomic.json_text(data.vocab.to_json())},
+        )
     except BaseException:
         run.release_lock()
         raise
@@ -203,7 +235,9 @@ def open_run_in_job(source: str, config_file, overrides: dict, out_dir):
     if not job.is_chief:
         opened = open_run(source, config_file, overrides, out_dir, chief=False)
         if not opened[3]:
-            raise RunError(f"process {job.process_id} cannot see the run directory process 0 created; put -o on a "
-                            "filesystem every host shares")
+            raise RunError(
+                f"process {job.process_id} cannot see the run directory process 0 created; put -o on a "
+                "filesystem every host shares"
+            )
     assert opened is not None  # the chief opened it or all_ok raised; the others opened it just above
     return (*opened, job)

@@ -1,7 +1,7 @@
 """The back end and the compiled model a training run (or `estimate`'s timing burst) trains: written once for both.
 
-    >>> setup = setup_model(cfg, vocab_size=65, total_steps=1000, seed=cfg.seed)
-    >>> setup.model.fit(...)
+>>> setup = setup_model(cfg, vocab_size=65, total_steps=1000, seed=cfg.seed)
+>>> setup.model.fit(...)
 """
 
 from __future__ import annotations
@@ -25,8 +25,15 @@ class ModelSetup:
     kernel: str
 
 
-def setup_model(cfg: Config, vocab_size: int, *, total_steps: int, seed: int, deterministic: bool = True,
-                compile_cfg: Config | None = None) -> ModelSetup:
+def setup_model(
+    cfg: Config,
+    vocab_size: int,
+    *,
+    total_steps: int,
+    seed: int,
+    deterministic: bool = True,
+    compile_cfg: Config | None = None,
+) -> ModelSetup:
     """Size the thread pool, seed everything, set the precision policy, choose XLA and the LSTM kernel, then build
     and compile the model with its optimizer's variables made. `compile_cfg`: the settings the optimizer is compiled
     with when they differ from `cfg` (a multi-replica job scales the learning rate). Call it inside a distribution

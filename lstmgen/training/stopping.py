@@ -71,7 +71,7 @@ class StopFlag:
             signal.signal(sig, handler)
 
     def agree(self, budget_spent: bool, now: bool = False) -> str | None:
-        """"signal", "budget" or None: the same answer on every process of the job, which must all make the same
+        """ "signal", "budget" or None: the same answer on every process of the job, which must all make the same
         calls (one per step boundary, `now=True` at the same points, e.g. each epoch end). Between agreements a
         process keeps its own request for the next one; alone, no collective: just the local flags.
 

@@ -27,7 +27,8 @@ class TensorBoardLog:
         self._tf = tf
         self._metadata = summary_pb2.SummaryMetadata(
             plugin_data=summary_pb2.SummaryMetadata.PluginData(plugin_name="scalars"),
-            data_class=summary_pb2.DATA_CLASS_SCALAR)
+            data_class=summary_pb2.DATA_CLASS_SCALAR,
+        )
         self.log_dir = Path(run_path) / TB_DIR
         self._writer = tf.summary.create_file_writer(str(self.log_dir))
 
@@ -35,8 +36,9 @@ class TensorBoardLog:
         with self._writer.as_default(step=int(step)):
             for name, value in values.items():
                 if value is not None:
-                    self._tf.summary.write(name, self._tf.constant(float(value), self._tf.float32),
-                                           metadata=self._metadata)
+                    self._tf.summary.write(
+                        name, self._tf.constant(float(value), self._tf.float32), metadata=self._metadata
+                    )
 
     def flush(self) -> None:
         self._writer.flush()

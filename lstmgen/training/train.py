@@ -1,8 +1,8 @@
 """Training a run: open it (new, continued or branched), check it can resume, then let the Trainer train it.
 
-    >>> from lstmgen.training.train import train
-    >>> result = train("book.txt", overrides={"epochs": 2}, out_dir="runs/book")
-    >>> result.status, result.best_val_loss
+>>> from lstmgen.training.train import train
+>>> result = train("book.txt", overrides={"epochs": 2}, out_dir="runs/book")
+>>> result.status, result.best_val_loss
 """
 
 from __future__ import annotations
@@ -45,9 +45,15 @@ class TrainResult:
     hint: str | None = None
 
 
-def train(source: str, *, config_file: str | None = None, overrides: dict | None = None,
-          out_dir: str | None = None, callbacks: Sequence = (),
-          on_note: Callable[[str], None] | None = None) -> TrainResult:
+def train(
+    source: str,
+    *,
+    config_file: str | None = None,
+    overrides: dict | None = None,
+    out_dir: str | None = None,
+    callbacks: Sequence = (),
+    on_note: Callable[[str], None] | None = None,
+) -> TrainResult:
     """Train a new run on `source` (raw text, SOURCE spec or prepared dir), or continue the run at `source`.
 
     Notes and progress bars go to the caller's `lstmgen.util.output` Output (silent by default; on every process of
@@ -66,13 +72,23 @@ def train(source: str, *, config_file: str | None = None, overrides: dict | None
         run.release_lock()
 
 
-def _train_opened(source: str, run: RunDir, cfg: Config, data: Prepared, resumed: bool, job: distribute.Job,
-                  callbacks: list, notes: Notes) -> TrainResult:
+def _train_opened(
+    source: str,
+    run: RunDir,
+    cfg: Config,
+    data: Prepared,
+    resumed: bool,
+    job: distribute.Job,
+    callbacks: list,
+    notes: Notes,
+) -> TrainResult:
     branched = resumed and is_run_dir(source) and not same_path(source, run.path)
     origin = run.info().get("branched_from") if branched else None
     if origin:
-        current().say(f"branched from '{source}' at global step {origin['global_step']} (it stays unchanged); "
-                      f"continuing in '{run.path}'")
+        current().say(
+            f"branched from '{source}' at global step {origin['global_step']} (it stays unchanged); "
+            f"continuing in '{run.path}'"
+        )
     failed = None
     if resumed and job.is_chief:  # before anything is written: no restart from 0, no epoch trained in vain
         try:
@@ -86,8 +102,9 @@ def _train_opened(source: str, run: RunDir, cfg: Config, data: Prepared, resumed
         return _resume_and_train(run, cfg, data, resumed, job, callbacks, notes)
 
 
-def _resume_and_train(run: RunDir, cfg: Config, data: Prepared, resumed: bool, job: distribute.Job,
-                      callbacks: list, notes: Notes) -> TrainResult:
+def _resume_and_train(
+    run: RunDir, cfg: Config, data: Prepared, resumed: bool, job: distribute.Job, callbacks: list, notes: Notes
+) -> TrainResult:
     removed = run.clean_temps() if job.is_chief else []
     if removed:
         notes.add(f"removed {len(removed)} unfinished temporary file(s) left by an interrupted save")
@@ -112,12 +129,16 @@ def _nothing_to_do(run: RunDir, cfg: Config, state: TrainState, notes: Notes) ->
     """The result for a run whose newest checkpoint has trained all `cfg.epochs` or used its time budget; None when
     there is training left. (Older checkpoints, the resume fallbacks, have trained less.)"""
     if state.epoch >= cfg.epochs:
-        notes.add(f"run '{run.path}' has already trained {state.epoch} epochs; pass --epochs N "
-                     f"(N > {state.epoch}) to train further")
+        notes.add(
+            f"run '{run.path}' has already trained {state.epoch} epochs; pass --epochs N "
+            f"(N > {state.epoch}) to train further"
+        )
         return _result(run, "already finished", state, notes)
     if cfg.max_minutes and state.wall_seconds >= cfg.max_minutes * 60:
-        notes.add(f"run '{run.path}' has used its time budget ({cfg.max_minutes:g} min); pass --max-minutes M "
-                     "(more) or 0 (no limit) to train further")
+        notes.add(
+            f"run '{run.path}' has used its time budget ({cfg.max_minutes:g} min); pass --max-minutes M "
+            "(more) or 0 (no limit) to train further"
+        )
         return _result(run, "time budget reached", state, notes)
     return None
 
@@ -126,8 +147,9 @@ def _result(run: RunDir, status: str, state: TrainState, notes: Notes, hint: str
     return TrainResult(run.path, status, state.epoch, state.global_step, state.best_val_loss, list(notes), hint)
 
 
-def _train_in_scope(run: RunDir, cfg: Config, data: Prepared, resumed: bool, plan: distribute.Plan,
-                    callbacks: list, notes: Notes) -> TrainResult:
+def _train_in_scope(
+    run: RunDir, cfg: Config, data: Prepared, resumed: bool, plan: distribute.Plan, callbacks: list, notes: Notes
+) -> TrainResult:
     say = current().say
     trainer = Trainer(run, cfg, data, plan, callbacks=callbacks, notes=notes)
     say(data.summary())
@@ -143,9 +165,11 @@ def _train_in_scope(run: RunDir, cfg: Config, data: Prepared, resumed: bool, pla
             raise RunError(f"run '{run.path}' does not match its vocabulary; it is damaged, start a new run")
     st = trainer.state
     params = trainer.model.count_params()
-    say(f"run {run.path}: {params:,} parameters, {trainer.steps} steps/epoch × {cfg.epochs} epochs, "
+    say(
+        f"run {run.path}: {params:,} parameters, {trainer.steps} steps/epoch × {cfg.epochs} epochs, "
         f"batch {cfg.batch_size} × {cfg.seq_len}, {backend.describe()}, precision {trainer.policy}, "
-        f"XLA {trainer.jit}, {trainer.threads}, steps_per_execution {cfg.steps_per_execution}, {trainer.kernel}")
+        f"XLA {trainer.jit}, {trainer.threads}, steps_per_execution {cfg.steps_per_execution}, {trainer.kernel}"
+    )
     trainer.report = EpochReport(run, cfg, data) if plan.is_chief else None
     with StopFlag(plan.job) as stop:  # the run's lock is held by train() since open_run
         try:
@@ -159,6 +183,8 @@ def _train_in_scope(run: RunDir, cfg: Config, data: Prepared, resumed: bool, pla
         trainer.note(check)
     hint = None
     if status == "interrupted":
-        hint = (f"stopped by {stop.reason or 'request'} at epoch {st.epoch + 1}, step {st.step}; checkpoint saved. "
-                f"Resume with: lstmgen train {run.path}")
+        hint = (
+            f"stopped by {stop.reason or 'request'} at epoch {st.epoch + 1}, step {st.step}; checkpoint saved. "
+            f"Resume with: lstmgen train {run.path}"
+        )
     return _result(run, status, st, notes, hint)

@@ -50,8 +50,15 @@ class Trainer:
     """Trains `run` on `data` under `plan`. `notes` collects what is said that a quiet caller should still see
     (checkpoints skipped, where it resumed); `callbacks` are the caller's Keras callbacks, run after lstmgen's own."""
 
-    def __init__(self, run: RunDir, cfg: Config, data: Prepared, plan: distribute.Plan | None = None,
-                 callbacks: Sequence = (), notes: Notes | None = None):
+    def __init__(
+        self,
+        run: RunDir,
+        cfg: Config,
+        data: Prepared,
+        plan: distribute.Plan | None = None,
+        callbacks: Sequence = (),
+        notes: Notes | None = None,
+    ):
         self.run, self.cfg, self.data = run, cfg, data
         self.plan = plan or distribute.setup(cfg)
         self.callbacks = list(callbacks)
@@ -67,10 +74,20 @@ class Trainer:
 
     # --- model --------------------------------------------------------------------------------------------
     def build(self) -> None:
-        setup = setup_model(self.cfg, self.data.vocab.size, total_steps=self.cfg.epochs * self.steps,
-                            seed=self.cfg.seed, compile_cfg=self.plan.scaled(self.cfg))
-        self.model, self.threads, self.policy, self.jit, self.kernel = (setup.model, setup.threads, setup.precision,
-                                                                       setup.jit, setup.kernel)
+        setup = setup_model(
+            self.cfg,
+            self.data.vocab.size,
+            total_steps=self.cfg.epochs * self.steps,
+            seed=self.cfg.seed,
+            compile_cfg=self.plan.scaled(self.cfg),
+        )
+        self.model, self.threads, self.policy, self.jit, self.kernel = (
+            setup.model,
+            setup.threads,
+            setup.precision,
+            setup.jit,
+            setup.kernel,
+        )
 
     def restore(self) -> bool:
         """Load the newest usable checkpoint (falling back past damaged states and unreadable models), weights and
@@ -91,14 +108,15 @@ class Trainer:
                 state.seed = self.cfg.seed
             self.state = state
             restore_seed_states(self.model, state.seed_states)
-            self.note(f"resuming from {path.name}: epoch {state.epoch + 1}, step {state.step} "
-                      f"(global step {state.global_step})")
+            self.note(
+                f"resuming from {path.name}: epoch {state.epoch + 1}, step {state.step} "
+                f"(global step {state.global_step})"
+            )
             self.resize_epoch(state.config.get("steps_per_epoch"))
             return True
         if problems:
             shown = "; ".join(problems[:2]) + (f"; and {len(problems) - 2} more" if len(problems) > 2 else "")
-            raise RunError(f"no checkpoint in '{self.run.path}' can be used ({shown}); start a new run with -o "
-                           "NEW_DIR")
+            raise RunError(f"no checkpoint in '{self.run.path}' can be used ({shown}); start a new run with -o NEW_DIR")
         return False
 
     def start_from_base(self) -> None:
@@ -109,9 +127,11 @@ class Trainer:
         base = resolve_base(self.cfg.init_from, warn=self.note)
         recorded = self.run.info().get("base") or {}
         if recorded.get("sha256") not in (None, base.sha256):
-            raise RunError(f"base model '{base.path}' changed since run '{self.run.path}' was started (sha256 "
-                           f"{base.sha256[:12]}…, recorded {str(recorded['sha256'])[:12]}…); restore it, or start "
-                           "a new run with -o NEW_DIR")
+            raise RunError(
+                f"base model '{base.path}' changed since run '{self.run.path}' was started (sha256 "
+                f"{base.sha256[:12]}…, recorded {str(recorded['sha256'])[:12]}…); restore it, or start "
+                "a new run with -o NEW_DIR"
+            )
         counts = np.bincount(np.asarray(self.data.train), minlength=self.data.vocab.size)
         remapped = remap(base.weights, base.vocab, self.data.vocab, counts)
         set_weights(self.model, remapped.weights)
@@ -123,14 +143,21 @@ class Trainer:
         with its metrics row), a shorter one runs on to the new length; later epochs have the new length. The
         learning-rate schedule then spans the steps the whole run will have taken."""
         st, cfg = self.state, self.cfg
-        old = (saved_steps_per_epoch if isinstance(saved_steps_per_epoch, int) and saved_steps_per_epoch > 0
-               else steps_in_epoch(len(self.data.train), cfg.seq_len, cfg.batch_size))
+        old = (
+            saved_steps_per_epoch
+            if isinstance(saved_steps_per_epoch, int) and saved_steps_per_epoch > 0
+            else steps_in_epoch(len(self.data.train), cfg.seq_len, cfg.batch_size)
+        )
         if st.step and old != self.steps and st.step >= self.steps:
-            self.note(f"epoch {st.epoch + 1} already ran {st.step} steps, at least the new --steps-per-epoch "
-                      f"{self.steps}: it ends now; later epochs have {self.steps} steps")
+            self.note(
+                f"epoch {st.epoch + 1} already ran {st.step} steps, at least the new --steps-per-epoch "
+                f"{self.steps}: it ends now; later epochs have {self.steps} steps"
+            )
         elif st.step and old != self.steps:
-            self.note(f"epoch {st.epoch + 1} continues to {self.steps} steps (was {old}); later epochs have "
-                      f"{self.steps} steps")
+            self.note(
+                f"epoch {st.epoch + 1} continues to {self.steps} steps (was {old}); later epochs have "
+                f"{self.steps} steps"
+            )
         total = st.global_step + max(self.steps - st.step, 0) + (cfg.epochs - st.epoch - 1) * self.steps
         changed = total != cfg.epochs * self.steps  # some epochs had another length
         if changed and st.epoch < cfg.epochs and cfg.lr_schedule != "constant":
@@ -145,8 +172,9 @@ class Trainer:
         try:
             if not self.run.ckpt_dir.is_dir():  # deleted while training: save into a new one, and say so
                 self.run.ckpt_dir.mkdir()
-                self.note(f"checkpoints/ of '{self.run.path}' had disappeared (the checkpoints in it are lost); "
-                          "made it again")
+                self.note(
+                    f"checkpoints/ of '{self.run.path}' had disappeared (the checkpoints in it are lost); made it again"
+                )
             with atomic.atomic_path(path) as tmp, self.plan.local():
                 self.model.save(tmp)
             st.status, st.config, st.seed_states = status, self.cfg.resolved(), seed_states(self.model)
@@ -157,8 +185,10 @@ class Trainer:
             if not path.with_suffix(".json").exists():  # its state was not committed: leave no half behind
                 with contextlib.suppress(OSError):
                     path.unlink()
-            raise RunError(f"could not save a checkpoint in '{self.run.path}': {e.strerror or e}; free space or fix "
-                           "permissions, then resume (earlier checkpoints are intact)") from None
+            raise RunError(
+                f"could not save a checkpoint in '{self.run.path}': {e.strerror or e}; free space or fix "
+                "permissions, then resume (earlier checkpoints are intact)"
+            ) from None
 
     def log(self, message: str) -> None:
         """A train.log line, written by the chief only."""
@@ -166,16 +196,19 @@ class Trainer:
             self.run.log(message)
 
     def log_interrupted(self) -> None:
-        self.log(f"interrupted epoch={self.state.epoch + 1} step={self.state.step} (resume with: lstmgen train "
-                 f"{self.run.path})")
+        self.log(
+            f"interrupted epoch={self.state.epoch + 1} step={self.state.step} (resume with: lstmgen train "
+            f"{self.run.path})"
+        )
 
     # --- the loop ---------------------------------------------------------------------------------------
     def validate(self) -> float | None:
         """The validation loss over all replicas (Keras returns the global mean of the sharded batches)."""
         if not self.has_val:
             return None
-        val = ValBatches(self.data.val, self.cfg.seq_len, self.cfg.val_batch_size, replicas=self.plan.replicas,
-                         shard=self.plan.shard)
+        val = ValBatches(
+            self.data.val, self.cfg.seq_len, self.cfg.val_batch_size, replicas=self.plan.replicas, shard=self.plan.shard
+        )
         return float(self.model.evaluate(backend.fit_input(val), verbose=0, callbacks=[ValidationBar(len(val))]))
 
     def learning_rate(self) -> float:
@@ -187,19 +220,23 @@ class Trainer:
         user = UserCallbacks(self.callbacks, self.model, self.cfg.epochs, self.steps)
         user.train_begin()
         status = self._fit(stop, user)
-        user.train_end({k: v for k, v in (self.state.history[-1] if self.state.history else {}).items()
-                        if isinstance(v, float)})
+        user.train_end(
+            {k: v for k, v in (self.state.history[-1] if self.state.history else {}).items() if isinstance(v, float)}
+        )
         return status
 
     def _fit(self, stop: StopFlag, user: UserCallbacks) -> str:
         cfg, st = self.cfg, self.state
-        batches = TrainBatches(self.data.train, cfg.seq_len, cfg.batch_size, cfg.seed, self.steps,
-                               shard=self.plan.shard)
+        batches = TrainBatches(
+            self.data.train, cfg.seq_len, cfg.batch_size, cfg.seed, self.steps, shard=self.plan.shard
+        )
         if self.plan.replicas > 1:
             self.log(self.plan.describe())
-        self.log(f"start run={self.run.path} epochs={cfg.epochs} steps_per_epoch={self.steps} "
-                 f"batch={cfg.batch_size} seq_len={cfg.seq_len} "
-                 f"resumed_from={f'global_step_{st.global_step}' if st.global_step else 'none'}")
+        self.log(
+            f"start run={self.run.path} epochs={cfg.epochs} steps_per_epoch={self.steps} "
+            f"batch={cfg.batch_size} seq_len={cfg.seq_len} "
+            f"resumed_from={f'global_step_{st.global_step}' if st.global_step else 'none'}"
+        )
         budget = cfg.max_minutes * 60 or math.inf
         mark = time.monotonic()  # wall time is accounted from here: steps, validation, saves and reports
         eta = EtaTracker()  # the `estimate --log` forecast, fed this run's epoch times
@@ -208,8 +245,13 @@ class Trainer:
             if st.step < self.steps:  # else: an epoch resumed with a shorter length, closed at once
                 batches.set_epoch(st.epoch, st.step)
                 monitor = TrainMonitor(self, stop, budget, batches.start_step)
-                fit_logs = self.model.fit(backend.fit_input(batches), epochs=1, verbose=0, shuffle=False,
-                                          callbacks=[monitor, *user.epoch_begin(st.epoch, batches.start_step)])
+                fit_logs = self.model.fit(
+                    backend.fit_input(batches),
+                    epochs=1,
+                    verbose=0,
+                    shuffle=False,
+                    callbacks=[monitor, *user.epoch_begin(st.epoch, batches.start_step)],
+                )
                 monitor.close()
                 if monitor.stopped:
                     st.wall_seconds += time.monotonic() - mark
@@ -224,21 +266,33 @@ class Trainer:
             mark = now
             epoch_seconds = base_elapsed + now - epoch_start  # earlier parts of a resumed epoch included
             best, loss, epoch_steps = self._end_epoch(val_loss, fit_loss, epoch_seconds)
-            stopped = user.epoch_end(st.epoch - 1, {k: st.history[-1].get(k) for k in ("loss", "val_loss",
-                                                                                       "learning_rate")})
-            self.save_checkpoint(best=best, status="stopped by a callback" if stopped
-                                 else "interrupted" if stop.reason else "running")
-            val_text = (f"val_loss {val_loss:.4f} val_bpc {val_loss / LN2:.4f}" if val_loss is not None
-                        else "val_loss nan val_bpc nan")
-            self.log(f"epoch {st.epoch}/{cfg.epochs} end steps {epoch_steps}/{epoch_steps} "
-                     f"time {epoch_seconds:.2f}s loss {loss:.4f} {val_text}")
+            stopped = user.epoch_end(
+                st.epoch - 1, {k: st.history[-1].get(k) for k in ("loss", "val_loss", "learning_rate")}
+            )
+            self.save_checkpoint(
+                best=best, status="stopped by a callback" if stopped else "interrupted" if stop.reason else "running"
+            )
+            val_text = (
+                f"val_loss {val_loss:.4f} val_bpc {val_loss / LN2:.4f}"
+                if val_loss is not None
+                else "val_loss nan val_bpc nan"
+            )
+            self.log(
+                f"epoch {st.epoch}/{cfg.epochs} end steps {epoch_steps}/{epoch_steps} "
+                f"time {epoch_seconds:.2f}s loss {loss:.4f} {val_text}"
+            )
             eta.epoch_end(st.epoch, cfg.epochs, epoch_seconds, epoch_steps)
             if st.epoch < cfg.epochs:
                 current().say(eta_line(eta.forecast()))
-            shown = (f"val {val_loss:.4f} nats ({val_loss / LN2:.3f} bits/char)" if val_loss is not None
-                     else "no validation split")
-            current().say(f"epoch {st.epoch}/{cfg.epochs}: loss {loss:.4f}, {shown}, {epoch_seconds:.1f}s"
-                          + ("  *best" if best else ""))
+            shown = (
+                f"val {val_loss:.4f} nats ({val_loss / LN2:.3f} bits/char)"
+                if val_loss is not None
+                else "no validation split"
+            )
+            current().say(
+                f"epoch {st.epoch}/{cfg.epochs}: loss {loss:.4f}, {shown}, {epoch_seconds:.1f}s"
+                + ("  *best" if best else "")
+            )
             if self.report is not None:
                 self.report.epoch_end(self.model, st.history)
             if stopped:
@@ -265,10 +319,18 @@ class Trainer:
         best = st.best_val_loss is None or score < st.best_val_loss
         if best:
             st.best_val_loss, st.best_epoch = score, st.epoch
-        st.history.append({
-            "epoch": st.epoch, "global_step": st.global_step, "train_seconds": round(st.train_seconds, 3),
-            "wall_seconds": round(st.wall_seconds, 3), "epoch_seconds": round(epoch_seconds, 3),
-            "loss": round(loss, 5), "val_loss": None if val_loss is None else round(val_loss, 5),
-            "val_bpc": None if val_loss is None else round(val_loss / LN2, 5),
-            "learning_rate": self.learning_rate(), "time": now_iso()})
+        st.history.append(
+            {
+                "epoch": st.epoch,
+                "global_step": st.global_step,
+                "train_seconds": round(st.train_seconds, 3),
+                "wall_seconds": round(st.wall_seconds, 3),
+                "epoch_seconds": round(epoch_seconds, 3),
+                "loss": round(loss, 5),
+                "val_loss": None if val_loss is None else round(val_loss, 5),
+                "val_bpc": None if val_loss is None else round(val_loss / LN2, 5),
+                "learning_rate": self.learning_rate(),
+                "time": now_iso(),
+            }
+        )
         return best, loss, epoch_steps

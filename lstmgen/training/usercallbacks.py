@@ -38,8 +38,11 @@ class UserCallbacks:
     def __init__(self, callbacks: Sequence, model: Any, epochs: int, steps: int):
         self.active = bool(callbacks)
         self.model = model
-        self.list = keras.callbacks.CallbackList(list(callbacks), model=model, epochs=epochs, steps=steps,
-                                                 verbose=0) if callbacks else None
+        self.list = (
+            keras.callbacks.CallbackList(list(callbacks), model=model, epochs=epochs, steps=steps, verbose=0)
+            if callbacks
+            else None
+        )
 
     def train_begin(self) -> None:
         if self.list is not None:

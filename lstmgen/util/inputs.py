@@ -13,8 +13,12 @@ from pathlib import Path
 from lstmgen.errors import DataError
 from lstmgen.util.limits import size_text
 
-_KINDS = ((stat.S_ISCHR, "character device"), (stat.S_ISBLK, "block device"), (stat.S_ISFIFO, "named pipe (FIFO)"),
-          (stat.S_ISSOCK, "socket"))
+_KINDS = (
+    (stat.S_ISCHR, "character device"),
+    (stat.S_ISBLK, "block device"),
+    (stat.S_ISFIFO, "named pipe (FIFO)"),
+    (stat.S_ISSOCK, "socket"),
+)
 
 
 def special_kind(mode: int) -> str | None:
@@ -58,8 +62,9 @@ def read_regular(path: Path, label: str, fix: str, bound: tuple[int, str, str] |
     try:
         st = check_regular(path, label, fix)
         if bound is not None and st.st_size > bound[0]:
-            raise DataError(f"{bound[1]} reads at most {size_text(bound[0])}, {label} has {size_text(st.st_size)}; "
-                            f"{bound[2]}")
+            raise DataError(
+                f"{bound[1]} reads at most {size_text(bound[0])}, {label} has {size_text(st.st_size)}; {bound[2]}"
+            )
         with open(path, "rb") as f:
             return read_stream(f, *bound) if bound is not None else f.read()
     except OSError as e:

@@ -38,8 +38,11 @@ class _BoundedLoader(yaml.SafeLoader):
             raise _Refused("uses a YAML anchor or alias (&name, *name), which config files may not", event.start_mark)
         self.nodes, self.depth = self.nodes + 1, self.depth + 1
         if self.nodes > MAX_NODES or self.depth > MAX_DEPTH:
-            raise _Refused(f"has more than {MAX_NODES:,} values or nests deeper than {MAX_DEPTH}; a config file is "
-                           "a flat list of key: value lines", event.start_mark)
+            raise _Refused(
+                f"has more than {MAX_NODES:,} values or nests deeper than {MAX_DEPTH}; a config file is "
+                "a flat list of key: value lines",
+                event.start_mark,
+            )
         try:
             return super().compose_node(parent, index)
         finally:
@@ -48,8 +51,12 @@ class _BoundedLoader(yaml.SafeLoader):
 
 def load_yaml_file(path: Path, what: str = "config file"):
     """The YAML document in `path` (None when empty); every problem is one ConfigError naming the file."""
-    data = read_regular(path, f"{what} '{path}'", "give a YAML file",
-                        bound=(CONFIG_FILE_BYTES, "--config", f"a {what} needs only a few lines"))
+    data = read_regular(
+        path,
+        f"{what} '{path}'",
+        "give a YAML file",
+        bound=(CONFIG_FILE_BYTES, "--config", f"a {what} needs only a few lines"),
+    )
     loader = _BoundedLoader(data)
     try:
         return loader.get_single_data()
