@@ -18,6 +18,7 @@ from lstmgen.eta.logruns import build_runs
 from lstmgen.eta.rate import choose_rate
 from lstmgen.eta.record import MAX_JSON_ROWS, EpochEta, Estimate
 from lstmgen.eta.report import format_report, gap_note
+from lstmgen.eta.timeline import elapsed, future_durations, pattern_of, time_into_epoch
 from lstmgen.eta.timeparse import fmt_full, fmt_span, parse_time, to_datetime
 
 __all__ = ["Estimate", "estimate", "format_report", "parse_time"]
@@ -135,12 +136,12 @@ def _estimate_run(runs, index, borrowed, started, now, epochs, mtime, current_ti
     elif cur.snaps:
         est.epoch_remaining_s = max(d_epoch - cur.step * rate.step_s / rate.overhead, 0.0)
     else:
-        into, slack = _time_into_epoch(run, est, d_epoch)
+        into, slack = time_into_epoch(run, est, d_epoch)
         est.epoch_remaining_s = d_epoch - into
     remaining = est.epoch_remaining_s
     rows = [] if cur.complete else [EpochEta(last_num, _plus(as_of, remaining), remaining)]
     future = max((total_epochs or last_num) - last_num, 0)
-    for j, d in _future_durations(future, d_epoch, unit * rate.slope, _pattern_of(rate, unit, last_num), last=last_num):
+    for j, d in future_durations(future, d_epoch, unit * rate.slope, pattern_of(rate, unit, last_num), last=last_num):
         remaining += d
         if j <= MAX_JSON_ROWS or j == future:
             rows.append(EpochEta(last_num + j, _plus(as_of, remaining), remaining))
@@ -153,7 +154,7 @@ def _estimate_run(runs, index, borrowed, started, now, epochs, mtime, current_ti
     est.run_end_low = _plus(as_of, max(remaining * (1 - min(lo, 0.999)) - slack, 0.0))
     est.run_end_high = _plus(as_of, remaining * (1 + hi))
     est.confidence = "high" if hi <= 0.05 else "medium" if hi <= 0.15 else "low"
-    est.elapsed_s = _elapsed(run, est, rate.step_s, unit, rate.overhead)
+    est.elapsed_s = elapsed(run, est, rate.step_s, unit, rate.overhead)
     if now is None and mtime is not None:
         _check_stale(est, (clock - to_datetime(mtime)).total_seconds())
     return est
@@ -213,73 +214,12 @@ def _common_steps(run: Run) -> int | None:
     return sizes.most_common(1)[0][0] if sizes else None
 
 
-def _pattern_of(rate, unit: int, last: int):
-    """A regime pattern as a function: epoch number → seconds, or None."""
-    if rate.pattern is None:
-        return None
-    period, phase, slow, fast = rate.pattern
-    return lambda num: (slow if num % period == phase else fast) * unit
-
-
-def _future_durations(count: int, d0: float, slope: float, pattern=None, cap: int = 1000, last: int = 0):
-    """(epoch offset, duration) of the next `count` epochs, drifting by `slope` per epoch (clamped ×0.5–×2), or
-    following a slow-every-k-th-epoch `pattern`; past `cap` epochs the rest comes as one lump."""
-    for j in range(1, min(count, cap) + 1):
-        yield j, pattern(last + j) if pattern else min(max(d0 + slope * j, 0.5 * d0), 2 * d0)
-    if count > cap:
-        yield count, min(max(d0 + slope * cap, 0.5 * d0), 2 * d0) * (count - cap)
-
-
 def _plus(t: datetime, seconds: float) -> datetime:
     """t + seconds, clamped to what datetime can hold."""
     try:
         return t + timedelta(seconds=seconds)
     except (OverflowError, ValueError):
         return datetime.max if seconds > 0 else datetime.min
-
-
-def _time_into_epoch(run: Run, est: Estimate, d_epoch: float) -> tuple[float, float]:
-    """How far an epoch with no progress lines (verbose=2, Keras 1) has got by the anchor time, and by how
-    much that is uncertain. Without --started the log's state is taken as of its last line: the epoch has
-    just begun (exact for a file being written, and for --now set to when the log was copied)."""
-    if est.started is not None and est.as_of_source in ("--now", "the current time"):
-        done = sum(e.duration() or d_epoch for e in run.epochs[:-1])
-        return min(max((est.as_of - est.started).total_seconds() - done, 0.0), 0.9 * d_epoch), 0.0
-    if est.as_of_source in ("--now", "the current time"):
-        est.notes.append(
-            f"no progress is shown inside epoch {run.last_epoch.number} (one line per epoch): it is "
-            "taken as just begun; it may end up to one epoch sooner (pass --started to know)"
-        )
-        return 0.0, d_epoch
-    return 0.0, 0.0
-
-
-def _elapsed(run: Run, est: Estimate, step_s: float, unit: int, overhead: float) -> float | None:
-    """Seconds since the run began: wall clock when known, else the log's own epoch times."""
-    if est.started is not None:
-        return (est.as_of - est.started).total_seconds()
-    total = 0.0
-    for ep in run.epochs[:-1] if not run.last_epoch.complete else run.epochs:
-        d = ep.duration() if ep.complete else ep.approx_duration()
-        total += d if d is not None else step_s * (ep.steps or unit)
-    cur = run.last_epoch
-    if not cur.complete and cur.snaps:
-        last, first = cur.snaps[-1], cur.snaps[0]
-        if last.elapsed_s is not None and not last.final:
-            total += last.elapsed_s
-        elif first.step == 1 and first.kind.startswith("keras") and last.step > 1:
-            # Keras: step 1's own time (compilation) shows in the first snapshot, the rest at the bar's rate
-            t1 = (
-                first.eta_s / (first.total - 1)
-                if first.eta_s and first.total and first.total > 1
-                else (first.per_step_s or step_s / overhead)
-            )
-            total += t1 + (cur.step - 1) * step_s / overhead
-        else:
-            total += cur.step * step_s / overhead
-    elif not cur.complete and est.epoch_remaining_s is not None:
-        total += max(unit * step_s - est.epoch_remaining_s, 0.0)
-    return total
 
 
 def _finish(est: Estimate, run: Run, as_of: datetime) -> None:
@@ -289,7 +229,7 @@ def _finish(est: Estimate, run: Run, as_of: datetime) -> None:
     est.confidence = "high"
     how = "stopped early (EarlyStopping)" if run.ended and run.ended.reason == "early_stopping" else "finished"
     est.notes.append(f"the run has {how} at epoch {run.last_epoch.number}")
-    est.elapsed_s = _elapsed(run, est, est.seconds_per_step or 0.0, est.steps_per_epoch or 1, 1.0)
+    est.elapsed_s = elapsed(run, est, est.seconds_per_step or 0.0, est.steps_per_epoch or 1, 1.0)
 
 
 def _notes(runs: list[Run], index: int, run: Run, total: int | None, override: int | None) -> list[str]:

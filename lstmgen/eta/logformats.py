@@ -8,10 +8,11 @@ is bounded: counts are capped at 12 digits, so odd input cannot make `int()` fai
 from __future__ import annotations
 
 import re
-from datetime import datetime, timezone
 from functools import partial
 
-from lstmgen.eta.logevents import EpochEnd, EpochHeader, Progress, RunEnd, RunStart, Timestamp
+from lstmgen.eta.logevents import EpochEnd, EpochHeader, Progress, RunEnd, RunStart
+from lstmgen.eta.logstamps import iso_stamp
+from lstmgen.eta.logvalues import UNIT_S, count, opt_int, seconds, step_rate, tqdm_rate
 
 _N = r"\d{1,12}"
 _TIME = r"\d{1,6}:\d\d:\d\d|\d{1,6}:\d\d|\d{1,9}s"
@@ -44,13 +45,6 @@ LG_END = re.compile(rf" ({_N})/({_N}) end steps ({_N})/({_N})")
 LG_KV = re.compile(r"(\w+)=(\S+)")
 LG_ELAPSED = re.compile(r"\belapsed (\d{1,9}(?:\.\d+)?)s")
 LG_TIME = re.compile(r"\btime (\d{1,9}(?:\.\d+)?)s")
-STAMP = re.compile(
-    r"[IWEF]0000 00:00:(\d{9,10}(?:\.\d+)?)"
-    r"|(\d{4})-(\d\d)-(\d\d)[ T](\d\d):(\d\d):(\d\d)(?:[.,](\d{1,6}))?\d*(Z|[+-]\d\d:?\d\d)?"
-    r"|(?<![\w])[IWEF](\d\d)(\d\d) (\d\d):(\d\d):(\d\d)\.(\d{1,6})"
-)
-_UNIT = {"s": 1.0, "ms": 1e-3, "us": 1e-6, "µs": 1e-6, "μs": 1e-6}
-_SI = {"k": 1e3, "M": 1e6, "G": 1e9, "T": 1e12}
 
 
 def keras(seg: str, n: int, out: list) -> tuple[int, int]:
@@ -83,10 +77,10 @@ def keras(seg: str, n: int, out: list) -> tuple[int, int]:
 
 
 def _build_k2(m: re.Match, n: int) -> Progress:
-    step, total = int(m[1]), _int(m[2])
+    step, total = int(m[1]), opt_int(m[2])
     if m[3]:  # ETA: still running
         return Progress(n, step, total, "keras2", eta_s=seconds(m[3]))
-    rate, res = _rate(m[5], m[6])
+    rate, res = step_rate(m[5], m[6])
     return Progress(
         n,
         step,
@@ -100,8 +94,8 @@ def _build_k2(m: re.Match, n: int) -> Progress:
 
 
 def _build_k3(m: re.Match, n: int) -> Progress:
-    step, total = int(m[1]), _int(m[2])
-    rate, res = _rate(m[4], m[5])
+    step, total = int(m[1]), opt_int(m[2])
+    rate, res = step_rate(m[4], m[5])
     t = seconds(m[3])
     if total is not None and step < total:
         return Progress(n, step, total, "keras3", eta_s=t, per_step_s=rate, step_res_s=res)
@@ -115,7 +109,7 @@ _EPOCH_TIME = re.compile(r"-\s+(\d{1,9}(?:\.\d+)?)(s|ms|us|µs|μs)/epoch\b")
 
 def _build_kv2(m: re.Match, n: int) -> Progress:
     r = m if m[4] else _TAIL_RATE.search(m.string, m.end())  # tf.keras 2.9+: '- 5s/epoch - 3ms/step' at the end
-    rate, res = _rate(r[4 if r is m else 1], r[5 if r is m else 2]) if r is not None else (None, 0.0)
+    rate, res = step_rate(r[4 if r is m else 1], r[5 if r is m else 2]) if r is not None else (None, 0.0)
     e = _EPOCH_TIME.search(m.string, m.end()) if "/epoch" in m.string else None
     return Progress(
         n,
@@ -126,25 +120,25 @@ def _build_kv2(m: re.Match, n: int) -> Progress:
         per_step_s=rate,
         final=True,
         step_res_s=res,
-        epoch_s=float(e[1]) * _UNIT[e[2]] if e else None,
+        epoch_s=float(e[1]) * UNIT_S[e[2]] if e else None,
     )
 
 
 def tqdm(seg: str, n: int, out: list, descs: dict) -> bool:
     m = TQDM.search(seg)
     if m is not None:
-        step, total = _count(m[2]), _count(m[3])
+        step, total = count(m[2]), count(m[3])
     else:
         m = TQDM_OPEN.search(seg)
         if m is None:
             return False
-        step, total = _count(m[1]), None
+        step, total = count(m[1]), None
     desc = seg[: m.start()].strip().rstrip(":").strip()[-120:]
     if desc not in descs:
         e = DESC_EPOCH.search(desc)
         descs[desc] = (
             int(e[1]) if e else None,
-            _int(e[2]) if e else None,
+            opt_int(e[2]) if e else None,
             "eval" if DESC_EVAL.search(desc) else "train",
         )
     epoch = descs[desc][0]
@@ -157,12 +151,12 @@ def tqdm(seg: str, n: int, out: list, descs: dict) -> bool:
 def _tqdm_progress(descs: dict, m: re.Match, n: int) -> Progress:
     """Build a tqdm snapshot lazily (only kept snapshots are fully parsed)."""
     if m.re is TQDM:
-        step, total, el = _count(m[2]), _count(m[3]), seconds(m[4])
+        step, total, el = count(m[2]), count(m[3]), seconds(m[4])
         eta = seconds(m[5]) if m[5] and m[5] != "?" else None
-        per = _tqdm_rate(m[6], m[7], m[8])
+        per = tqdm_rate(m[6], m[7], m[8])
     else:
-        step, total, el, eta = _count(m[1]), None, seconds(m[2]), None
-        per = _tqdm_rate(m[3], m[4], m[5])
+        step, total, el, eta = count(m[1]), None, seconds(m[2]), None
+        per = tqdm_rate(m[3], m[4], m[5])
     desc = m.string[: m.start()].strip().rstrip(":").strip()[-120:]
     epoch, epoch_total, phase = descs.get(desc, (None, None, "train"))
     return Progress(
@@ -214,15 +208,15 @@ def lstmgen(m: re.Match, n: int, out: list, cache: dict) -> bool:
             RunStart(
                 n,
                 ts,
-                _int(kv.get("epochs")),
-                _int(kv.get("steps_per_epoch")),
+                opt_int(kv.get("epochs")),
+                opt_int(kv.get("steps_per_epoch")),
                 resumed=kv.get("resumed_from", "none") not in ("none", "None", ""),
             )
         )
     elif word == "finished":
-        out.append(RunEnd(n, ts, "finished", epoch=_int(kv.get("epochs"))))
+        out.append(RunEnd(n, ts, "finished", epoch=opt_int(kv.get("epochs"))))
     else:
-        out.append(RunEnd(n, ts, "interrupted", _int(kv.get("epoch")), _int(kv.get("step"))))
+        out.append(RunEnd(n, ts, "interrupted", opt_int(kv.get("epoch")), opt_int(kv.get("step"))))
     return True
 
 
@@ -250,80 +244,3 @@ def header(seg: str, n: int, out: list) -> bool:
         return False
     out.append(EpochHeader(n, epoch, total))
     return True
-
-
-def stamp(text: str, n: int, year: int, cache: dict) -> Timestamp | None:
-    m = STAMP.search(text)
-    if m is None:
-        return None
-    if m[1] is not None:
-        return Timestamp(n, float(m[1]), "unix")
-    if m[2] is not None:
-        ts = iso_stamp(f"{m[2]}-{m[3]}-{m[4]} {m[5]}:{m[6]}:{m[7]}.{m[8] or 0}", cache)
-        if ts is not None and m[9]:  # explicit UTC offset: an exact instant
-            ts = _utc_stamp(m, ts)
-        return None if ts is None else Timestamp(n, ts, "iso")
-    base = iso_stamp(f"{year}-{m[10]}-{m[11]} {m[12]}:{m[13]}:{m[14]}", cache)
-    return None if base is None else Timestamp(n, base + float("0." + m[15]), "absl")
-
-
-def iso_stamp(text: str, cache: dict) -> float | None:
-    """'YYYY-MM-DD HH:MM:SS[.ffffff]' (local time) → POSIX seconds; None when invalid."""
-    text = text.replace(",", ".").replace("T", " ")
-    head, sec, frac = text[:16], text[17:19], text[20:]
-    if head not in cache:  # one strptime per minute of log
-        try:
-            cache[head] = datetime.strptime(head, "%Y-%m-%d %H:%M").timestamp()
-        except (ValueError, OverflowError, OSError):
-            cache[head] = None
-    base = cache[head]
-    if base is None or not sec.isdigit() or int(sec) > 60:
-        return None
-    return base + int(sec) + (float("0." + frac) if frac.isdigit() else 0.0)
-
-
-def _utc_stamp(m: re.Match, local_ts: float) -> float | None:
-    tz = m[9].replace(":", "")
-    offset = 0 if tz == "Z" else (1 if tz[0] == "+" else -1) * (int(tz[1:3]) * 3600 + int(tz[3:5]) * 60)
-    try:
-        naive = datetime(int(m[2]), int(m[3]), int(m[4]), int(m[5]), int(m[6]), int(m[7]))
-        return naive.replace(tzinfo=timezone.utc).timestamp() - offset + (local_ts % 1)
-    except (ValueError, OverflowError):
-        return None
-
-
-def seconds(text: str) -> float:
-    """'1:02:03', '1:02', '45s' or '45' → seconds."""
-    text = text.rstrip("s")
-    if ":" not in text:
-        return float(text)
-    parts = [int(p) for p in text.split(":")]
-    return float(parts[0] * 3600 + parts[1] * 60 + parts[2] if len(parts) == 3 else parts[0] * 60 + parts[1])
-
-
-def _rate(value: str | None, unit: str | None) -> tuple[float | None, float]:
-    """Keras '162', 'ms' → (0.162 s, display resolution)."""
-    if value is None:
-        return None, 0.0
-    scale = _UNIT.get(unit, 1.0) if unit is not None else 1.0
-    return float(value) * scale, 0.5 * scale * (0.1 if "." in value else 1.0)
-
-
-def _tqdm_rate(value: str | None, num: str | None, den: str | None) -> float | None:
-    """tqdm '5.37', 'it', 's' → 0.186 s per item; '1.23', 's', 'it' → 1.23."""
-    if not value or value == "?":
-        return None
-    v = float(value)
-    if num == "s" and den != "s":
-        return v
-    return 1.0 / v if v > 0 and den == "s" else None
-
-
-def _count(text: str) -> int:
-    if text[-1] in _SI:
-        return int(float(text[:-1]) * _SI[text[-1]])
-    return int(float(text)) if "." in text else int(text)
-
-
-def _int(text: str | None) -> int | None:
-    return int(text) if text and text.isdigit() and len(text) < 16 else None

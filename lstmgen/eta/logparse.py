@@ -14,6 +14,7 @@ from datetime import datetime
 
 from lstmgen.eta import logformats as fmt
 from lstmgen.eta.logevents import EpochEnd, EpochHeader, Event, Progress, RunEnd, RunStart, Timestamp
+from lstmgen.eta.logstamps import stamp
 
 __all__ = [
     "EpochEnd",
@@ -177,7 +178,7 @@ class _Context:
                 out.append(RunEnd(n, None, "early_stopping"))
                 return
         if len(tail) > 18 and ":" in tail:
-            ts = fmt.stamp(tail, n, self.year, self.stamps)
+            ts = stamp(tail, n, self.year, self.stamps)
             if ts is not None:
                 out.append(ts)
 
