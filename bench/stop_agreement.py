@@ -31,6 +31,7 @@ def worker(pid: int, processes: int, port: int, calls: int) -> None:
 
     from lstmgen.config import make_config
     from lstmgen.training import distribute
+    from lstmgen.training.job import join_job
     from lstmgen.training.stopping import StopFlag
 
     cfg = make_config(
@@ -48,7 +49,7 @@ def worker(pid: int, processes: int, port: int, calls: int) -> None:
             "mixed_precision": "off",
         },
     )
-    job = distribute.join_job(cfg)
+    job = join_job(cfg)
     stop = StopFlag(job)
     for _ in range(10):
         stop.agree(budget_spent=False, now=True)

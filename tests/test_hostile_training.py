@@ -417,7 +417,7 @@ def test_full_disk_when_resuming_is_one_clear_line(two_epochs, tmp_path, monkeyp
 
 
 def test_stop_decision_is_the_union_of_every_process(monkeypatch):
-    from lstmgen.training.distribute import Job
+    from lstmgen.training.job import Job
     from lstmgen.training.stopping import StopFlag
 
     rows = [[0, 0, 0], [15, 0, 0]]

@@ -27,8 +27,8 @@ from lstmgen.runs.rundata import run_data, with_vocab
 from lstmgen.runs.rundir import DEFAULT_RUNS, RunDir, is_run_dir, refuse_foreign_run_json
 from lstmgen.runs.runinfo import parameter_count
 from lstmgen.runtime.hardware import memory_bytes
-from lstmgen.training import distribute
 from lstmgen.training.branch import same_path, start_branch
+from lstmgen.training.job import join_job
 from lstmgen.training.remap import remap
 from lstmgen.util import atomic
 
@@ -218,7 +218,7 @@ def open_run(
 
 def open_run_in_job(source: str, config_file, overrides: dict, out_dir):
     """open_run on the chief first (it creates a new run), then on the other processes of a multi-host job."""
-    job = distribute.join_job(make_config(config_file, overrides))
+    job = join_job(make_config(config_file, overrides))
     if job.processes == 1:
         return (*open_run(source, config_file, overrides, out_dir), job)
     if not out_dir and not is_run_dir(source):

@@ -18,7 +18,7 @@ import threading
 import time
 from typing import Any
 
-from lstmgen.training.distribute import Job
+from lstmgen.training.job import Job
 
 AGREE_SECONDS = 0.5  # a multi-process job agrees on the stop about this often
 MAX_INTERVAL = 1000  # steps between two agreements at most

@@ -23,6 +23,7 @@ from lstmgen.runtime import backend
 from lstmgen.training import distribute
 from lstmgen.training.branch import same_path
 from lstmgen.training.epoch_report import EpochReport
+from lstmgen.training.job import Job
 from lstmgen.training.model import model_shape
 from lstmgen.training.runopen import open_run_in_job
 from lstmgen.training.stopping import StopFlag
@@ -78,7 +79,7 @@ def _train_opened(
     cfg: Config,
     data: Prepared,
     resumed: bool,
-    job: distribute.Job,
+    job: Job,
     callbacks: list,
     notes: Notes,
 ) -> TrainResult:
@@ -103,7 +104,7 @@ def _train_opened(
 
 
 def _resume_and_train(
-    run: RunDir, cfg: Config, data: Prepared, resumed: bool, job: distribute.Job, callbacks: list, notes: Notes
+    run: RunDir, cfg: Config, data: Prepared, resumed: bool, job: Job, callbacks: list, notes: Notes
 ) -> TrainResult:
     removed = run.clean_temps() if job.is_chief else []
     if removed:
