@@ -7,7 +7,7 @@ import pytest
 from click.testing import CliRunner
 
 from lstmgen.cli.main import cli
-from lstmgen.data.prepared import file_sha256
+from lstmgen.data.download import file_sha256
 from lstmgen.runs.basemodel import MODELS_DIR, builtin_model_names, resolve_base
 from test_numpy_engine import run_cli
 

@@ -17,7 +17,8 @@ from click.testing import CliRunner
 
 from lstmgen.cli.main import cli
 from lstmgen.data import catalog
-from lstmgen.data.prepared import load_prepared, read_sources
+from lstmgen.data.prepared import load_prepared
+from lstmgen.data.sources import read_sources
 from lstmgen.errors import DataError
 
 TEXT = "First Citizen:\nBefore we proceed any further, hear me speak.\n\nAll:\nSpeak, speak.\n" * 40

@@ -12,15 +12,9 @@ import numpy as np
 import pytest
 
 from lstmgen.data import builtin
-from lstmgen.data.prepared import (
-    Prepared,
-    encode_corpus,
-    is_prepared_dir,
-    load_prepared,
-    prepare,
-    prepared_for_training,
-    read_sources,
-)
+from lstmgen.data.prepare import encode_corpus, prepare, prepared_for_training
+from lstmgen.data.prepared import Prepared, load_prepared
+from lstmgen.data.sources import is_prepared_dir, read_sources
 from lstmgen.errors import LstmgenError
 
 GUTENBERG = (
@@ -419,7 +413,7 @@ def test_interrupted_prepare_leaves_uncommitted_dir(tmp_path, monkeypatch):
     def crash(*a, **kw):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr("lstmgen.data.prepared.write_bytes", crash)
+    monkeypatch.setattr("lstmgen.data.prepare.write_bytes", crash)
     with pytest.raises(LstmgenError, match="free space"):
         prepare([write(tmp_path / "u.txt", "other text\n")], out, force=True)
     # the old meta.json was marked incomplete before the new ids.bin went in
@@ -448,8 +442,8 @@ def test_prepared_for_training_cache(tmp_path):
 
 def test_no_tensorflow_imported():
     code = (
-        "import sys, lstmgen.data.prepared, lstmgen.data.builtin, lstmgen.data.vocab, lstmgen.data.reber, "
-        "lstmgen.data.sources; "
+        "import sys, lstmgen.data.prepare, lstmgen.data.prepared, lstmgen.data.builtin, lstmgen.data.vocab, "
+        "lstmgen.data.reber, lstmgen.data.sources; "
         "assert 'tensorflow' not in sys.modules and 'keras' not in sys.modules"
     )
     subprocess.run([sys.executable, "-c", code], check=True)

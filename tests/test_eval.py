@@ -12,8 +12,8 @@ from hypothesis import strategies as st
 
 from lstmgen.cli.main import cli
 from lstmgen.data.vocab import Vocab
-from lstmgen.evaluation.evaluate import read_samples
 from lstmgen.evaluation.novelty import CorpusIndex, novelty, suffix_array
+from lstmgen.evaluation.samples import read_samples
 
 ids_lists = st.lists(st.integers(0, 3), max_size=60)
 

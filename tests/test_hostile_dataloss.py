@@ -16,7 +16,8 @@ from click.testing import CliRunner
 from conftest import TINY_TRAIN
 from contract import fails, tree_hashes
 from lstmgen.cli.main import cli
-from lstmgen.runs.rundir import RunDir, is_run_dir
+from lstmgen.runs.rundir import RunDir
+from lstmgen.runs.runfiles import is_run_dir
 
 TINY = ["--config", "smoke", *TINY_TRAIN, "--steps-per-epoch", "3", "-q"]
 REPO = Path(__file__).resolve().parents[1]
@@ -96,7 +97,7 @@ def test_a_damaged_or_foreign_run_json_is_said_not_trained_on_as_text(run_copy, 
 
 def test_a_run_killed_while_being_created_starts_over(tmp_path):
     """What create() leaves when killed before run.json: its marker first, then its own files."""
-    from lstmgen.runs.rundir import MARKER_NAME
+    from lstmgen.runs.runfiles import MARKER_NAME
 
     out = tmp_path / "P"
     (out / "checkpoints").mkdir(parents=True)
@@ -307,7 +308,8 @@ def test_a_reader_testing_the_lock_does_not_turn_a_trainer_away(run_copy):
 def test_info_runs_and_eval_read_a_consistent_snapshot_while_checkpoints_churn(run_copy):
     from lstmgen.evaluation.evaluate import evaluate
     from lstmgen.generation.generate import load
-    from lstmgen.runs.runinfo import list_runs, run_info
+    from lstmgen.runs.runinfo import run_info
+    from lstmgen.runs.runlist import list_runs
 
     run = RunDir(run_copy)
     template = run.checkpoints()[0]

@@ -431,9 +431,9 @@ def test_samples_from_an_endless_stream_are_bounded(tiny_run):
 
 
 def test_samples_file_over_the_bound(tmp_path, tiny_run, monkeypatch):
-    import lstmgen.evaluation.evaluate
+    import lstmgen.evaluation.samples
 
-    monkeypatch.setattr(lstmgen.evaluation.evaluate, "SAMPLES_BYTES", 1000)
+    monkeypatch.setattr(lstmgen.evaluation.samples, "SAMPLES_BYTES", 1000)
     big = tmp_path / "samples.txt"
     big.write_text("abc " * 1000)
     fails(

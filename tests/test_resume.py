@@ -209,7 +209,7 @@ def test_epoch_loss_and_time_span_a_mid_epoch_resume(corpus, tmp_path, monkeypat
 
 
 def test_run_killed_while_being_created_can_start_over(corpus, tmp_path):
-    from lstmgen.runs.rundir import MARKER_NAME
+    from lstmgen.runs.runfiles import MARKER_NAME
 
     run = tmp_path / "run"
     (run / "checkpoints").mkdir(parents=True)

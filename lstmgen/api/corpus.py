@@ -82,7 +82,7 @@ def prepare(
     '\\nBEPSTVX'
     """
     from lstmgen.data.decode import check_encoding
-    from lstmgen.data.prepared import prepare as run_prepare
+    from lstmgen.data.prepare import prepare as run_prepare
 
     check_encoding(encoding)
     with using(Output(verbose=verbose, progress=progress)):

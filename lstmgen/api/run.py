@@ -26,7 +26,8 @@ class Run:
 
     def __init__(self, path: str | os.PathLike) -> None:
         from lstmgen.errors import RunError
-        from lstmgen.runs.rundir import RunDir, is_run_dir
+        from lstmgen.runs.rundir import RunDir
+        from lstmgen.runs.runfiles import is_run_dir
 
         self.path = Path(path)
         if not is_run_dir(self.path):

@@ -22,7 +22,7 @@ def runs(directory, as_json):
       lstmgen runs
       lstmgen runs experiments/ --json
     """
-    from lstmgen.runs.runinfo import format_runs, list_runs
+    from lstmgen.runs.runlist import format_runs, list_runs
 
     rows = list_runs(directory)
     if as_json:

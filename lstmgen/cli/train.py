@@ -45,7 +45,7 @@ def prepare(sources, out_dir, encoding, lowercase, val_fraction, force):
       cat notes.txt | lstmgen prepare - -o prepared/notes
     """
     from lstmgen.data.decode import check_encoding
-    from lstmgen.data.prepared import prepare as run_prepare
+    from lstmgen.data.prepare import prepare as run_prepare
 
     check_encoding(encoding)  # before any input is read
     t0 = time.monotonic()

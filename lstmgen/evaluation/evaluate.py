@@ -4,34 +4,26 @@ training corpus, and for Reber-trained models the share of valid strings."""
 from __future__ import annotations
 
 import contextlib
-import json
-import math
 import os
-import re
 import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from lstmgen.data import reber
-from lstmgen.data.prepared import Prepared
-from lstmgen.data.vocab import Vocab
 from lstmgen.errors import LstmgenError
-from lstmgen.evaluation.novelty import CorpusIndex, novelty, pool
+from lstmgen.evaluation.loss import loss_on, text_to_ids
+from lstmgen.evaluation.samples import REBER_VOCAB, generate_samples, novelty_report, read_samples, reber_report
 from lstmgen.generation.generate import check_generate_options
-from lstmgen.generation.sample import Sampling, check_generation
+from lstmgen.generation.sample import Sampling
 from lstmgen.runs.rundata import run_data, run_vocab
-from lstmgen.runs.rundir import RunDir, stat_or_none
+from lstmgen.runs.rundir import RunDir
+from lstmgen.runs.runfiles import stat_or_none
 from lstmgen.runs.runmodel import pick_model
 from lstmgen.runs.state import TrainState
-from lstmgen.util.limits import LENGTH, NGRAM, SAMPLES_BYTES, check_range
+from lstmgen.util.limits import LENGTH, NGRAM, check_range
 from lstmgen.util.output import current
 
-LN2 = math.log(2)
-REBER_VOCAB = set(reber.ALPHABET + "\n")
-SAMPLE_HEADER = re.compile(r"^--- sample \d+/\d+ ---\n", re.M)  # what `lstmgen generate --num-samples N` prints
-REFERENCE_CHARS = 20_000  # at most this much held-out text is measured as the novelty reference
 FIX = "pass TEXT files to evaluate on, or restore the source"  # when the run's training data is gone
 
 
@@ -50,130 +42,6 @@ def which_checkpoint(model: Path, run: RunDir, loaded: os.stat_result | None = N
                 if os.path.samestat(os.stat(path), target):
                     return state
     return None
-
-
-# --- loss ---------------------------------------------------------------------------------------------------------
-def text_to_ids(text: str, vocab: Vocab, lowercase: bool) -> tuple[np.ndarray, dict]:
-    """ids of `text` with unknown characters dropped, and what was dropped."""
-    if lowercase:
-        text = text.lower()
-    ids = vocab.encode(text, unknown="drop")
-    return ids, {"count": len(text) - ids.size, "chars": vocab.unknown_chars(text)}
-
-
-def loss_on(model, ids: np.ndarray, seq_len: int, batch_size: int) -> dict:
-    """Mean next-character cross-entropy over consecutive windows of `seq_len` (the LSTM state starts at zero in each,
-    as in training validation); the last, shorter window is padded and masked."""
-    n_pred = max(ids.size - 1, 0)
-    if n_pred == 0:
-        raise LstmgenError("the text to evaluate has fewer than 2 known characters; give a longer text")
-    n_win = math.ceil(n_pred / seq_len)
-    padded = np.zeros(n_win * seq_len + 1, dtype=np.int32)
-    padded[: ids.size] = ids
-    starts = np.arange(n_win) * seq_len
-    weight = (starts[:, None] + np.arange(seq_len) < n_pred).astype(np.float64)
-    total = 0.0
-    batch_size = max(1, min(batch_size, n_win))
-    with current().bar(total=n_win, desc="evaluating", unit="window") as bar:
-        for b in range(0, n_win, batch_size):
-            s = starts[b : b + batch_size]
-            window = padded[s[:, None] + np.arange(seq_len + 1)]
-            x = np.zeros((batch_size, seq_len), np.int32)  # a fixed batch shape: one compiled function
-            x[: len(s)] = window[:, :-1]
-            logits = np.asarray(model.predict_on_batch(x), dtype=np.float64)[: len(s)]
-            z = logits - logits.max(axis=-1, keepdims=True)
-            logp = np.take_along_axis(z, window[:, 1:, None].astype(np.int64), -1)[..., 0] - np.log(
-                np.exp(z).sum(axis=-1)
-            )
-            total -= float((logp * weight[b : b + batch_size]).sum())
-            bar.update(len(s))
-    nats = total / n_pred
-    return {
-        "predictions": n_pred,
-        "windows": n_win,
-        "seq_len": seq_len,
-        "nats": nats,
-        "bits_per_char": nats / LN2,
-        "perplexity": math.exp(nats),
-    }
-
-
-# --- samples ------------------------------------------------------------------------------------------------------
-def read_samples(path: str, vocab: Vocab) -> list[str]:
-    """Samples from a file: `generate --json` output, `generate --num-samples N` output, or one plain text."""
-    from lstmgen.data.sources import read_sources
-
-    text, _ = read_sources([path], bound=(SAMPLES_BYTES, "--samples", "evaluate fewer or shorter samples"))
-    try:
-        obj = json.loads(text)
-    except ValueError:
-        obj = None
-    if isinstance(obj, dict) and isinstance(obj.get("samples"), list):
-        prime = obj.get("prime") or ""
-        return [s[len(prime) :] if prime and s.startswith(prime) else s for s in map(str, obj["samples"])]
-    parts = SAMPLE_HEADER.split(text)
-    if len(parts) > 1:
-        return [p[:-1] if p.endswith("\n") else p for p in parts[1:]]
-    return [text]
-
-
-def generate_samples(
-    model_path: Path, vocab: Vocab, n: int, length: int, temperature: float, seed: int | None
-) -> list[str]:
-    from lstmgen.generation.sample import generate_text
-    from lstmgen.generation.weights import read_step_model
-    from lstmgen.runtime.hardware import memory_bytes
-    from lstmgen.training.epoch_report import sample_prime
-
-    step_model = read_step_model(model_path)  # h5py only: `eval --no-loss` never imports TensorFlow
-    check_generation(step_model, n, length, memory_bytes())
-    with current().bar(total=length, desc="generating", unit="char") as bar:
-        return generate_text(
-            step_model,
-            vocab.decode,
-            sample_prime(vocab),
-            length,
-            n,
-            Sampling(temperature=temperature).check(),
-            seed,
-            on_step=lambda ids: bar.update(1),
-        )
-
-
-def novelty_report(samples: list[str], data: Prepared, ngram: int) -> dict:
-    t0 = time.monotonic()
-    index = CorpusIndex(np.asarray(data.train))
-    current().detail(f"suffix array over {index.n:,} training characters built in {time.monotonic() - t0:.1f}s")
-    vocab = data.vocab
-    per_sample = []
-    with current().bar(total=len(samples), desc="novelty", unit="sample") as bar:
-        for text in samples:
-            ids = np.array([vocab.index.get(c, -1) for c in text], dtype=np.int64)
-            r = novelty(index, np.maximum(ids, 0), ngram, known=ids >= 0)
-            r["longest_copy_text"] = text[r["longest_copy_start"] : r["longest_copy_start"] + r["longest_copy"]]
-            per_sample.append(r)
-            bar.update(1)
-    total = sum(len(s) for s in samples)
-    ref_ids = np.asarray(data.val[: min(max(total, 1000), REFERENCE_CHARS)])
-    reference = novelty(index, ref_ids, ngram) if ref_ids.size else None
-    return {
-        "ngram": ngram,
-        **pool(per_sample),
-        "per_sample": per_sample,
-        "reference_validation_text": reference,
-        "train_chars": index.n,
-    }
-
-
-def reber_report(samples: list[str], generated: bool) -> dict:
-    """Valid embedded Reber strings among the complete lines (a generated sample's last line may be cut off)."""
-    lines = []
-    for s in samples:
-        parts = s.split("\n")
-        if generated and not s.endswith("\n"):
-            parts = parts[:-1]
-        lines += [p for p in parts if p]
-    return {"strings": len(lines), "valid_fraction": reber.valid_fraction(lines) if lines else None}
 
 
 # --- the command --------------------------------------------------------------------------------------------------

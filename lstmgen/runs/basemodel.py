@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from lstmgen.data.prepared import file_sha256
+from lstmgen.data.download import file_sha256
 from lstmgen.data.vocab import Vocab
 from lstmgen.errors import RunError
 from lstmgen.runs.builtinmodels import MODELS_DIR, builtin_model_dir, builtin_model_names

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import numpy as np
 
-from lstmgen.data.prepared import Prepared, load_prepared, prepared_for_training
+from lstmgen.data.prepare import prepared_for_training
+from lstmgen.data.prepared import Prepared, load_prepared
 from lstmgen.data.vocab import Vocab, run_vocab_for
 from lstmgen.errors import LstmgenError, RunError
 

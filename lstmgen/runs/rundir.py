@@ -17,7 +17,6 @@ from __future__ import annotations
 import contextlib
 import csv
 import io
-import json
 import os
 from datetime import datetime
 from pathlib import Path
@@ -28,11 +27,11 @@ from lstmgen import FORMAT_VERSION
 from lstmgen.config import Config
 from lstmgen.errors import LstmgenError, RunError
 from lstmgen.runs.checkpoints import scan_checkpoints
+from lstmgen.runs.runfiles import MARKER_NAME, RUN_FORMAT, has_run_format, is_run_dir, now_iso, read_mapping
 from lstmgen.runs.runlock import RunLock, is_training
 from lstmgen.runs.state import TrainState
 from lstmgen.util import atomic
 
-RUN_FORMAT = "lstmgen-run"
 METRIC_FIELDS = [
     "epoch",
     "global_step",
@@ -47,7 +46,6 @@ METRIC_FIELDS = [
 ]
 DEFAULT_RUNS = Path("runs")
 LOCK_NAME = ".lock"
-MARKER_NAME = ".lstmgen-run"
 # What create() (or a branch) writes before run.json: a folder with the marker and only these can start over.
 OWN_FILES = {
     MARKER_NAME,
@@ -62,52 +60,10 @@ OWN_FILES = {
 }
 
 
-def now_iso() -> str:
-    return datetime.now().astimezone().isoformat(timespec="seconds")
-
-
-def _has_format(path: Path) -> bool:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return False
-    return isinstance(data, dict) and data.get("format") == RUN_FORMAT
-
-
-def is_run_dir(path: str | os.PathLike) -> bool:
-    """An lstmgen run: run.json says so, or (a damaged run.json) lstmgen's marker does. A user's run.json is not."""
-    path = Path(path)
-    return (path / "run.json").is_file() and (_has_format(path / "run.json") or _has_format(path / MARKER_NAME))
-
-
-def stat_or_none(path: str | os.PathLike) -> os.stat_result | None:
-    """os.stat of `path`, or None if it is gone (a trainer may prune a checkpoint at any moment)."""
-    try:
-        return os.stat(path)
-    except OSError:
-        return None
-
-
 def refuse_foreign_run_json(path: str | os.PathLike) -> None:
     """A folder whose run.json is damaged or not an lstmgen run's: raise the RunError that says which."""
     if (Path(path) / "run.json").is_file() and not is_run_dir(path):
         RunDir(path).info()
-
-
-def read_mapping(path: Path, what: str, fix: str = "", loads=json.loads) -> dict:
-    """A JSON object from `path` (a YAML mapping with loads=yaml.safe_load); anything else is a RunError."""
-    hint = f"; {fix}" if fix else ""
-    try:
-        data = loads(Path(path).read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise RunError(f"{what} '{path}' is missing{hint}") from None
-    except (OSError, ValueError, yaml.YAMLError) as e:  # ValueError: JSON and UTF-8 decoding errors
-        raise RunError(f"{what} '{path}' is unreadable or corrupt ({e.__class__.__name__}){hint}") from None
-    if not isinstance(data, dict):
-        raise RunError(
-            f"{what} '{path}' is corrupt (not a {'JSON object' if loads is json.loads else 'mapping'}){hint}"
-        )
-    return data
 
 
 class RunDir:
@@ -125,7 +81,7 @@ class RunDir:
             raise RunError(f"cannot create run directory '{self.path}': {e.strerror}; choose another with -o") from None
         if not os.access(self.path, os.W_OK):
             raise RunError(f"run directory '{self.path}' is not writable; choose another with -o")
-        if not _has_format(self.path / MARKER_NAME):
+        if not has_run_format(self.path / MARKER_NAME):
             atomic.write_json(self.path / MARKER_NAME, {"format": RUN_FORMAT, "version": FORMAT_VERSION})
 
     def create(self, info: dict, files: dict[str, str] | None = None) -> None:
@@ -212,7 +168,7 @@ class RunDir:
     def aborted_creation(self) -> bool:
         """True if a killed `create` (or branch) left only its own files behind (no run.json yet): safe to start
         over. Only lstmgen's marker makes them its own: a config.yaml or vocab.json of the user's never is."""
-        if not self.path.is_dir() or (self.path / "run.json").exists() or not _has_format(self.path / MARKER_NAME):
+        if not self.path.is_dir() or (self.path / "run.json").exists() or not has_run_format(self.path / MARKER_NAME):
             return False
         ours = all(p.name in OWN_FILES or p.name.startswith(atomic.TMP_MARK) for p in self.path.iterdir())
         return ours and (

@@ -7,7 +7,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lstmgen.errors import RunError
-from lstmgen.runs.rundir import DEFAULT_RUNS, RunDir, is_run_dir, refuse_foreign_run_json
+from lstmgen.runs.rundir import DEFAULT_RUNS, RunDir, refuse_foreign_run_json
+from lstmgen.runs.runfiles import is_run_dir
 
 
 @dataclass

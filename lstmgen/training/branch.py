@@ -15,7 +15,8 @@ import zipfile
 from pathlib import Path
 
 from lstmgen.errors import RunError
-from lstmgen.runs.rundir import RunDir, now_iso
+from lstmgen.runs.rundir import RunDir
+from lstmgen.runs.runfiles import now_iso
 from lstmgen.runs.state import TrainState
 from lstmgen.util import atomic
 

@@ -17,7 +17,8 @@ from lstmgen.config import Config, parse_temperatures
 from lstmgen.data.prepared import Prepared
 from lstmgen.data.vocab import Vocab
 from lstmgen.runs.plots import PNG_NAME, write_loss_png
-from lstmgen.runs.rundir import RunDir, now_iso
+from lstmgen.runs.rundir import RunDir
+from lstmgen.runs.runfiles import now_iso
 from lstmgen.util import atomic
 from lstmgen.util.output import current
 

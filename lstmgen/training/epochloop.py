@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 from lstmgen.data.batches import TrainBatches
 from lstmgen.eta.track import EtaTracker, eta_line
-from lstmgen.runs.rundir import now_iso
+from lstmgen.runs.runfiles import now_iso
 from lstmgen.runtime import backend
 from lstmgen.training.monitor import TrainMonitor
 from lstmgen.training.stopping import StopFlag

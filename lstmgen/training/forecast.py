@@ -14,7 +14,8 @@ import numpy as np
 
 from lstmgen.config import Config, make_config
 from lstmgen.data.batches import TrainBatches, ValBatches, steps_in_epoch
-from lstmgen.data.prepared import Prepared, prepared_for_training
+from lstmgen.data.prepare import prepared_for_training
+from lstmgen.data.prepared import Prepared
 from lstmgen.eta.timeparse import fmt_hms
 from lstmgen.runtime import backend
 from lstmgen.runtime.backend import keras

@@ -20,11 +20,13 @@ from lstmgen.config import (
     read_yaml,
 )
 from lstmgen.data.batches import steps_in_epoch
-from lstmgen.data.prepared import Prepared, prepared_for_training
+from lstmgen.data.prepare import prepared_for_training
+from lstmgen.data.prepared import Prepared
 from lstmgen.data.vocab import run_vocab_for
 from lstmgen.errors import LstmgenError, RunError
 from lstmgen.runs.rundata import run_data, with_vocab
-from lstmgen.runs.rundir import DEFAULT_RUNS, RunDir, is_run_dir, refuse_foreign_run_json
+from lstmgen.runs.rundir import DEFAULT_RUNS, RunDir, refuse_foreign_run_json
+from lstmgen.runs.runfiles import is_run_dir
 from lstmgen.runs.runinfo import parameter_count
 from lstmgen.runtime.hardware import memory_bytes
 from lstmgen.training.branch import same_path, start_branch

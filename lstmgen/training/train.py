@@ -17,7 +17,8 @@ from lstmgen.data.prepared import Prepared
 from lstmgen.data.vocab import Vocab
 from lstmgen.errors import LstmgenError, RunError
 from lstmgen.runs import runhealth
-from lstmgen.runs.rundir import RunDir, is_run_dir
+from lstmgen.runs.rundir import RunDir
+from lstmgen.runs.runfiles import is_run_dir
 from lstmgen.runs.state import TrainState
 from lstmgen.runtime import backend
 from lstmgen.training import distribute

@@ -14,7 +14,8 @@ from lstmgen.config import Config
 from lstmgen.data.batches import ValBatches, steps_in_epoch
 from lstmgen.data.prepared import Prepared
 from lstmgen.errors import RunError
-from lstmgen.runs.rundir import RunDir, now_iso
+from lstmgen.runs.rundir import RunDir
+from lstmgen.runs.runfiles import now_iso
 from lstmgen.runs.state import TrainState
 from lstmgen.runtime import backend
 from lstmgen.runtime.backend import keras
