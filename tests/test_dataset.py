@@ -1,6 +1,6 @@
 import numpy as np
 
-from lstmgen.data.batches import TrainBatches, ValBatches, epoch_order, gather, steps_in_epoch
+from lstmgen.training.batches import TrainBatches, ValBatches, epoch_order, gather, steps_in_epoch
 
 
 def test_targets_are_inputs_shifted_by_one():

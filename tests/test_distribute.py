@@ -12,7 +12,7 @@ from click.testing import CliRunner
 
 from conftest import TINY_TEXT
 from lstmgen.cli.main import cli
-from lstmgen.data.batches import TrainBatches, ValBatches
+from lstmgen.training.batches import TrainBatches, ValBatches
 
 RUN = [
     "--units",

@@ -184,7 +184,7 @@ def test_generation_that_cannot_fit_in_memory_is_refused(tiny_run, monkeypatch):
 
 def test_huge_steps_per_epoch_plans_nothing_up_front():
     """Cutting batches for an epoch longer than one pass was O(steps) before training: it never started."""
-    from lstmgen.data.batches import TrainBatches
+    from lstmgen.training.batches import TrainBatches
 
     ids = (np.arange(5000) % 37).astype(np.uint8)
 

@@ -1,1 +1,1 @@
-"""Stage 1, data: sources and builtin corpora, the prepared-corpus store, vocabularies, batches."""
+"""Stage 1, data: sources and builtin corpora, the prepared-corpus store, vocabularies."""

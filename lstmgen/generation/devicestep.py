@@ -25,9 +25,9 @@ def compile_step(fn):
 
         return jax.jit(fn)
     if NAME == "tensorflow":
-        import tensorflow as tf
+        from lstmgen.runtime.backend import import_tensorflow
 
-        return tf.function(fn, reduce_retracing=True)
+        return import_tensorflow().function(fn, reduce_retracing=True)
     if NAME == "torch":
         import torch
 

@@ -86,7 +86,7 @@ class StepModel:
 
     @classmethod
     def from_keras(cls, model) -> StepModel:
-        import keras  # already loaded: `model` is a Keras model
+        from lstmgen.runtime.backend import keras  # already loaded: `model` is a Keras model
 
         def arr(v):
             return np.asarray(v.numpy() if hasattr(v, "numpy") else v, dtype=np.float32)

@@ -54,7 +54,7 @@ def loss_figure(history: list[dict], title: str = ""):
     ):
         ends = [_num(r.get(x_key)) for r in rows]
         # an epoch's mean training loss belongs to the middle of the epoch; validation to its end
-        starts = [0.0] + [x or 0.0 for x in ends[:-1]]
+        starts = [0.0, *(x or 0.0 for x in ends[:-1])][: len(ends)]
         mids = [None if x is None else (x + start) / 2 for x, start in zip(ends, starts, strict=True)]
         for key, label, style, xs in (
             ("loss", "train (epoch mean, mid-epoch)", "o-", mids),

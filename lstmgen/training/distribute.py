@@ -18,6 +18,7 @@ import numpy as np
 from lstmgen.config import Config
 from lstmgen.errors import LstmgenError
 from lstmgen.runtime import backend
+from lstmgen.runtime.backend import import_tensorflow
 from lstmgen.training.job import Job
 
 if TYPE_CHECKING:
@@ -146,9 +147,7 @@ def _resolve_mode(cfg: Config, job: Job) -> str:
 
 
 def _tf_gpus() -> list:
-    import tensorflow as tf
-
-    return tf.config.list_physical_devices("GPU")
+    return import_tensorflow().config.list_physical_devices("GPU")
 
 
 def _split_list(text: str) -> list[str]:
@@ -156,7 +155,7 @@ def _split_list(text: str) -> list[str]:
 
 
 def _mirrored(cfg: Config):
-    import tensorflow as tf
+    tf = import_tensorflow()
 
     devices = _split_list(cfg.devices) or [f"/gpu:{i}" for i in range(len(_tf_gpus()))] or ["/cpu:0"]
     cpus = [d for d in devices if "cpu" in d.lower()]

@@ -7,10 +7,10 @@ import math
 import time
 from typing import TYPE_CHECKING
 
-from lstmgen.data.batches import TrainBatches
 from lstmgen.eta.track import EtaTracker, eta_line
 from lstmgen.runs.runfiles import now_iso
 from lstmgen.runtime import backend
+from lstmgen.training.batches import TrainBatches
 from lstmgen.training.monitor import TrainMonitor
 from lstmgen.training.stopping import StopFlag
 from lstmgen.training.usercallbacks import UserCallbacks

@@ -13,12 +13,12 @@ from pathlib import Path
 import numpy as np
 
 from lstmgen.config import Config, make_config
-from lstmgen.data.batches import TrainBatches, ValBatches, steps_in_epoch
 from lstmgen.data.prepare import prepared_for_training
 from lstmgen.data.prepared import Prepared
 from lstmgen.eta.timeparse import fmt_hms
 from lstmgen.runtime import backend
 from lstmgen.runtime.backend import keras
+from lstmgen.training.batches import TrainBatches, ValBatches, steps_in_epoch
 from lstmgen.training.runopen import check_trainable
 from lstmgen.training.setup import setup_model
 

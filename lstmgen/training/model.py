@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import keras
-
 from lstmgen.config import Config
+from lstmgen.runtime.backend import keras
 
 
 def build_model(cfg: Config, vocab_size: int, *, batch_size: int | None = None) -> keras.Model:

@@ -19,7 +19,6 @@ from lstmgen.config import (
     make_config,
     read_yaml,
 )
-from lstmgen.data.batches import steps_in_epoch
 from lstmgen.data.prepare import prepared_for_training
 from lstmgen.data.prepared import Prepared
 from lstmgen.data.vocab import run_vocab_for
@@ -29,6 +28,7 @@ from lstmgen.runs.rundir import DEFAULT_RUNS, RunDir, refuse_foreign_run_json
 from lstmgen.runs.runfiles import is_run_dir
 from lstmgen.runs.runinfo import parameter_count
 from lstmgen.runtime.hardware import memory_bytes
+from lstmgen.training.batches import steps_in_epoch
 from lstmgen.training.branch import same_path, start_branch
 from lstmgen.training.job import join_job
 from lstmgen.training.remap import remap

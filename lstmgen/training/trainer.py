@@ -11,7 +11,6 @@ import numpy as np
 
 from lstmgen import __version__
 from lstmgen.config import Config
-from lstmgen.data.batches import ValBatches, steps_in_epoch
 from lstmgen.data.prepared import Prepared
 from lstmgen.errors import RunError
 from lstmgen.runs.rundir import RunDir
@@ -20,6 +19,7 @@ from lstmgen.runs.state import TrainState
 from lstmgen.runtime import backend
 from lstmgen.runtime.backend import keras
 from lstmgen.training import distribute
+from lstmgen.training.batches import ValBatches, steps_in_epoch
 from lstmgen.training.epoch_report import EpochReport
 from lstmgen.training.epochloop import run_epochs
 from lstmgen.training.model import learning_rate, restore_seed_states, seed_states, set_weights

@@ -9,8 +9,9 @@ from __future__ import annotations
 import bisect
 import math
 
-import keras
 import numpy as np
+
+from lstmgen.runtime.backend import keras
 
 
 def epoch_order(n_ids: int, seq_len: int, batch_size: int, seed: int, epoch: int) -> np.ndarray:
