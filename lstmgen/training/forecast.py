@@ -43,7 +43,9 @@ class _Clock(keras.callbacks.Callback):
 
 def time_steps(cfg: Config, data: Prepared, min_seconds: float = 5.0) -> dict:
     """Compile time, seconds per training step, seconds per validation batch and per checkpoint save."""
-    setup = setup_model(cfg, data.vocab.size, total_steps=1000, seed=cfg.seed or 1, deterministic=False)
+    setup = setup_model(
+        cfg, data.vocab.size, total_steps=1000, seed=cfg.seed or 1, deterministic=False, build_optimizer=False
+    )
     model, policy, jit = setup.model, setup.precision, setup.jit
     warmup, budget_steps = 3, 1000
     batches = TrainBatches(data.train, cfg.seq_len, cfg.batch_size, seed=1, steps=budget_steps)

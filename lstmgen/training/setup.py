@@ -33,11 +33,13 @@ def setup_model(
     seed: int,
     deterministic: bool = True,
     compile_cfg: Config | None = None,
+    build_optimizer: bool = True,
 ) -> ModelSetup:
     """Size the thread pool, seed everything, set the precision policy, choose XLA and the LSTM kernel, then build
     and compile the model with its optimizer's variables made. `compile_cfg`: the settings the optimizer is compiled
-    with when they differ from `cfg` (a multi-replica job scales the learning rate). Call it inside a distribution
-    scope when there is one."""
+    with when they differ from `cfg` (a multi-replica job scales the learning rate). `build_optimizer=False` leaves
+    the optimizer's variables to the first `fit` step, as a plain `fit` does (what `estimate` times). Call it inside a
+    distribution scope when there is one."""
     threads = backend.set_threads(cfg.threads)
     backend.seed_everything(seed, deterministic=deterministic)
     precision = backend.set_precision(cfg.mixed_precision)
@@ -45,5 +47,6 @@ def setup_model(
     kernel = fused.install(cfg.lstm_kernel)
     model = build_model(cfg, vocab_size)
     compile_model(model, compile_cfg or cfg, total_steps=total_steps, jit_compile=jit)
-    model.optimizer.build(model.trainable_variables)
+    if build_optimizer:  # a resumed run restores the optimizer's state into these variables before fitting
+        model.optimizer.build(model.trainable_variables)
     return ModelSetup(model, threads, precision, jit, kernel)
