@@ -174,4 +174,4 @@ def test_import_is_light_and_names_are_documented():
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout.strip() == "[]"
     for name in lstmgen.__all__:
         obj = getattr(lstmgen, name)
-        assert obj.__doc__ and obj.__doc__.strip(), name
+        assert obj.__doc__ and ">>>" in obj.__doc__, f"{name} has no docstring with an example"

@@ -20,7 +20,12 @@ class EpochEta:
 
 @dataclass
 class Estimate:
-    """Everything the report and `--json` show. Times are naive local datetimes; durations in seconds."""
+    """Everything the report and `--json` show. Times are naive local datetimes; durations in seconds.
+
+    >>> est = lstmgen.estimate_log("fit.log")                       # doctest: +SKIP
+    >>> est.epoch, est.epochs, est.run_end, est.interval            # doctest: +SKIP
+    (7, 20, datetime.datetime(2026, 12, 1, 14, 2, 11), 0.8)
+    """
 
     log: str
     kind: str

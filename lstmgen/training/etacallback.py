@@ -25,6 +25,11 @@ class EtaCallback(keras.callbacks.Callback):
     The line goes to `print_fn` (default `print`; None: silent), or to `bar.set_postfix_str` when a tqdm bar is
     given. The latest forecast is in `.estimate` (an `lstmgen.eta.record.Estimate`) and in `.run_end`,
     `.run_end_low`, `.run_end_high` (datetimes: an 80 % range), `.epoch_end` and `.remaining_s`.
+
+    >>> eta = lstmgen.EtaCallback()                                 # doctest: +SKIP
+    >>> model.fit(x, y, epochs=20, callbacks=[eta])                 # doctest: +SKIP
+    ETA: run ends 14:02:11 (80% range 13:58:40–14:05:30), 0:41:07 left
+    >>> eta.run_end                                                 # doctest: +SKIP
     """
 
     def __init__(self, every_steps: int = 0, print_fn=print, bar=None):
