@@ -175,3 +175,23 @@ def test_import_is_light_and_names_are_documented():
     for name in lstmgen.__all__:
         obj = getattr(lstmgen, name)
         assert obj.__doc__ and ">>>" in obj.__doc__, f"{name} has no docstring with an example"
+
+
+def test_reading_and_sampling_a_run_never_imports_tensorflow(tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    run = Path(__file__).parent / "fixtures" / "run_v1" / "run"
+    code = (
+        "import sys, lstmgen\n"
+        f"run = lstmgen.Run({str(run)!r})\n"
+        "run.history, run.config, run.info(), run.status\n"
+        "text = run.generator(engine='numpy').generate('The ', length=20, seed=1)\n"
+        "assert text.startswith('The ') and len(text) == 24, text\n"
+        f"lstmgen.estimate_log({str(LOGS / 'keras_log_verbose1.txt')!r})\n"
+        "print(sorted(m for m in ('tensorflow', 'keras') if m in sys.modules))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip() == "[]"
