@@ -36,12 +36,14 @@ def prepare(sources, out_dir, encoding, lowercase, val_fraction, force):
     """Turn text into ids, a vocabulary and metadata (no TensorFlow).
 
     SOURCES are text files, directories, '-' (stdin, up to 1 GB), http(s) URLs or builtin:NAME (builtin:reber,
-    builtin:pydocs); devices, named pipes and sockets are refused (skipped inside a directory). The ids are a
+    builtin:pydocs), or a catalog name (tinyshakespeare, enwik8, text8: downloaded once, checked against
+    its sha256, cached); devices, named pipes and sockets are refused (skipped inside a directory). The ids are a
     memory-mappable stream; the last --val-fraction is the validation split.
 
     \b
     Examples:
       lstmgen prepare book.txt -o prepared/book
+      lstmgen prepare tinyshakespeare
       cat notes.txt | lstmgen prepare - -o prepared/notes
     """
     from lstmgen.data.decode import check_encoding
