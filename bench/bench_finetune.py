@@ -117,11 +117,11 @@ def train(corpus: Path, out: Path, minutes: float, extra: list[str]) -> dict:
     }
 
 
-def base_loss(corpus: Path) -> float:
+def base_loss(corpus: Path, base: str) -> float:
     text = corpus.read_text(encoding="utf-8")
     val = corpus.with_name(corpus.stem + "-val.txt")
     val.write_text(text[int(len(text) * 0.9) :], encoding="utf-8")
-    out = json.loads(lstmgen("eval", "builtin:english", str(val), "--json", "-q").stdout)
+    out = json.loads(lstmgen("eval", base, str(val), "--json", "-q").stdout)
     return out["loss"]["nats"]
 
 
@@ -134,10 +134,11 @@ def main() -> None:
     ap.add_argument("--out", default=str(HERE / "results" / "finetune.json"))
     ap.add_argument("--only", default="", help="run only these, e.g. scratch_10min,finetune_2min")
     ap.add_argument("--keep", default="", help="keep the runs in this directory (for the gallery)")
+    ap.add_argument("--base", default="builtin:english", help="the model to fine-tune from (a candidate base)")
     args = ap.parse_args()
     work = Path(args.keep or tempfile.mkdtemp(prefix="lstmgen-ft-"))
     work.mkdir(parents=True, exist_ok=True)
-    results: dict = {"budgets_min": [float(b) for b in args.budgets.split(",")], "corpora": {}}
+    results: dict = {"base": args.base, "budgets_min": [float(b) for b in args.budgets.split(",")], "corpora": {}}
     for spec in args.corpora.split(","):
         kind, chars = spec.split("=")
         name = f"{kind}{int(chars) // 1000}k"
@@ -145,7 +146,7 @@ def main() -> None:
         corpus.write_text(corpus_text(kind, int(chars)), encoding="utf-8")
         r = results["corpora"][name] = {
             "chars": len(corpus.read_text(encoding="utf-8")),
-            "base_val_loss_before": base_loss(corpus),
+            "base_val_loss_before": base_loss(corpus, args.base),
             "runs": {},
         }
         print(
@@ -156,13 +157,13 @@ def main() -> None:
         for minutes in results["budgets_min"]:
             sides = (
                 [
-                    (f"finetune_lr{lr}", ["--from", "builtin:english", "--learning-rate", lr, *args.extra.split()])
+                    (f"finetune_lr{lr}", ["--from", args.base, "--learning-rate", lr, *args.extra.split()])
                     for lr in args.sweep.split(",")
                 ]
                 if args.sweep
                 else [
                     ("scratch", ["--config", "cpu"]),
-                    ("finetune", ["--from", "builtin:english", *args.extra.split()]),
+                    ("finetune", ["--from", args.base, *args.extra.split()]),
                 ]
             )
             for side, extra in sides:
