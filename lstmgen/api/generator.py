@@ -114,9 +114,7 @@ class Generator:
         from lstmgen.generation.sample import generate_text
 
         sampling, ids, used = self._prepare(prime, length, n, seed, temperature, top_k, top_p, greedy)
-        texts = generate_text(
-            self._model, lambda row: "".join(self.vocab.chars[i] for i in row), ids, length, n, sampling, seed
-        )
+        texts = generate_text(self._model, self.vocab.decode, ids, length, n, sampling, seed)
         return [used + t for t in texts]
 
     def __repr__(self) -> str:

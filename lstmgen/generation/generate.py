@@ -162,7 +162,7 @@ def generate(
     try:
         texts = generate_text(
             step_model,
-            lambda ids: "".join(vocab.chars[i] for i in ids),
+            vocab.decode,
             prime_ids,
             length,
             num_samples,
