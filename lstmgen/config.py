@@ -75,6 +75,7 @@ class Config:
     lstm_kernel: str = "auto"  # auto | fused | keras (lstmgen/fused.py)
     threads: int = 0  # 0: auto (TensorFlow on a CPU: CPUs - 1; otherwise the backend's default)
     val_batch_size: int = 256
+    stateful_val_streams: int = 16  # also validate with the state carried (generation/scoring.py); 0: off
     # checkpoints and logging
     checkpoint_minutes: float = 10.0  # also checkpoint mid-epoch this often (0: only at epoch ends)
     checkpoint_steps: int = 0  # also checkpoint mid-epoch every N steps (0: off)
@@ -127,6 +128,7 @@ RANGES = {
     "steps_per_execution": (1, 10_000),
     "threads": (0, 1024),
     "val_batch_size": (1, 1_000_000),
+    "stateful_val_streams": (0, 1_000_000),
     "checkpoint_minutes": (0.0, 1e8),
     "checkpoint_steps": (0, 10**9),
     "keep_checkpoints": (1, 1000),

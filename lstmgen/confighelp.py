@@ -40,6 +40,9 @@ HELP = {
     "threads": "CPU threads for the backend's math (TensorFlow intra-op pool, torch); 0: auto (TensorFlow on a "
     "CPU: one fewer than the CPUs, leaving one to feed batches; otherwise the backend's default)",
     "val_batch_size": "sequences per validation step",
+    "stateful_val_streams": "also report the validation loss with the LSTM state carried through the validation "
+    "split (as the LSTM papers report bits/char), cut into this many contiguous pieces scored side by side (0: off); "
+    "the windowed val_loss stays the one that picks the best model",
     "checkpoint_minutes": "write a mid-epoch checkpoint this often, in minutes (0: only at epoch ends)",
     "checkpoint_steps": "write a mid-epoch checkpoint every N steps (0: off)",
     "keep_checkpoints": "how many recent checkpoints to keep (the best one is always kept)",

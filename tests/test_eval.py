@@ -1,5 +1,5 @@
-"""`lstmgen eval`: the suffix array and novelty measures against brute force, the loss against a direct computation,
-unknown characters, sample files, the Reber report, and errors."""
+"""`lstmgen eval`: the suffix array and novelty measures against brute force, the loss (windowed and stateful) against
+a direct computation, unknown characters, sample files, the Reber report, and errors."""
 
 import json
 import math
@@ -196,3 +196,57 @@ def test_bad_eval_options(tiny_run, args, match):
 def test_eval_of_a_directory_that_is_not_a_run(tmp_path):
     result = CliRunner().invoke(cli, ["eval", str(tmp_path)])
     assert result.exit_code == 1 and "not an lstmgen run directory" in result.stderr
+
+
+# --- the stateful loss ------------------------------------------------------------------------------------------
+def _whole_text_loss(step_model, ids: np.ndarray) -> float:
+    """Mean cross-entropy over the whole text in one sequence, the state carried from the first character."""
+    logits = step_model.run(ids[None, :-1].astype(np.int64))[0].astype(np.float64)
+    z = logits - logits.max(-1, keepdims=True)
+    return float(-(z[np.arange(ids.size - 1), ids[1:]] - np.log(np.exp(z).sum(-1))).mean())
+
+
+def test_stateful_loss_is_the_whole_text_in_one_pass_or_the_windows_side_by_side(tiny_run):
+    from lstmgen.generation.generate import load
+    from lstmgen.generation.scoring import stateful_loss
+
+    step_model, _, _ = load(str(tiny_run))
+    rng = np.random.default_rng(3)
+    ids = rng.integers(0, step_model.vocab_size, size=16 * 12 + 1)
+    one = stateful_loss(step_model, ids, streams=1)
+    assert one["streams"] == 1 and one["predictions"] == ids.size - 1
+    assert one["nats"] == pytest.approx(_whole_text_loss(step_model, ids), rel=1e-5)
+    assert one["bits_per_char"] == pytest.approx(one["nats"] / math.log(2))
+    # 12 streams of 16 characters each start cold: exactly the windowed loss with seq_len 16
+    assert stateful_loss(step_model, ids, streams=12)["nats"] == pytest.approx(
+        _direct_loss(tiny_run, ids, 16), rel=1e-5
+    )
+    # pieces of unequal length: the padded tail of the last piece is not counted
+    odd = ids[:100]
+    pieces = [odd[s : s + 34] for s in range(0, 99, 33)]  # 3 pieces of 33 predictions each
+    expected = sum(_whole_text_loss(step_model, p) * (p.size - 1) for p in pieces) / 99
+    assert stateful_loss(step_model, odd, streams=3)["nats"] == pytest.approx(expected, rel=1e-5)
+    assert stateful_loss(step_model, ids[:2], streams=16)["streams"] == 1  # never more streams than predictions
+
+
+def test_eval_reports_the_stateful_loss_beside_the_windowed_one(tiny_run):
+    result = json.loads(run(["eval", tiny_run, "--json", "-q"]).stdout)
+    sf = result["loss"]["stateful"]
+    assert sf["streams"] == 16 and sf["predictions"] == result["loss"]["predictions"] and sf["nats"] > 0
+    one = json.loads(run(["eval", tiny_run, "--json", "-q", "--streams", "1"]).stdout)["loss"]["stateful"]
+    assert one["streams"] == 1 and one["nats"] != sf["nats"]
+    assert "stateful" not in json.loads(run(["eval", tiny_run, "--json", "-q", "--streams", "0"]).stdout)["loss"]
+    assert "with the state carried" not in run(["eval", tiny_run, "--streams", "0"]).stdout
+    assert "stateful" in run(["eval", tiny_run]).stdout
+    bad = CliRunner().invoke(cli, ["eval", str(tiny_run), "--streams", "-1"])
+    assert bad.exit_code == 1 and "--streams" in bad.stderr and len(bad.stderr.strip().splitlines()) == 1
+
+
+def test_training_records_the_stateful_validation_loss(tiny_run):
+    import csv
+
+    rows = list(csv.DictReader((tiny_run / "metrics.csv").open()))
+    assert [r["epoch"] for r in rows] == ["1", "2"] and all(float(r["val_loss_stateful"]) > 0 for r in rows)
+    latest = json.loads(run(["eval", tiny_run, "--which", "latest", "--json", "-q"]).stdout)["loss"]["stateful"]
+    assert float(rows[-1]["val_loss_stateful"]) == pytest.approx(latest["nats"], abs=2e-5)
+    assert "val_loss_stateful" in (tiny_run / "train.log").read_text()

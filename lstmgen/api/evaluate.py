@@ -24,6 +24,7 @@ class Evaluation:
     nats: float | None = None  # mean loss per predicted character (None with loss=False)
     bits_per_char: float | None = None
     perplexity: float | None = None
+    stateful_nats: float | None = None  # with the LSTM state carried through the text (`streams` pieces)
     predictions: int = 0
     text: str = ""  # what the loss was taken on
     unknown_chars: int = 0  # characters of the text outside the vocabulary (dropped)
@@ -47,12 +48,15 @@ def evaluate(
     ngram: int = 20,
     loss: bool = True,
     samples_file: str | None = None,
+    streams: int | None = None,
     progress: bool | None = True,
     verbose: int = 0,
 ) -> Evaluation:
     """Evaluate the model of a Run (or run directory, or .keras file in one) on `texts`, by default on the run's
     own validation split; `generate=N` also samples N texts and reports how much of them is copied from the
-    training text (and, for a Reber-grammar model, the share of valid strings).
+    training text (and, for a Reber-grammar model, the share of valid strings). `streams`: the loss with the LSTM
+    state carried through that many contiguous pieces of the text, in `.stateful_nats` (default: the run's
+    `stateful_val_streams`; 0: off).
 
     >>> lstmgen.evaluate(run).nats                               # doctest: +SKIP
     1.4821
@@ -71,6 +75,7 @@ def evaluate(
             seed=seed,
             ngram=ngram,
             loss=loss,
+            streams=streams,
         )
     lo = raw.get("loss") or {}
     return Evaluation(
@@ -80,6 +85,7 @@ def evaluate(
         nats=lo.get("nats"),
         bits_per_char=lo.get("bits_per_char"),
         perplexity=lo.get("perplexity"),
+        stateful_nats=(lo.get("stateful") or {}).get("nats"),
         predictions=int(lo.get("predictions", 0)),
         text=str(lo.get("text", "")),
         unknown_chars=int((lo.get("unknown") or {}).get("count", 0)),

@@ -119,17 +119,26 @@ def generate(target, which, temperature, top_k, top_p, greedy, length, prime, nu
 @click.option("--seed", type=int, default=None, help="with --generate: random seed")
 @click.option("--ngram", type=int, default=20, show_default=True, help="n-gram length of the novelty share")
 @click.option("--loss/--no-loss", default=True, help="compute the loss (off: only the novelty report)")
+@click.option(
+    "--streams",
+    type=int,
+    default=None,
+    metavar="N",
+    help="the stateful loss: the state carried through N contiguous pieces of the text scored side by side "
+    "(1: the whole text in one pass; 0: off)  [default: the run's stateful_val_streams, 16]",
+)
 @click.option("--json", "as_json", is_flag=True, help="machine-readable output")
 @output_options
-def eval_(target, texts, which, samples_file, n_generate, length, temperature, seed, ngram, loss, as_json):
+def eval_(target, texts, which, samples_file, n_generate, length, temperature, seed, ngram, loss, streams, as_json):
     """Loss on text, novelty of samples, Reber validity.
 
     TARGET is a run directory (or a .keras model in one). The loss (nats, bits/char, perplexity) is taken
     on the TEXT files ('-' for stdin; characters outside the vocabulary are dropped and reported), or by
-    default on the run's own validation split. With --generate N or --samples FILE it also reports the
-    longest substring copied from the training text and the share of 20-grams found there (with the
-    same measures of held-out validation text for reference), and for a Reber-trained model the share of
-    valid strings.
+    default on the run's own validation split, twice: in windows of the run's seq_len, each from a zero
+    LSTM state as in training validation, and with the state carried through the text (see --streams).
+    With --generate N or --samples FILE it also reports the longest substring copied from the training
+    text and the share of 20-grams found there (with the same measures of held-out validation text for
+    reference), and for a Reber-trained model the share of valid strings.
 
     \b
     Examples:
@@ -150,6 +159,7 @@ def eval_(target, texts, which, samples_file, n_generate, length, temperature, s
         seed=seed,
         ngram=ngram,
         loss=loss,
+        streams=streams,
     )
     if as_json:
         print_json(result)

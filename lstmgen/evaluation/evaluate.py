@@ -11,11 +11,14 @@ from typing import Any
 
 import numpy as np
 
+from lstmgen.config import RANGES
 from lstmgen.errors import LstmgenError
 from lstmgen.evaluation.loss import loss_on, text_to_ids
 from lstmgen.evaluation.samples import REBER_VOCAB, generate_samples, novelty_report, read_samples, reber_report
 from lstmgen.generation.generate import check_generate_options
 from lstmgen.generation.sample import Sampling
+from lstmgen.generation.scoring import STREAMS, stateful_loss
+from lstmgen.generation.weights import read_step_model
 from lstmgen.runs.rundata import run_data, run_vocab
 from lstmgen.runs.rundir import RunDir
 from lstmgen.runs.runfiles import stat_or_none
@@ -57,10 +60,13 @@ def evaluate(
     seed: int | None = None,
     ngram: int = 20,
     loss: bool = True,
+    streams: int | None = None,
 ) -> dict:
     check_generate_options(length, generate, seed, samples_name="--generate", min_samples=0)
     check_range("--length", length, 1, LENGTH[1])
     check_range("--ngram", ngram, *NGRAM)
+    if streams is not None:
+        check_range("--streams", streams, *RANGES["stateful_val_streams"], fix="0 turns the stateful loss off")
     Sampling(temperature=temperature).check()
     if samples_file and generate:
         raise LstmgenError("give --samples FILE or --generate N, not both")
@@ -120,6 +126,11 @@ def evaluate(
         result = loss_on(model, ids, int(cfg["seq_len"]), int(cfg["val_batch_size"]))
         current().detail(f"evaluated {result['predictions']:,} predictions in {time.monotonic() - t0:.1f}s")
         out["loss"] = {"text": described, "chars": n_chars, "unknown": unknown, **result}
+        n_streams = int(cfg.get("stateful_val_streams", STREAMS)) if streams is None else streams
+        if n_streams:
+            t0 = time.monotonic()
+            out["loss"]["stateful"] = stateful_loss(read_step_model(model_path), ids, n_streams)
+            current().detail(f"evaluated them with the state carried in {time.monotonic() - t0:.1f}s")
     if generate:
         sample_texts = generate_samples(model_path, vocab, generate, length, temperature, seed)
         out["generated"] = {"samples": generate, "length": length, "temperature": temperature, "seed": seed}
@@ -151,6 +162,12 @@ def format_eval(r: dict) -> str:
                 f"perplexity {lo['perplexity']:.3f}"
             ),
         ]
+        if "stateful" in lo:
+            sf = lo["stateful"]
+            lines.append(
+                f"stateful    {sf['nats']:.4f} nats/char   {sf['bits_per_char']:.4f} bits/char   (the state carried "
+                f"through {sf['streams']:,} contiguous piece{'s' if sf['streams'] != 1 else ''} of the text)"
+            )
     if "novelty" in r:
         nv = r["novelty"]
         share = "n/a" if nv["ngram_share"] is None else f"{100 * nv['ngram_share']:.1f} %"

@@ -59,6 +59,7 @@ def loss_figure(history: list[dict], title: str = ""):
         for key, label, style, xs in (
             ("loss", "train (epoch mean, mid-epoch)", "o-", mids),
             ("val_loss", "validation (epoch end)", "s-", ends),
+            ("val_loss_stateful", "validation, state carried", "^--", ends),
         ):
             pts = [(x, _num(r.get(key))) for x, r in zip(xs, rows, strict=True)]
             pts = [(x / scale, y) for x, y in pts if x is not None and y is not None]

@@ -41,6 +41,7 @@ METRIC_FIELDS = [
     "loss",
     "val_loss",
     "val_bpc",
+    "val_loss_stateful",
     "learning_rate",
     "time",
 ]

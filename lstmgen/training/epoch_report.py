@@ -152,6 +152,7 @@ class EpochReport:
                 "epoch/loss": row["loss"],
                 "epoch/val_loss": row.get("val_loss"),
                 "epoch/val_bpc": row.get("val_bpc"),
+                "epoch/val_loss_stateful": row.get("val_loss_stateful"),
                 "epoch/learning_rate": row.get("learning_rate"),
             },
         )

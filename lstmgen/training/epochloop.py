@@ -60,11 +60,12 @@ def run_epochs(trainer: Trainer, stop: StopFlag, user: UserCallbacks) -> str:
                 return reason
             fit_loss = float(fit_logs.history["loss"][-1])
         val_loss = trainer.validate()
+        val_stateful = trainer.validate_stateful()
         now = time.monotonic()
         st.wall_seconds += now - mark  # includes the previous epoch's checkpoint save and report
         mark = now
         epoch_seconds = base_elapsed + now - epoch_start  # earlier parts of a resumed epoch included
-        best, loss, epoch_steps = _end_epoch(trainer, val_loss, fit_loss, epoch_seconds)
+        best, loss, epoch_steps = _end_epoch(trainer, val_loss, val_stateful, fit_loss, epoch_seconds)
         stopped = user.epoch_end(
             st.epoch - 1, {k: st.history[-1].get(k) for k in ("loss", "val_loss", "learning_rate")}
         )
@@ -75,7 +76,7 @@ def run_epochs(trainer: Trainer, stop: StopFlag, user: UserCallbacks) -> str:
             f"val_loss {val_loss:.4f} val_bpc {val_loss / LN2:.4f}"
             if val_loss is not None
             else "val_loss nan val_bpc nan"
-        )
+        ) + (f" val_loss_stateful {val_stateful:.4f}" if val_stateful is not None else "")
         trainer.log(
             f"epoch {st.epoch}/{cfg.epochs} end steps {epoch_steps}/{epoch_steps} "
             f"time {epoch_seconds:.2f}s loss {loss:.4f} {val_text}"
@@ -84,7 +85,9 @@ def run_epochs(trainer: Trainer, stop: StopFlag, user: UserCallbacks) -> str:
         if st.epoch < cfg.epochs:
             current().say(eta_line(eta.forecast()))
         shown = (
-            f"val {val_loss:.4f} nats ({val_loss / LN2:.3f} bits/char)"
+            f"val {val_loss:.4f} nats ({val_loss / LN2:.3f} bits/char"
+            + (f"; {val_stateful:.4f} nats with the state carried" if val_stateful is not None else "")
+            + ")"
             if val_loss is not None
             else "no validation split"
         )
@@ -109,7 +112,7 @@ def run_epochs(trainer: Trainer, stop: StopFlag, user: UserCallbacks) -> str:
 
 
 def _end_epoch(
-    trainer: Trainer, val_loss: float | None, fit_loss: float, epoch_seconds: float
+    trainer: Trainer, val_loss: float | None, val_stateful: float | None, fit_loss: float, epoch_seconds: float
 ) -> tuple[bool, float, int]:
     """Close the epoch in the state: counters, best score, its metrics row. Returns (best, loss, steps)."""
     st = trainer.state
@@ -131,6 +134,7 @@ def _end_epoch(
             "loss": round(loss, 5),
             "val_loss": None if val_loss is None else round(val_loss, 5),
             "val_bpc": None if val_loss is None else round(val_loss / LN2, 5),
+            "val_loss_stateful": None if val_stateful is None else round(val_stateful, 5),
             "learning_rate": trainer.learning_rate(),
             "time": now_iso(),
         }

@@ -16,6 +16,8 @@ from lstmgen.config import Config, make_config
 from lstmgen.data.prepare import prepared_for_training
 from lstmgen.data.prepared import Prepared
 from lstmgen.eta.timeparse import fmt_hms
+from lstmgen.generation.sample import StepModel
+from lstmgen.generation.scoring import stateful_loss
 from lstmgen.runtime import backend
 from lstmgen.runtime.backend import keras
 from lstmgen.training.batches import TrainBatches, ValBatches, steps_in_epoch
@@ -79,6 +81,13 @@ def time_steps(cfg: Config, data: Prepared, min_seconds: float = 5.0) -> dict:
         result["compile_seconds"] += max(first - (time.perf_counter() - t0), 0.0)
     else:
         result["val_seconds"] = 0.0
+    if len(val) and cfg.stateful_val_streams:  # a slice of the stateful pass, scaled to the whole split
+        step_model, streams = StepModel.from_keras(model), min(cfg.stateful_val_streams, len(data.val) - 1)
+        steps = math.ceil((len(data.val) - 1) / streams)
+        probe = min(steps, 200)
+        t0 = time.perf_counter()
+        stateful_loss(step_model, np.asarray(data.val[: streams * probe + 1]), streams)
+        result["val_seconds"] += (time.perf_counter() - t0) / probe * steps
     with tempfile.TemporaryDirectory() as tmp:
         t0 = time.perf_counter()
         model.save(Path(tmp) / "probe.keras")

@@ -1,11 +1,12 @@
 """TensorBoard logs of a run, written with `tf.summary` against the global step.
 
-Keras' own TensorBoard callback numbers batches and epochs from zero on every `fit` call, and lstmgen calls `fit`
-once per epoch (and again on resume), so the scalars are written here instead: `train/loss` (the epoch's running
-mean, as in train.log) every `log_every_steps` steps, and per epoch `epoch/loss`, `epoch/val_loss`, `epoch/val_bpc`
-and `epoch/learning_rate`. They are written with the core `tf.summary.write` op and the scalar plugin's metadata,
-which is what `tf.summary.scalar` does, minus its need for the `tensorboard` package (only viewing needs it:
-`pip install tensorboard && tensorboard --logdir runs/`). TensorFlow is a dependency whatever the Keras backend.
+Keras' own TensorBoard callback numbers batches and epochs from zero on every `fit` call, and lstmgen calls `fit` once
+per epoch (and again on resume), so the scalars are written here instead: `train/loss` (the epoch's running mean, as in
+train.log) every `log_every_steps` steps, and per epoch `epoch/loss`, `epoch/val_loss`, `epoch/val_bpc`,
+`epoch/val_loss_stateful` and `epoch/learning_rate`. They are written with the core `tf.summary.write` op and the
+scalar plugin's metadata, which is what `tf.summary.scalar` does, minus its need for the `tensorboard` package (only
+viewing needs it: `pip install tensorboard && tensorboard --logdir runs/`). TensorFlow is a dependency whatever the
+Keras backend.
 """
 
 from __future__ import annotations

@@ -13,6 +13,8 @@ from lstmgen import __version__
 from lstmgen.config import Config
 from lstmgen.data.prepared import Prepared
 from lstmgen.errors import RunError
+from lstmgen.generation.sample import StepModel
+from lstmgen.generation.scoring import stateful_loss
 from lstmgen.runs.rundir import RunDir
 from lstmgen.runs.runfiles import now_iso
 from lstmgen.runs.state import TrainState
@@ -208,6 +210,14 @@ class Trainer:
             self.data.val, self.cfg.seq_len, self.cfg.val_batch_size, replicas=self.plan.replicas, shard=self.plan.shard
         )
         return float(self.model.evaluate(backend.fit_input(val), verbose=0, callbacks=[ValidationBar(len(val))]))
+
+    def validate_stateful(self) -> float | None:
+        """The validation loss with the LSTM state carried through the split (`stateful_val_streams` pieces), from
+        the model's current weights in NumPy; None when it is off or there is no validation split."""
+        if not self.has_val or not self.cfg.stateful_val_streams:
+            return None
+        step_model = StepModel.from_keras(self.model)
+        return float(stateful_loss(step_model, np.asarray(self.data.val), self.cfg.stateful_val_streams)["nats"])
 
     def learning_rate(self) -> float:
         return float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
