@@ -1,11 +1,12 @@
 """Fine-tuning from builtin:english against training from scratch, side by side in one run, at equal wall time.
 
-Small corpora that are not in the base's training text (tinyshakespeare + War and Peace), of different styles,
-built on this machine (NAME=CHARS picks the first CHARS characters):
+Small corpora that are not in the base's training text (builtin:pydocs + tinyshakespeare + War and Peace), of
+different styles, built on this machine (NAME=CHARS picks the first CHARS characters):
 - vim: the Vim user manual (/usr/share/vim/vim90/doc/usr_*.txt, Debian's vim-runtime, Vim licence), chapters in
   order: tutorial English, second person, with commands and examples;
 - pydocs: builtin:pydocs, the standard library's docstrings: technical English (its first 50 kB are mostly
-  _pydecimal's doctests);
+  _pydecimal's doctests). The shipped base has seen it since it includes it, so it only serves with a --base
+  built without it (`build_base_model.py --no-pydocs`);
 - licences: Debian's /usr/share/common-licenses texts (GPL-3, Apache-2.0, MPL-2.0, GFDL-1.3, LGPL-2.1, GPL-2,
   MPL-1.1, …), legal English, formulaic and repetitive.
 The last 10 % of each is its validation split (lstmgen's default).

@@ -12,7 +12,7 @@ and the same weights rounded to float16 and to bfloat16 (stored in float32 tenso
 their low mantissa bits are zero and the wheel's and git's compression shrinks them). The roundest one whose
 validation loss is within TOLERANCE nats of float32 is shipped; card.json records all three.
 
-    python bench/build_base_model.py                       # prepare + train (~35 min on 2 cores) + export
+    python bench/build_base_model.py                       # prepare + train (~40 min on a quiet 2-core box) + export
     python bench/build_base_model.py --skip-train          # export again from WORK/run
 """
 
