@@ -1,5 +1,7 @@
 """The Python API, called directly (not through the CLI): prepare, train, Run, Generator, evaluate, estimate_log."""
 
+import json
+
 import keras
 import pytest
 
@@ -122,6 +124,22 @@ def test_evaluate_gives_the_loss_as_attributes(api_run, tmp_path):
     other.write_text("The lazy dog jumps over the quick brown fox. Ω\n" * 20, encoding="utf-8")
     ev2 = run.evaluate(other)
     assert ev2.unknown_chars == 20 and ev2.predictions > 0 and ev2.to_json()["loss"]["nats"] == ev2.nats
+    assert ev.stateful_nats is not None and ev.stateful_nats > 0  # the state carried: stateful_val_streams pieces
+    assert lstmgen.evaluate(run, streams=0).stateful_nats is None
+
+
+def test_fine_tuning_from_a_run_is_a_training_key(api_run, tmp_path):
+    _, run = api_run
+    letter = tmp_path / "letter.txt"
+    letter.write_text("Dear lazy fox, the quick dog writes: jump over me. Ω\n" * 30, encoding="utf-8")
+    tuned = lstmgen.train(letter, out=tmp_path / "tuned", init_from=run, epochs=1, progress=False, **TINY)
+    assert tuned.status == "finished" and tuned.config["init_from"] == str(run.path)
+    base = json.loads((tuned.path / "run.json").read_text())["base"]
+    new = set(letter.read_text(encoding="utf-8")) - set(TINY_TEXT)
+    assert "Ω" in new and set(base["averaged"]) | set(base["lookalike"]) == new  # what the base lacks
+    with pytest.raises(lstmgen.RunError, match="already exists"):  # another base for a run that exists
+        lstmgen.train(letter, out=tmp_path / "tuned", init_from="builtin:english", epochs=2, progress=False, **TINY)
+    assert lstmgen.Run(tuned.path).epochs_done == 1  # untouched
 
 
 def test_estimate_log_answers_like_the_command():

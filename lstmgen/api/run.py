@@ -130,7 +130,7 @@ def train(
     call trains and start afresh when a run is resumed (Keras callbacks hold no state in lstmgen's checkpoints).
     Interrupting (Ctrl-C, the notebook's stop button) saves a checkpoint and returns; `run.result.status` says
     "interrupted", and calling `run.train()` resumes exactly. `progress` shows tqdm bars (widgets in a notebook);
-    `verbose` 1 prints notes, 2 detail.
+    `verbose` 1 prints notes, 2 detail. `init_from=` a Run, a path or "builtin:english" fine-tunes from that model.
 
     >>> run = lstmgen.train("book.txt", config="cpu", epochs=3, out="runs/book")   # doctest: +SKIP
     >>> run.history[-1]["val_loss"]                                                # doctest: +SKIP
@@ -139,6 +139,8 @@ def train(
     from lstmgen.config import check_override_keys
     from lstmgen.runtime.backendpick import pick_for_training
 
+    if isinstance(overrides.get("init_from"), os.PathLike):  # a Run, a Path: fine-tune from it
+        overrides["init_from"] = os.fspath(overrides["init_from"])
     check_override_keys(overrides)
     with using(Output(verbose=verbose, progress=progress, write=current().write)):
         picked = pick_for_training()  # before Keras is imported
