@@ -33,8 +33,8 @@ def main() -> None:
 
     from lstmgen.evaluation.loss import loss_on, text_to_ids
     from lstmgen.generation.generate import load_keras_model
+    from lstmgen.generation.sample import StepModel
     from lstmgen.generation.scoring import stateful_loss
-    from lstmgen.generation.weights import read_step_model
     from lstmgen.runs.rundata import run_vocab
     from lstmgen.runs.rundir import RunDir
     from lstmgen.runs.runmodel import pick_model
@@ -55,7 +55,7 @@ def main() -> None:
     took = result["windowed"]["seconds"]
     print(f"windowed (seq_len {cfg['seq_len']}, Keras): {windowed['nats']:.4f} nats in {took:.1f}s")
 
-    step_model = read_step_model(choice.path)
+    step_model = StepModel.from_keras(keras_model)  # the weights scored windowed above
     rows = []
     for n in (int(s) for s in args.streams.split(",")):
         t0 = time.perf_counter()

@@ -16,9 +16,8 @@ from lstmgen.errors import LstmgenError
 from lstmgen.evaluation.loss import loss_on, text_to_ids
 from lstmgen.evaluation.samples import REBER_VOCAB, generate_samples, novelty_report, read_samples, reber_report
 from lstmgen.generation.generate import check_generate_options
-from lstmgen.generation.sample import Sampling
-from lstmgen.generation.scoring import STREAMS, stateful_loss
-from lstmgen.generation.weights import read_step_model
+from lstmgen.generation.sample import Sampling, StepModel
+from lstmgen.generation.scoring import stateful_loss
 from lstmgen.runs.rundata import run_data, run_vocab
 from lstmgen.runs.rundir import RunDir
 from lstmgen.runs.runfiles import stat_or_none
@@ -126,10 +125,10 @@ def evaluate(
         result = loss_on(model, ids, int(cfg["seq_len"]), int(cfg["val_batch_size"]))
         current().detail(f"evaluated {result['predictions']:,} predictions in {time.monotonic() - t0:.1f}s")
         out["loss"] = {"text": described, "chars": n_chars, "unknown": unknown, **result}
-        n_streams = int(cfg.get("stateful_val_streams", STREAMS)) if streams is None else streams
-        if n_streams:
+        n_streams = int(cfg["stateful_val_streams"]) if streams is None else streams
+        if n_streams:  # the weights just loaded, not the file again: a trainer may have replaced it since
             t0 = time.monotonic()
-            out["loss"]["stateful"] = stateful_loss(read_step_model(model_path), ids, n_streams)
+            out["loss"]["stateful"] = stateful_loss(StepModel.from_keras(model), ids, n_streams)
             current().detail(f"evaluated them with the state carried in {time.monotonic() - t0:.1f}s")
     if generate:
         sample_texts = generate_samples(model_path, vocab, generate, length, temperature, seed)

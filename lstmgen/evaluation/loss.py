@@ -7,7 +7,7 @@ import math
 import numpy as np
 
 from lstmgen.data.vocab import Vocab
-from lstmgen.errors import LstmgenError
+from lstmgen.generation.scoring import predictions, target_log_probs
 from lstmgen.util.output import current
 
 LN2 = math.log(2)
@@ -24,9 +24,7 @@ def text_to_ids(text: str, vocab: Vocab, lowercase: bool) -> tuple[np.ndarray, d
 def loss_on(model, ids: np.ndarray, seq_len: int, batch_size: int) -> dict:
     """Mean next-character cross-entropy over consecutive windows of `seq_len` (the LSTM state starts at zero in each,
     as in training validation); the last, shorter window is padded and masked."""
-    n_pred = max(ids.size - 1, 0)
-    if n_pred == 0:
-        raise LstmgenError("the text to evaluate has fewer than 2 known characters; give a longer text")
+    n_pred = predictions(ids)
     n_win = math.ceil(n_pred / seq_len)
     padded = np.zeros(n_win * seq_len + 1, dtype=np.int32)
     padded[: ids.size] = ids
@@ -40,11 +38,8 @@ def loss_on(model, ids: np.ndarray, seq_len: int, batch_size: int) -> dict:
             window = padded[s[:, None] + np.arange(seq_len + 1)]
             x = np.zeros((batch_size, seq_len), np.int32)  # a fixed batch shape: one compiled function
             x[: len(s)] = window[:, :-1]
-            logits = np.asarray(model.predict_on_batch(x), dtype=np.float64)[: len(s)]
-            z = logits - logits.max(axis=-1, keepdims=True)
-            logp = np.take_along_axis(z, window[:, 1:, None].astype(np.int64), -1)[..., 0] - np.log(
-                np.exp(z).sum(axis=-1)
-            )
+            logits = np.asarray(model.predict_on_batch(x))[: len(s)]
+            logp = target_log_probs(logits, window[:, 1:])
             total -= float((logp * weight[b : b + batch_size]).sum())
             bar.update(len(s))
     nats = total / n_pred

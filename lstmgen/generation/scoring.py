@@ -6,7 +6,7 @@ all pieces in one batch), each carrying its state from its own first character; 
 one pass, more streams are faster and only the first few characters of each piece start cold.
 
 >>> from lstmgen.generation.weights import read_step_model
->>> stateful_loss(read_step_model("runs/book/best.keras"), ids)["nats"]    # doctest: +SKIP
+>>> stateful_loss(read_step_model("runs/book/best.keras"), ids, streams=16)["nats"]    # doctest: +SKIP
 1.4213
 """
 
@@ -20,18 +20,27 @@ from threadpoolctl import threadpool_limits
 from lstmgen.errors import LstmgenError
 from lstmgen.generation.sample import SINGLE_THREAD_BELOW, StepModel
 
-# Pieces of the validation text scored side by side. Each piece of a 100k-character split is then ~6k characters
-# long, so the cold start (the LSTM forgets a zero state within ~100 characters) touches ~1 % of the predictions;
-# bench/bench_stateful_eval.py measures the difference against one stream.
-STREAMS = 16
 
-
-def stateful_loss(step_model: StepModel, ids: np.ndarray, streams: int = STREAMS) -> dict:
-    """Mean next-character cross-entropy (nats) of `ids` with the state carried through each of `streams`
-    contiguous pieces of the text."""
+def predictions(ids: np.ndarray) -> int:
+    """How many next-character predictions a text of `ids` holds; refused when there are none."""
     n_pred = max(int(ids.size) - 1, 0)
     if n_pred == 0:
         raise LstmgenError("the text to evaluate has fewer than 2 known characters; give a longer text")
+    return n_pred
+
+
+def target_log_probs(logits: np.ndarray, targets: np.ndarray) -> np.ndarray:
+    """log softmax(logits)[target] in float64, over the last axis (any leading shape)."""
+    z = np.array(logits, dtype=np.float64).reshape(-1, logits.shape[-1])  # a copy, changed in place below
+    z -= z.max(axis=1, keepdims=True)
+    picked = z[np.arange(z.shape[0]), np.ravel(targets)]
+    return (picked - np.log(np.exp(z).sum(axis=1))).reshape(np.shape(targets))
+
+
+def stateful_loss(step_model: StepModel, ids: np.ndarray, streams: int) -> dict:
+    """Mean next-character cross-entropy (nats) of `ids` with the state carried through each of `streams`
+    contiguous pieces of the text (a run's `stateful_val_streams`)."""
+    n_pred = predictions(ids)
     streams = max(1, min(int(streams), n_pred))
     length = math.ceil(n_pred / streams)
     starts = np.arange(streams) * length
@@ -39,15 +48,10 @@ def stateful_loss(step_model: StepModel, ids: np.ndarray, streams: int = STREAMS
     padded[: ids.size] = ids
     total = 0.0
     state = step_model.zero_state(streams)
-    rows = np.arange(streams)
     with threadpool_limits(limits=1 if streams < SINGLE_THREAD_BELOW else None, user_api="blas"):
         for t in range(length):
             pos = starts + t
-            live = pos < n_pred
             logits, state = step_model.step(padded[pos], state)
-            z = logits.astype(np.float64)
-            z -= z.max(axis=1, keepdims=True)
-            logp = z[rows, padded[pos + 1]] - np.log(np.exp(z).sum(axis=1))
-            total -= float(logp[live].sum())
+            total -= float(target_log_probs(logits, padded[pos + 1])[pos < n_pred].sum())
     nats = total / n_pred
     return {"predictions": n_pred, "streams": streams, "nats": nats, "bits_per_char": nats / math.log(2)}
