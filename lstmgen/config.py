@@ -66,6 +66,7 @@ class Config:
     warmup_steps: int = 20
     lr_schedule: str = "cosine"  # cosine | constant
     clipnorm: float = 5.0
+    stateful: bool = False  # batch rows continue the text and LSTM state of the previous batch (training/stateful.py)
     max_minutes: float = 0.0  # 0: no time budget; otherwise stop after this much training time
     seed: int = 0  # 0: random seed chosen and recorded
     # speed

@@ -29,6 +29,8 @@ HELP = {
     "warmup_steps": "linear warm-up steps",
     "lr_schedule": "cosine or constant",
     "clipnorm": "gradient clipping by global norm (0 disables)",
+    "stateful": "char-rnn's stateful training: the training text is cut into batch_size contiguous streams and "
+    "each batch continues the previous one's text and LSTM state (reset at each epoch's start, kept in checkpoints)",
     "max_minutes": "stop after this many minutes of training, validation included (0: no limit)",
     "seed": "random seed for weights, data order and dropout (0: pick one and record it)",
     "jit_compile": "XLA compilation: auto, on or off",

@@ -58,6 +58,7 @@ OPTIONAL = {
     "seed": (lambda v: isinstance(v, int) and not isinstance(v, bool), "an integer"),
     "config": (lambda v: isinstance(v, dict), "an object"),
     "seed_states": (lambda v: v is None or isinstance(v, list), "a list"),
+    "carried_state": (lambda v: v is None or isinstance(v, dict), "an object"),
     "status": (lambda v: isinstance(v, str), "a string"),
     "time": (lambda v: v is None or isinstance(v, str), "a string"),
     "lstmgen_version": (lambda v: v is None or isinstance(v, str), "a string"),
@@ -126,6 +127,7 @@ class TrainState:
     status: str | None = None  # running | interrupted | time budget reached
     config: dict = field(default_factory=dict)  # the resolved config it was trained with
     seed_states: list | None = None  # the model's dropout seed generators
+    carried_state: dict | None = None  # stateful training: the LSTM state the next batch starts from
     time: str | None = None
     lstmgen_version: str | None = None
 
@@ -151,7 +153,7 @@ class TrainState:
             "seed": self.seed,
             "config": self.config,
             "seed_states": self.seed_states,
-        }
+        } | ({"carried_state": self.carried_state} if self.carried_state is not None else {})
 
     @classmethod
     def from_json(cls, obj: Any, global_step: int) -> TrainState:

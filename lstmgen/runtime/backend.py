@@ -140,7 +140,7 @@ def fit_input(data):
         return data
     import tensorflow as tf
 
-    spec = tuple(tf.TensorSpec((None, *a.shape[1:]), tf.as_dtype(a.dtype)) for a in data[0])
+    spec = tf.nest.map_structure(lambda a: tf.TensorSpec((None, *a.shape[1:]), tf.as_dtype(a.dtype)), data[0])
     ds = tf.data.Dataset.from_generator(lambda: (data[i] for i in range(len(data))), output_signature=spec)
     options = tf.data.Options()
     options.autotune.enabled = False

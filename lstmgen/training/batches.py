@@ -93,6 +93,34 @@ class TrainBatches(keras.utils.PyDataset):
         return gather(self.ids, shard_rows(self._rows(self.start_step + index), self.shard), self.seq_len)
 
 
+def stream_layout(n_ids: int, seq_len: int, batch_size: int, seed: int, epoch: int) -> tuple[int, int, int]:
+    """(offset, stream length, steps) of one pass of stateful training: `batch_size` contiguous streams of the
+    text from a random offset in [0, seq_len) drawn from (seed, epoch), each cut into `steps` windows."""
+    offset = int(np.random.default_rng([seed, epoch]).integers(seq_len)) if n_ids - 1 >= 2 * seq_len else 0
+    length = (n_ids - 1 - offset) // batch_size
+    return offset, length, length // seq_len
+
+
+class StreamBatches(TrainBatches):
+    """Stateful training's batches: row i of batch k is window k of stream i, so each row continues the text of
+    the same row in the batch before. Inputs are `(ids, keep)`: keep is 0 in a pass's first batch (the carried LSTM
+    state is reset there) and 1 after. A steps_per_epoch longer than a pass starts further passes (new offsets)."""
+
+    def _window(self, step: int) -> tuple[np.ndarray, bool]:
+        per_pass = steps_in_epoch(len(self.ids), self.seq_len, self.batch_size)  # every offset has as many
+        if per_pass == 0:
+            raise ValueError("text too short for one stateful batch")  # check_trainable refuses this earlier
+        k, j = divmod(step, per_pass)
+        offset, length, _ = stream_layout(len(self.ids), self.seq_len, self.batch_size, self.seed, self._pass_epoch(k))
+        return offset + length * np.arange(self.batch_size, dtype=np.int64) + j * self.seq_len, j == 0
+
+    def __getitem__(self, index: int):
+        starts, first = self._window(self.start_step + index)
+        x, y = gather(self.ids, shard_rows(starts, self.shard), self.seq_len)
+        keep = np.full((len(x), 1), 0.0 if first else 1.0, dtype=np.float32)
+        return (x, keep), y
+
+
 class ValBatches(keras.utils.PyDataset):
     """Consecutive non-overlapping windows covering the validation split, in order.
 

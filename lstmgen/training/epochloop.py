@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 from lstmgen.eta.track import EtaTracker, eta_line
 from lstmgen.runs.runfiles import now_iso
 from lstmgen.runtime import backend
-from lstmgen.training.batches import TrainBatches
+from lstmgen.training.batches import StreamBatches, TrainBatches
 from lstmgen.training.monitor import TrainMonitor
 from lstmgen.training.stopping import StopFlag
 from lstmgen.training.usercallbacks import UserCallbacks
@@ -26,7 +26,7 @@ def run_epochs(trainer: Trainer, stop: StopFlag, user: UserCallbacks) -> str:
     """Train `trainer`'s remaining epochs (`Trainer.fit`); returns finished | interrupted | time budget reached |
     stopped by a callback."""
     cfg, st = trainer.cfg, trainer.state
-    batches = TrainBatches(
+    batches = (StreamBatches if cfg.stateful else TrainBatches)(
         trainer.data.train, cfg.seq_len, cfg.batch_size, cfg.seed, trainer.steps, shard=trainer.plan.shard
     )
     if trainer.plan.replicas > 1:
@@ -44,7 +44,7 @@ def run_epochs(trainer: Trainer, stop: StopFlag, user: UserCallbacks) -> str:
         if st.step < trainer.steps:  # else: an epoch resumed with a shorter length, closed at once
             batches.set_epoch(st.epoch, st.step)
             monitor = TrainMonitor(trainer, stop, budget, batches.start_step)
-            fit_logs = trainer.model.fit(
+            fit_logs = trainer.train_model.fit(
                 backend.fit_input(batches),
                 epochs=1,
                 verbose=0,

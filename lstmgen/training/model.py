@@ -15,12 +15,13 @@ def build_model(cfg: Config, vocab_size: int, *, batch_size: int | None = None) 
         lstm = keras.layers.LSTM(
             cfg.units,
             return_sequences=True,
+            return_state=cfg.stateful,  # for the stateful training wrapper (training/stateful.py); unused here
             dropout=cfg.dropout,
             seed=layer_seed(cfg, i),  # see output_dropout
             name=f"lstm_{i}",
             trainable=i >= cfg.freeze_layers,
         )
-        x = lstm(x)
+        x = lstm(x)[0] if cfg.stateful else lstm(x)
     if cfg.dropout:
         # One mask per sequence, as Keras' LSTM uses for its inputs (variational dropout, Gal & Ghahramani 2016):
         # a per-character mask cost 7 % of a CPU training step in random-number generation alone.

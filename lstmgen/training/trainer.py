@@ -28,6 +28,7 @@ from lstmgen.training.model import learning_rate, restore_seed_states, seed_stat
 from lstmgen.training.monitor import ValidationBar
 from lstmgen.training.runopen import check_trainable
 from lstmgen.training.setup import setup_model
+from lstmgen.training.stateful import CarriedState, carried_to_json, compile_like, restore_carried, stateful_model
 from lstmgen.training.stopping import StopFlag
 from lstmgen.training.usercallbacks import UserCallbacks
 from lstmgen.util import atomic
@@ -67,6 +68,12 @@ class Trainer:
         self.has_val = len(data.val) > cfg.seq_len
         self.report: EpochReport | None = None  # loss plot, TensorBoard, per-epoch samples (set by train())
         self.state = TrainState(seed=cfg.seed)
+        self.carried: CarriedState | None = None  # stateful training's LSTM state (training/stateful.py)
+        if cfg.stateful and self.plan.replicas > 1:
+            raise RunError(
+                f"--stateful trains on one device (this job has {self.plan.replicas} replicas); use --distribute off "
+                "or --no-stateful"
+            )
 
     def note(self, message: str) -> None:
         """A note a quiet caller still wants (see `Notes`)."""
@@ -88,6 +95,10 @@ class Trainer:
             setup.jit,
             setup.kernel,
         )
+        self.train_model = self.model  # what `fit` trains: the model itself, or its stateful wrapper
+        if self.cfg.stateful:
+            self.train_model, self.carried = stateful_model(self.model, self.cfg, self.cfg.batch_size)
+            compile_like(self.train_model, self.model, self.cfg, self.jit)
 
     def restore(self) -> bool:
         """Load the newest usable checkpoint (falling back past damaged states and unreadable models), weights and
@@ -108,6 +119,11 @@ class Trainer:
                 state.seed = self.cfg.seed
             self.state = state
             restore_seed_states(self.model, state.seed_states)
+            if self.carried is not None and state.step and not restore_carried(self.carried, state.carried_state):
+                self.note(
+                    f"{path.name} holds no LSTM state for this stateful run: epoch {state.epoch + 1} continues "
+                    "from a zero state"
+                )
             self.note(
                 f"resuming from {path.name}: epoch {state.epoch + 1}, step {state.step} "
                 f"(global step {state.global_step})"
@@ -178,6 +194,7 @@ class Trainer:
             with atomic.atomic_path(path) as tmp, self.plan.local():
                 self.model.save(tmp)
             st.status, st.config, st.seed_states = status, self.cfg.resolved(), seed_states(self.model)
+            st.carried_state = carried_to_json(self.carried) if self.carried is not None else None
             st.time, st.lstmgen_version = now_iso(), __version__
             self.run.commit_checkpoint(st, keep=self.cfg.keep_checkpoints, best=best)
             self.run.write_metrics(st.history)
