@@ -40,6 +40,8 @@ def install(setting: str) -> str:
             f"this is {NAME}: use auto or keras"
         )
     rnn = importlib.import_module(f"keras.src.backend.{NAME}.rnn")
+    if NAME == "torch":
+        _install_flat_cross_entropy()
     if setting == "keras" or not available():
         kb.lstm = rnn.lstm
         _installed = None
@@ -112,3 +114,31 @@ def _torch_lstm(rnn):
         )
 
     return lstm
+
+
+def _install_flat_cross_entropy() -> None:
+    """Keras' torch `sparse_categorical_crossentropy` moves the class axis of (batch, time, vocab) logits to position
+    1, so `F.cross_entropy` reduces over a strided axis: 2.6 against 0.6 ms forward and backward at 32 × 64 × 65,
+    and about 2× at the naive notebook's 128 × 100 (measured with torch 2.14 on this CPU). Flattening to
+    (batch · time, vocab) is a free view of the same numbers and the same loss. Idempotent."""
+    import torch
+    from keras.src.backend.torch import nn
+    from keras.src.backend.torch.core import convert_to_tensor
+
+    keras_ce = getattr(nn.sparse_categorical_crossentropy, "keras_original", nn.sparse_categorical_crossentropy)
+
+    def sparse_categorical_crossentropy(target, output, from_logits=False, axis=-1):
+        output = convert_to_tensor(output)
+        if from_logits and output.dim() > 2 and axis in (-1, output.dim() - 1):
+            target = convert_to_tensor(target, dtype=torch.long)
+            if target.dim() == output.dim() and target.shape[-1] == 1:
+                target = target.squeeze(-1)
+            if tuple(target.shape) == tuple(output.shape[:-1]):
+                flat = torch.nn.functional.cross_entropy(
+                    output.reshape(-1, output.shape[-1]), target.reshape(-1), reduction="none"
+                )
+                return flat.reshape(target.shape)
+        return keras_ce(target, output, from_logits=from_logits, axis=axis)
+
+    sparse_categorical_crossentropy.keras_original = keras_ce  # type: ignore[attr-defined]
+    nn.sparse_categorical_crossentropy = sparse_categorical_crossentropy
