@@ -16,8 +16,10 @@ from click.testing import CliRunner
 from lstmgen.cli.main import cli
 
 FIXTURE = Path(__file__).parent / "fixtures" / "run_v1"
-# metrics.csv after resuming the fixture to the end with the code that wrote it: the resumed epochs must not change.
-EXPECTED = {1: (3.55532, 3.55379), 2: (3.55211, 3.547), 3: (3.54293, 3.53384)}
+# metrics.csv after resuming the fixture to the end. The code that wrote it gave epoch 3 (3.54293, 3.53384); since
+# the output dropout draws one seeded mask per sequence (issue 15) the resumed steps draw other masks, so epoch 3
+# moved by 3e-4. Epoch 1 is read from the fixture and must not change.
+EXPECTED = {1: (3.55532, 3.55379), 2: (3.55211, 3.547), 3: (3.5427, 3.5335)}
 
 
 @pytest.fixture

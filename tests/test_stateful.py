@@ -130,3 +130,13 @@ def test_stateful_training_learns_the_embedded_reber_grammar_through_windows_sho
     run(["prepare", "builtin:reber", "-o", tmp_path / "prep", "-q"])
     assert reber_validity(tmp_path, "stateful", "--stateful") >= 0.95
     assert reber_validity(tmp_path, "windows") < 0.8
+
+
+def test_a_windowed_run_continues_statefully_and_back(corpus, tmp_path):
+    """The LSTMs' extra outputs change no weight: checkpoints load either way, and the saved model stays plain."""
+    plain = [a for a in TINY if a != "--stateful"]
+    run(["train", corpus, "-o", tmp_path / "r", "--epochs", "1", "--steps-per-epoch", "4", *plain])
+    run(["train", tmp_path / "r", "--epochs", "2", "--stateful", "-q"])
+    run(["train", tmp_path / "r", "--epochs", "3", "--no-stateful", "-q"])
+    assert [int(r["global_step"]) for r in metrics(tmp_path / "r")] == [4, 8, 12]
+    assert run(["generate", tmp_path / "r", "--length", "20", "--seed", "1"]).output.strip()
