@@ -6,6 +6,8 @@ times both engines of `lstmgen generate` on the same weights: `numpy` (sample.St
 only (prime and warm-up excluded), median of --repeats. The model is the CPU default shape (2 × 256, vocab 65)
 unless --layers/--units say otherwise; weights are random (speed does not depend on them).
 The table ends with what `--engine auto` picks on this machine and whether that was the fastest measured.
+Under torch a third engine, `fused`, steps the same weights with the fused kernel training uses on a CPU
+(torch._VF.lstm, oneDNN, one time step per call): generation keeps the NumPy engine unless this is faster (issue 15).
 
     python bench/bench_generate.py
     python bench/bench_generate.py --layers 3 --units 1024 --backends jax,torch   # the GPU model shape
@@ -23,13 +25,53 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
+
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 sys.path.insert(0, str(REPO))
 
 
+class FusedStep:
+    """One character per call through torch._VF.lstm (the fused kernel of lstmgen/runtime/fused.py), no autograd."""
+
+    def __init__(self, model):
+        import torch
+
+        from lstmgen.training.model import lstm_layers
+
+        def t(v):
+            return torch.as_tensor(np.asarray(keras_np(v), dtype=np.float32))
+
+        self.torch = torch
+        self.embedding = t(model.get_layer("embedding").embeddings)
+        self.cells = []
+        for layer in lstm_layers(model):
+            k, r, b = (t(w) for w in (layer.cell.kernel, layer.cell.recurrent_kernel, layer.cell.bias))
+            self.cells.append([k.T.contiguous(), r.T.contiguous(), b, torch.zeros_like(b)])
+        self.dense_kernel, self.dense_bias = t(model.get_layer("logits").kernel), t(model.get_layer("logits").bias)
+        self.units = [c[1].shape[1] for c in self.cells]
+        self.vocab_size = self.dense_kernel.shape[1]
+
+    def zero_state(self, batch: int) -> list:
+        return [(self.torch.zeros(1, batch, u), self.torch.zeros(1, batch, u)) for u in self.units]
+
+    def step(self, ids, state):
+        torch = self.torch
+        with torch.no_grad():
+            x = self.embedding[torch.as_tensor(ids)][:, None, :]
+            new = []
+            for params, (h, c) in zip(self.cells, state, strict=True):
+                x, h, c = torch._VF.lstm(x, (h, c), params, True, 1, 0.0, False, False, True)
+                new.append((h, c))
+            return (x[:, 0] @ self.dense_kernel + self.dense_bias).numpy(), new
+
+
+def keras_np(v):
+    return v.numpy() if hasattr(v, "numpy") else v
+
+
 def worker(a) -> dict:
-    import numpy as np
 
     from lstmgen.config import Config
     from lstmgen.generation.devicestep import DeviceStepModel, pick_engine
@@ -38,11 +80,19 @@ def worker(a) -> dict:
     from lstmgen.training.model import build_model
 
     keras.utils.set_random_seed(1)
-    numpy_model = StepModel.from_keras(build_model(Config(layers=a.layers, units=a.units), a.vocab))
+    keras_model = build_model(Config(layers=a.layers, units=a.units), a.vocab)
+    numpy_model = StepModel.from_keras(keras_model)
     engines = {"numpy": numpy_model, "keras": DeviceStepModel(numpy_model)}
+    if NAME == "torch":
+        engines["fused"] = FusedStep(keras_model)
     prime = np.array([1, 2, 3])
     out = {"backend": NAME, "device": describe(), "auto": pick_engine("auto"), "rates": {}}
     for name, model in engines.items():
+        if name == "fused":  # the same logits as the NumPy engine, to float rounding: it is the same model
+            state_a, state_b = numpy_model.zero_state(2), model.zero_state(2)
+            for ids in ([1, 2], [3, 4]):
+                (la, state_a), (lb, state_b) = numpy_model.step(np.array(ids), state_a), model.step(ids, state_b)
+            np.testing.assert_allclose(la, lb, atol=2e-4)
         for streams in a.streams:
             chars = a.chars if streams == 1 else max(a.chars // 4, 200)
             for _ in generate_ids(model, prime, 30, streams, Sampling(), seed=0):  # warm-up / compile
@@ -100,14 +150,22 @@ def main() -> None:
             continue
         results.append(json.loads(proc.stdout.strip().splitlines()[-1]))
     print(f"\ngeneration chars/s, {a.layers} × {a.units} LSTM, vocab {a.vocab}")
+    names = ("numpy", "keras", "fused")
     print(
         f"{'backend':<11} {'device':<34} "
-        + " ".join(f"{e + ' ' + str(s):>12}" for e in ("numpy", "keras") for s in a.streams)
+        + " ".join(f"{e + ' ' + str(s):>12}" for e in names for s in a.streams)
         + "  auto picks"
     )
     for r in results:
-        cells = " ".join(f"{r['rates'][f'{e}/{s}']:>12,.0f}" for e in ("numpy", "keras") for s in a.streams)
-        fastest = {s: max(("numpy", "keras"), key=lambda e: r["rates"][f"{e}/{s}"]) for s in a.streams}
+        cells = " ".join(
+            f"{r['rates'][f'{e}/{s}']:>12,.0f}" if f"{e}/{s}" in r["rates"] else f"{'-':>12}"
+            for e in names
+            for s in a.streams
+        )
+        fastest = {
+            s: max((e for e in names if f"{e}/{s}" in r["rates"]), key=lambda e: r["rates"][f"{e}/{s}"])
+            for s in a.streams
+        }
         verdict = ", ".join(
             f"{s}: {'fastest' if fastest[s] == r['auto'] else 'slower than ' + fastest[s]}" for s in a.streams
         )
