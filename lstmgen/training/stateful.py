@@ -36,7 +36,7 @@ class CarriedState(keras.layers.Layer):
 
     def __init__(self, layers: int, units: int, batch: int, **kwargs):
         super().__init__(**kwargs)
-        self.n, self.units, self.batch = layers, units, batch
+        self.units, self.batch = units, batch
         self.states = [
             self.add_weight(shape=(batch, units), initializer="zeros", trainable=False, name=f"{kind}{i}")
             for i in range(layers)
@@ -59,7 +59,7 @@ class CarriedState(keras.layers.Layer):
 
     def compute_output_spec(self, inputs, training=None):
         if len(inputs) == 2:
-            return [keras.KerasTensor((self.batch, self.units), dtype=self.compute_dtype) for _ in self.states]
+            return [keras.KerasTensor((self.batch, self.units), dtype=self.variable_dtype) for _ in self.states]
         return keras.KerasTensor(inputs[0].shape, dtype=inputs[0].dtype)
 
 
