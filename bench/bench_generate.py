@@ -38,10 +38,11 @@ class FusedStep:
     def __init__(self, model):
         import torch
 
+        from lstmgen.runtime.backend import keras
         from lstmgen.training.model import lstm_layers
 
         def t(v):
-            return torch.as_tensor(np.asarray(keras_np(v), dtype=np.float32))
+            return torch.as_tensor(keras.ops.convert_to_numpy(v).astype(np.float32))
 
         self.torch = torch
         self.embedding = t(model.get_layer("embedding").embeddings)
@@ -67,12 +68,7 @@ class FusedStep:
             return (x[:, 0] @ self.dense_kernel + self.dense_bias).numpy(), new
 
 
-def keras_np(v):
-    return v.numpy() if hasattr(v, "numpy") else v
-
-
 def worker(a) -> dict:
-
     from lstmgen.config import Config
     from lstmgen.generation.devicestep import DeviceStepModel, pick_engine
     from lstmgen.generation.sample import Sampling, StepModel, generate_ids

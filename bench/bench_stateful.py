@@ -13,7 +13,6 @@ beside it, since that is the way of reading a model that stateful training shoul
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import shlex
 import subprocess
@@ -39,19 +38,14 @@ def side(corpus: Path, minutes: float, options: list[str], run: Path) -> dict:
     rows = read_metrics(run)
     within = [r for r in rows if r["seconds"] <= minutes * 60] or rows[:1]
     best = min(within, key=lambda r: r["val_loss"])
-    stateful = {}
-    with open(run / "metrics.csv", encoding="utf-8") as f:
-        for r in csv.DictReader(f):
-            if r.get("val_loss_stateful"):
-                stateful[int(r["epoch"])] = float(r["val_loss_stateful"])
     return {
         "command": cmd,
         "best_val_loss": best["val_loss"],
         "best_epoch": best["epoch"],
         "best_seconds": best["seconds"],
-        "best_val_loss_stateful": stateful.get(best["epoch"]),
+        "best_val_loss_stateful": best["val_loss_stateful"],
         "steps": rows[-1]["step"],
-        "curve": [r | {"val_loss_stateful": stateful.get(r["epoch"])} for r in rows],
+        "curve": rows,
     }
 
 

@@ -49,6 +49,7 @@ def read_metrics(run: Path) -> list[dict]:
                     "wall_seconds": wall,
                     "loss": float(r["loss"]),
                     "val_loss": float(r["val_loss"]),
+                    "val_loss_stateful": float(r["val_loss_stateful"]) if r.get("val_loss_stateful") else None,
                 }
             )
     return rows

@@ -55,14 +55,15 @@ def test_each_row_continues_the_same_row_of_the_batch_before():
 def test_carried_state_is_the_lstm_state_after_the_streams_so_far():
     """With frozen weights (learning rate 0, no dropout) the state carried after k steps is exactly the state of
     the NumPy step model run over each stream's first k windows from zero."""
+    from lstmgen.training.model import compile_model
     from lstmgen.training.setup import setup_model
-    from lstmgen.training.stateful import compile_like, stateful_model
+    from lstmgen.training.stateful import stateful_model
 
     cfg = make_config(None, {"units": 12, "embedding_dim": 6, "layers": 2, "dropout": 0.0, "stateful": True})
     cfg.mixed_precision, cfg.lr_schedule, cfg.learning_rate = "off", "constant", 0.0  # frozen: no update
     setup = setup_model(cfg, 10, total_steps=10, seed=2)
     wrapper, carried = stateful_model(setup.model, cfg, batch_size=3)
-    compile_like(wrapper, setup.model, cfg, setup.jit)
+    compile_model(wrapper, cfg, 0, setup.jit, optimizer=setup.model.optimizer)
     ids = np.random.default_rng(1).integers(0, 10, 400)
     batches = StreamBatches(ids, seq_len=7, batch_size=3, seed=4, steps=4)
     wrapper.fit(batches, epochs=1, verbose=0, shuffle=False)

@@ -14,10 +14,15 @@ import numpy as np
 from lstmgen.runtime.backend import keras
 
 
+def draw_offset(rng: np.random.Generator, n_ids: int, seq_len: int) -> int:
+    """An epoch's start offset in [0, seq_len): the first draw of its (seed, epoch) generator."""
+    return int(rng.integers(seq_len)) if n_ids - 1 >= 2 * seq_len else 0
+
+
 def epoch_order(n_ids: int, seq_len: int, batch_size: int, seed: int, epoch: int) -> np.ndarray:
     """Window start positions for one epoch, in training order, trimmed to whole batches."""
     rng = np.random.default_rng([seed, epoch])
-    offset = int(rng.integers(seq_len)) if n_ids - 1 >= 2 * seq_len else 0
+    offset = draw_offset(rng, n_ids, seq_len)
     n_windows = (n_ids - 1 - offset) // seq_len
     starts = offset + seq_len * rng.permutation(n_windows)
     usable = (n_windows // batch_size) * batch_size
@@ -26,7 +31,7 @@ def epoch_order(n_ids: int, seq_len: int, batch_size: int, seed: int, epoch: int
 
 def pass_rows(n_ids: int, seq_len: int, batch_size: int, seed: int, epoch: int) -> int:
     """len(epoch_order(...)) without the permutation: only the offset is drawn."""
-    offset = int(np.random.default_rng([seed, epoch]).integers(seq_len)) if n_ids - 1 >= 2 * seq_len else 0
+    offset = draw_offset(np.random.default_rng([seed, epoch]), n_ids, seq_len)
     return (n_ids - 1 - offset) // seq_len // batch_size * batch_size
 
 
@@ -93,25 +98,19 @@ class TrainBatches(keras.utils.PyDataset):
         return gather(self.ids, shard_rows(self._rows(self.start_step + index), self.shard), self.seq_len)
 
 
-def stream_layout(n_ids: int, seq_len: int, batch_size: int, seed: int, epoch: int) -> tuple[int, int, int]:
-    """(offset, stream length, steps) of one pass of stateful training: `batch_size` contiguous streams of the
-    text from a random offset in [0, seq_len) drawn from (seed, epoch), each cut into `steps` windows."""
-    offset = int(np.random.default_rng([seed, epoch]).integers(seq_len)) if n_ids - 1 >= 2 * seq_len else 0
-    length = (n_ids - 1 - offset) // batch_size
-    return offset, length, length // seq_len
-
-
 class StreamBatches(TrainBatches):
     """Stateful training's batches: row i of batch k is window k of stream i, so each row continues the text of
-    the same row in the batch before. Inputs are `(ids, keep)`: keep is 0 in a pass's first batch (the carried LSTM
-    state is reset there) and 1 after. A steps_per_epoch longer than a pass starts further passes (new offsets)."""
+    the same row in the batch before: `batch_size` contiguous streams of the text from the pass's random offset.
+    Inputs are `(ids, keep)`: keep is 0 in a pass's first batch (the carried LSTM state is reset there) and 1 after.
+    A steps_per_epoch longer than a pass starts further passes (new offsets)."""
 
     def _window(self, step: int) -> tuple[np.ndarray, bool]:
         per_pass = steps_in_epoch(len(self.ids), self.seq_len, self.batch_size)  # every offset has as many
         if per_pass == 0:
             raise ValueError("text too short for one stateful batch")  # check_trainable refuses this earlier
         k, j = divmod(step, per_pass)
-        offset, length, _ = stream_layout(len(self.ids), self.seq_len, self.batch_size, self.seed, self._pass_epoch(k))
+        offset = draw_offset(np.random.default_rng([self.seed, self._pass_epoch(k)]), len(self.ids), self.seq_len)
+        length = (len(self.ids) - 1 - offset) // self.batch_size
         return offset + length * np.arange(self.batch_size, dtype=np.int64) + j * self.seq_len, j == 0
 
     def __getitem__(self, index: int):

@@ -61,10 +61,15 @@ def learning_rate(cfg: Config, total_steps: int):
     )
 
 
-def compile_model(model: keras.Model, cfg: Config, total_steps: int, jit_compile) -> keras.Model:
-    optimizer = keras.optimizers.Adam(
-        learning_rate=learning_rate(cfg, total_steps), global_clipnorm=cfg.clipnorm or None
-    )
+def compile_model(
+    model: keras.Model, cfg: Config, total_steps: int, jit_compile, optimizer: keras.optimizers.Optimizer | None = None
+) -> keras.Model:
+    """Compile with Adam on cfg's schedule, or with `optimizer` (another model's over the same weights: one set of
+    slots, as the stateful wrapper of training/stateful.py shares its model's)."""
+    if optimizer is None:
+        optimizer = keras.optimizers.Adam(
+            learning_rate=learning_rate(cfg, total_steps), global_clipnorm=cfg.clipnorm or None
+        )
     model.compile(
         optimizer=optimizer,
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),

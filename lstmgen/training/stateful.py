@@ -81,16 +81,6 @@ def stateful_model(model: keras.Model, cfg: Config, batch_size: int) -> tuple[ke
     return keras.Model([ids, keep], logits, name="lstmgen_stateful"), carried
 
 
-def compile_like(wrapper: keras.Model, model: keras.Model, cfg: Config, jit_compile) -> None:
-    """Compile `wrapper` with `model`'s optimizer (one set of slots for the shared weights) and loss."""
-    wrapper.compile(
-        optimizer=model.optimizer,
-        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-        jit_compile=jit_compile,
-        steps_per_execution=cfg.steps_per_execution,
-    )
-
-
 def carried_to_json(carried: CarriedState) -> dict:
     """The carried states as JSON: float32 little-endian bytes in base64 (exact, and a quarter of decimal text)."""
     values = [np.asarray(keras.ops.convert_to_numpy(v), dtype="<f4") for v in carried.states]

@@ -24,11 +24,11 @@ from lstmgen.training import distribute
 from lstmgen.training.batches import ValBatches, steps_in_epoch
 from lstmgen.training.epoch_report import EpochReport
 from lstmgen.training.epochloop import run_epochs
-from lstmgen.training.model import learning_rate, restore_seed_states, seed_states, set_weights
+from lstmgen.training.model import compile_model, learning_rate, restore_seed_states, seed_states, set_weights
 from lstmgen.training.monitor import ValidationBar
 from lstmgen.training.runopen import check_trainable
 from lstmgen.training.setup import setup_model
-from lstmgen.training.stateful import CarriedState, carried_to_json, compile_like, restore_carried, stateful_model
+from lstmgen.training.stateful import CarriedState, carried_to_json, restore_carried, stateful_model
 from lstmgen.training.stopping import StopFlag
 from lstmgen.training.usercallbacks import UserCallbacks
 from lstmgen.util import atomic
@@ -98,7 +98,7 @@ class Trainer:
         self.train_model = self.model  # what `fit` trains: the model itself, or its stateful wrapper
         if self.cfg.stateful:
             self.train_model, self.carried = stateful_model(self.model, self.cfg, self.cfg.batch_size)
-            compile_like(self.train_model, self.model, self.cfg, self.jit)
+            compile_model(self.train_model, self.cfg, 0, self.jit, optimizer=self.model.optimizer)
 
     def restore(self) -> bool:
         """Load the newest usable checkpoint (falling back past damaged states and unreadable models), weights and
