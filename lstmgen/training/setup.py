@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from lstmgen.config import Config
-from lstmgen.runtime import backend, fused
+from lstmgen.runtime import backend, fused, torchstep
 from lstmgen.runtime.backend import keras
 from lstmgen.training.model import build_model, compile_model
 
@@ -45,8 +45,10 @@ def setup_model(
     precision = backend.set_precision(cfg.mixed_precision)
     jit = backend.resolve_jit(cfg.jit_compile, precision)
     kernel = fused.install(cfg.lstm_kernel)
+    torchstep.install()
     model = build_model(cfg, vocab_size)
     compile_model(model, compile_cfg or cfg, total_steps=total_steps, jit_compile=jit)
+    torchstep.lighten(model.optimizer)
     if build_optimizer:  # a resumed run restores the optimizer's state into these variables before fitting
         model.optimizer.build(model.trainable_variables)
     return ModelSetup(model, threads, precision, jit, kernel)

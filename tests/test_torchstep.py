@@ -1,0 +1,149 @@
+"""The torch optimizer shortcuts (lstmgen/runtime/torchstep.py) compute what Keras computes: the same learning rate at
+every step, the same clipped gradients, and so the same weights after training steps."""
+
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from lstmgen.runtime.backend import keras
+from lstmgen.runtime.torchstep import cosine_decay
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"initial_learning_rate": 4e-5, "decay_steps": 300, "alpha": 0.05, "warmup_target": 4e-3, "warmup_steps": 40},
+        {"initial_learning_rate": 2e-3, "decay_steps": 250, "alpha": 0.0},
+        {"initial_learning_rate": 1e-3, "decay_steps": 1, "alpha": 0.1, "warmup_target": 1e-2, "warmup_steps": 1},
+    ],
+)
+def test_cosine_decay_matches_keras_at_every_step(kwargs):
+    schedule = keras.optimizers.schedules.CosineDecay(**kwargs)
+    last = kwargs["decay_steps"] + kwargs.get("warmup_steps", 0)
+    peak = max(kwargs["initial_learning_rate"], kwargs.get("warmup_target") or 0.0)
+    for step in [*range(0, last + 1, max(last // 60, 1)), last - 1, last, last + 1, 10 * last]:
+        want = float(keras.ops.convert_to_numpy(schedule(step)))
+        # Keras computes in float32: near the end of the decay its error is ~1e-7 of the peak, not of the value
+        assert cosine_decay(schedule, step) == pytest.approx(want, rel=2e-6, abs=1e-6 * peak), step
+
+
+def test_lighten_is_a_no_op_off_torch():
+    from lstmgen.runtime import torchstep
+    from lstmgen.runtime.backend import NAME
+
+    if NAME == "torch":
+        pytest.skip("this checks the other backends")
+    optimizer = keras.optimizers.Adam(global_clipnorm=1.0)
+    assert torchstep.lighten(optimizer) is False
+    assert "_clip_gradients" not in vars(optimizer)
+
+
+TRAIN = r"""
+import json, numpy as np, keras, torch
+from lstmgen.config import Config
+from lstmgen.runtime import fused, torchstep
+from lstmgen.training.model import build_model, compile_model
+fused.install("auto")
+rng = np.random.default_rng(0)
+x = rng.integers(0, 30, size=(64, 12)).astype("int32")
+y = rng.integers(0, 30, size=(64, 12)).astype("int32")
+cfg = Config(embedding_dim=8, layers=2, units=16, dropout=0.1, learning_rate=0.05, warmup_steps=3, clipnorm=0.5)
+def train(light):
+    keras.utils.set_random_seed(1)
+    model = build_model(cfg, 30)
+    compile_model(model, cfg, total_steps=8, jit_compile=False)
+    if light:
+        assert torchstep.lighten(model.optimizer) and not torchstep.lighten(model.optimizer)
+    rates = []
+    for _ in range(2):
+        model.fit(x, y, batch_size=16, epochs=1, verbose=0, shuffle=False)
+        rates.append(float(keras.ops.convert_to_numpy(model.optimizer.learning_rate)))
+    config = model.optimizer.get_config()
+    config.pop("name")  # adam, adam_1: the second of a process
+    return [w.numpy() for w in model.weights], rates, config
+a, ra, ca = train(False)
+b, rb, cb = train(True)
+grads = [torch.tensor(rng.normal(size=s) * f, dtype=torch.float32) for s, f in [((5, 3), 10.0), ((7,), 1.0)]]
+norm = float(np.sqrt(sum((g.numpy().astype("float64") ** 2).sum() for g in grads)))
+want = [g.numpy() * min(1.0, 2.0 / norm) for g in grads]
+got = torchstep.clip_by_global_norm([g.clone() for g in grads] + [None], 2.0)
+small = torchstep.clip_by_global_norm([g.clone() for g in grads], 1e6)
+bad = torchstep.clip_by_global_norm([torch.tensor([float("inf"), 1.0])], 1.0)
+print(json.dumps({
+    "weights": max(float(np.abs(p - q).max()) for p, q in zip(a, b, strict=True)),
+    "moved": max(float(np.abs(p).max()) for p in a),
+    "rates": [ra, rb], "same_config": ca == cb,
+    "clip": max(float(np.abs(w - g.numpy()).max()) for w, g in zip(want, got, strict=False)),
+    "clip_none_kept": got[-1] is None,
+    "unclipped": max(float(np.abs(s.numpy() - g.numpy()).max()) for s, g in zip(small, grads, strict=True)),
+    "nan": bool(torch.isnan(bad[0]).all()),
+}))
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(importlib.util.find_spec("torch") is None, reason="torch is not installed (pip install torch)")
+def test_lightened_adam_trains_the_same_weights_on_torch():
+    out = subprocess.run(
+        [sys.executable, "-c", TRAIN],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "KERAS_BACKEND": "torch"},
+        check=True,
+    )
+    r = json.loads(out.stdout.strip().splitlines()[-1])
+    assert r["weights"] <= 1e-6 < r["moved"], r
+    assert np.allclose(r["rates"][0], r["rates"][1], rtol=1e-6), r
+    assert r["same_config"], r  # the saved optimizer is plain Keras Adam
+    assert r["clip"] <= 1e-5 and r["clip_none_kept"] and r["unclipped"] == 0.0 and r["nan"], r
+
+
+DROPOUT = r"""
+import json, numpy as np, keras, torch
+from keras.src.backend.torch import random
+from lstmgen.runtime import torchstep
+keras_dropout = random.dropout
+assert torchstep.install() and torchstep.install()
+assert random.dropout.keras_original is keras_dropout
+layer = keras.layers.Dropout(0.3, noise_shape=(None, 1, 64), seed=7)
+x = torch.ones(200, 5, 64, requires_grad=True)
+state = layer.seed_generator.state.value.clone()
+out = layer(x, training=True)
+out.sum().backward()
+mask = out.detach().numpy()
+layer.seed_generator.state.assign(state)
+again = layer(x, training=True).detach().numpy()
+after = layer(x, training=True).detach().numpy()
+plain = keras.layers.Dropout(0.3)(x, training=True).detach().numpy()  # unseeded: Keras' own path
+print(json.dumps({
+    "values": sorted({round(float(v), 5) for v in np.unique(mask)}),
+    "kept": float((mask > 0).mean()),
+    "same_along_time": bool((mask == mask[:, :1, :]).all()),
+    "grad_is_mask": bool(np.array_equal(x.grad.numpy(), mask)),
+    "replayed": bool(np.array_equal(mask, again)),
+    "advances": bool(not np.array_equal(mask, after)),
+    "unseeded_kept": float((plain > 0).mean()),
+    "inference": bool(np.array_equal(layer(x, training=False).detach().numpy(), x.detach().numpy())),
+}))
+"""
+
+
+@pytest.mark.skipif(importlib.util.find_spec("torch") is None, reason="torch is not installed (pip install torch)")
+def test_seeded_dropout_is_keras_dropout_drawn_once_and_replayable():
+    out = subprocess.run(
+        [sys.executable, "-c", DROPOUT],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "KERAS_BACKEND": "torch"},
+        check=True,
+    )
+    r = json.loads(out.stdout.strip().splitlines()[-1])
+    assert r["values"] == [0.0, round(1 / 0.7, 5)], r
+    assert abs(r["kept"] - 0.7) < 0.03 and abs(r["unseeded_kept"] - 0.7) < 0.03, r  # 12,800 mask draws
+    assert r["same_along_time"] and r["grad_is_mask"] and r["inference"], r
+    assert r["replayed"] and r["advances"], r  # the mask is a function of the generator state checkpoints carry
