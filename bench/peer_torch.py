@@ -1,10 +1,10 @@
 """lstmgen's training speed next to what a user would write instead: a plain PyTorch `nn.LSTM` loop, one run.
 
-The PyTorch side is the ~40-line loop from a tutorial: `nn.Embedding → nn.LSTM(num_layers, dropout) → Dropout →
-nn.Linear`, Adam with global-norm clipping, random windows of the corpus, float32 or bfloat16 autocast (oneDNN's
-fused LSTM on a CPU). The lstmgen side is the real CLI (`lstmgen train CORPUS --config cpu …`) in a fresh process on
-each Keras backend asked for; its rate is read from train.log in the second epoch (steady state, as
-bench/clirate.py does). Each measurement is a fresh process; sides alternate; medians of `--repeats`.
+The PyTorch side is the ~40-line loop from a tutorial (bench/torchloop.py): `nn.Embedding → nn.LSTM(num_layers,
+dropout) → Dropout → nn.Linear`, Adam with global-norm clipping, random windows of the corpus, float32 or bfloat16
+autocast (oneDNN's fused LSTM on a CPU). The lstmgen side is the real CLI (`lstmgen train CORPUS --config cpu …`)
+in a fresh process on each Keras backend asked for; its rate is read from train.log in the second epoch (steady
+state, as bench/clirate.py does). Each measurement is a fresh process; sides alternate; medians of `--repeats`.
 
 Shapes (--shapes): `cpu` = the CPU default (Embedding 64 → 2 × LSTM 256 → Dense V, dropout 0.2, batch 32 × 64) on
 tinyshakespeare; `naive` = the notebook's model (1 × 128, embedding 50, batch 128 × 100) on War and Peace;
@@ -14,6 +14,9 @@ Target (issue 15): lstmgen ÷ PyTorch ≥ 1.0, best precision of each side.
 
     python bench/peer_torch.py                                  # needs torch installed (pip install torch)
     python bench/peer_torch.py --shapes cpu --steps 60 --repeats 1   # quick look
+
+Fresh processes on a box whose speed drifts by ±20 % within minutes need many repeats; bench/peer_torch_steps.py
+alternates the two training steps in one process instead.
 """
 
 from __future__ import annotations
@@ -32,51 +35,7 @@ DATA = REPO.parent / "shared" / "data"
 sys.path.insert(0, str(HERE))
 
 from clirate import train_chars_per_s  # noqa: E402
-
-SHAPES = {  # name: (corpus, layers, units, embedding, dropout, batch, seq)
-    "cpu": ("tinyshakespeare.txt", 2, 256, 64, 0.2, 32, 64),
-    "naive": ("warandpeace.txt", 1, 128, 50, 0.0, 128, 100),
-    "2x512": ("tinyshakespeare.txt", 2, 512, 64, 0.2, 32, 64),
-}
-
-TORCH_LOOP = r"""
-import sys, time, json, numpy as np, torch, torch.nn as nn
-corpus, layers, units, emb, dropout, batch, seq, precision, steps, warmup = sys.argv[1:]
-layers, units, emb, batch, seq, steps, warmup = map(int, (layers, units, emb, batch, seq, steps, warmup))
-text = open(corpus, encoding="utf-8").read()
-chars = sorted(set(text)); lut = {c: i for i, c in enumerate(chars)}
-ids = torch.tensor([lut[c] for c in text], dtype=torch.long)
-V = len(chars)
-class CharLSTM(nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.emb = nn.Embedding(V, emb)
-        self.lstm = nn.LSTM(emb, units, layers, dropout=float(dropout) if layers > 1 else 0.0, batch_first=True)
-        self.drop = nn.Dropout(float(dropout))
-        self.out = nn.Linear(units, V)
-    def forward(self, x):
-        h, _ = self.lstm(self.emb(x))
-        return self.out(self.drop(h))
-torch.manual_seed(1)
-model = CharLSTM()
-opt = torch.optim.Adam(model.parameters(), lr=4e-3)
-loss_fn = nn.CrossEntropyLoss()
-def step():
-    starts = torch.randint(0, len(ids) - seq - 1, (batch,))
-    w = ids[starts[:, None] + torch.arange(seq + 1)]
-    x, y = w[:, :-1], w[:, 1:]
-    with torch.autocast("cpu", dtype=torch.bfloat16, enabled=precision == "bf16"):
-        logits = model(x)
-    loss = loss_fn(logits.float().reshape(-1, V), y.reshape(-1))
-    opt.zero_grad(); loss.backward()
-    nn.utils.clip_grad_norm_(model.parameters(), 5.0); opt.step()
-    return loss
-for _ in range(warmup): step()
-t0 = time.perf_counter()
-for _ in range(steps): loss = step()
-float(loss)
-print(json.dumps({"chars_per_s": steps * batch * seq / (time.perf_counter() - t0)}))
-"""
+from torchloop import SHAPES  # noqa: E402
 
 
 def torch_loop(shape: str, precision: str, steps: int, warmup: int) -> float:
@@ -84,8 +43,7 @@ def torch_loop(shape: str, precision: str, steps: int, warmup: int) -> float:
     out = subprocess.run(
         [
             sys.executable,
-            "-c",
-            TORCH_LOOP,
+            str(HERE / "torchloop.py"),
             str(DATA / corpus),
             str(layers),
             str(units),
@@ -159,8 +117,17 @@ def main() -> None:
                     "precision": precision,
                     "chars_per_s": res,
                     "median": {k: statistics.median(v) for k, v in res.items()},
+                    # each repeat's lstmgen ÷ the PyTorch run just before it: what the box's drift disturbs least
+                    "median_pair_ratio": {
+                        k: statistics.median(q / p for p, q in zip(res["pytorch loop"], v, strict=True))
+                        for k, v in res.items()
+                        if k != "pytorch loop"
+                    },
                 }
             )
+    for r in rows:
+        for k, v in r["median_pair_ratio"].items():
+            print(f"{r['shape']:<6} {r['precision']:<5} {k}: median of per-repeat ratios {v:.2f}×")
     print(f"\n{'shape':<6} {'side':<20} " + " ".join(f"{pr:>10}" for pr in a.precisions) + "   best ÷ pytorch best")
     for shape in a.shapes:
         meds = {(r["precision"], k): v for r in rows if r["shape"] == shape for k, v in r["median"].items()}
