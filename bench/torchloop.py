@@ -56,7 +56,7 @@ def torch_step(text: str, layers: int, units: int, emb: int, dropout: float, bat
         loss.backward()
         nn.utils.clip_grad_norm_(model.parameters(), 5.0)
         opt.step()
-        return loss
+        return loss.detach()
 
     return step
 
