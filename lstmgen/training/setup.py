@@ -42,7 +42,7 @@ def setup_model(
     distribution scope when there is one."""
     threads = backend.set_threads(cfg.threads)
     backend.seed_everything(seed, deterministic=deterministic)
-    precision = backend.set_precision(cfg.mixed_precision)
+    precision = backend.set_precision(cfg.mixed_precision, stateful=cfg.stateful)
     jit = backend.resolve_jit(cfg.jit_compile, precision)
     kernel = fused.install(cfg.lstm_kernel)
     torchstep.install()
