@@ -1,13 +1,9 @@
 """The fused LSTM kernel (lstmgen/fused.py) computes what Keras' own LSTM computes: logits and gradients equal on the
 same weights. It exists on the torch backend, so these run where torch is installed (each in a fresh process)."""
 
-import importlib.util
-import json
-import os
-import subprocess
-import sys
-
 import pytest
+
+from torchrun import needs_torch, run_torch
 
 CHECK = r"""
 import json, numpy as np, keras, torch
@@ -38,17 +34,10 @@ print(json.dumps({"logits": float(np.abs(a - b).max()),
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(importlib.util.find_spec("torch") is None, reason="torch is not installed (pip install torch)")
+@needs_torch
 @pytest.mark.parametrize("policy, tol", [("float32", 1e-5), ("mixed_bfloat16", 3e-2)])
 def test_fused_matches_keras(policy, tol):
-    out = subprocess.run(
-        [sys.executable, "-c", CHECK, policy],
-        capture_output=True,
-        text=True,
-        env={**os.environ, "KERAS_BACKEND": "torch"},
-        check=True,
-    )
-    r = json.loads(out.stdout.strip().splitlines()[-1])
+    r = run_torch(CHECK, policy)
     if policy == "float32":
         assert r["logits"] <= 1e-5 and r["grads"] <= 1e-5, r  # absolute, as the issue asks
     # relative to the values' size too: bf16 keeps ~3 digits, and the two paths round at different points
@@ -90,16 +79,9 @@ print(json.dumps(out))
 """
 
 
-@pytest.mark.skipif(importlib.util.find_spec("torch") is None, reason="torch is not installed (pip install torch)")
+@needs_torch
 def test_flattened_cross_entropy_equals_keras_own():
-    out = subprocess.run(
-        [sys.executable, "-c", CROSS_ENTROPY],
-        capture_output=True,
-        text=True,
-        env={**os.environ, "KERAS_BACKEND": "torch"},
-        check=True,
-    )
-    r = json.loads(out.stdout.strip().splitlines()[-1])
+    r = run_torch(CROSS_ENTROPY)
     assert r.pop("idempotent") is True
     for case, (same_shape, loss_diff, grad_diff) in r.items():
         assert same_shape and loss_diff <= 1e-6 and grad_diff <= 1e-6, (case, loss_diff, grad_diff)

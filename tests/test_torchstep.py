@@ -1,17 +1,13 @@
-"""The torch optimizer shortcuts (lstmgen/runtime/torchstep.py) compute what Keras computes: the same learning rate at
-every step, the same clipped gradients, and so the same weights after training steps."""
-
-import importlib.util
-import json
-import os
-import subprocess
-import sys
+"""The torch step shortcuts (lstmgen/runtime/torchstep.py) compute what Keras computes: the same learning rate at
+every step, the same clipped gradients and weights after training, and seeded dropout masks drawn from the state
+that checkpoints carry."""
 
 import numpy as np
 import pytest
 
 from lstmgen.runtime.backend import keras
 from lstmgen.runtime.torchstep import cosine_decay
+from torchrun import needs_torch, run_torch
 
 
 @pytest.mark.parametrize(
@@ -87,16 +83,9 @@ print(json.dumps({
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(importlib.util.find_spec("torch") is None, reason="torch is not installed (pip install torch)")
+@needs_torch
 def test_lightened_adam_trains_the_same_weights_on_torch():
-    out = subprocess.run(
-        [sys.executable, "-c", TRAIN],
-        capture_output=True,
-        text=True,
-        env={**os.environ, "KERAS_BACKEND": "torch"},
-        check=True,
-    )
-    r = json.loads(out.stdout.strip().splitlines()[-1])
+    r = run_torch(TRAIN)
     assert r["weights"] <= 1e-6 < r["moved"], r
     assert np.allclose(r["rates"][0], r["rates"][1], rtol=1e-6), r
     assert r["same_config"], r  # the saved optimizer is plain Keras Adam
@@ -133,16 +122,9 @@ print(json.dumps({
 """
 
 
-@pytest.mark.skipif(importlib.util.find_spec("torch") is None, reason="torch is not installed (pip install torch)")
+@needs_torch
 def test_seeded_dropout_is_keras_dropout_drawn_once_and_replayable():
-    out = subprocess.run(
-        [sys.executable, "-c", DROPOUT],
-        capture_output=True,
-        text=True,
-        env={**os.environ, "KERAS_BACKEND": "torch"},
-        check=True,
-    )
-    r = json.loads(out.stdout.strip().splitlines()[-1])
+    r = run_torch(DROPOUT)
     assert r["values"] == [0.0, round(1 / 0.7, 5)], r
     assert abs(r["kept"] - 0.7) < 0.03 and abs(r["unseeded_kept"] - 0.7) < 0.03, r  # 12,800 mask draws
     assert r["same_along_time"] and r["grad_is_mask"] and r["inference"], r
