@@ -23,6 +23,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from report import save_json
+
 REPO = Path(__file__).resolve().parent.parent
 FIXTURE = REPO / "tests" / "fixtures" / "logs" / "keras_log_verbose1.txt"
 
@@ -110,8 +112,7 @@ def main() -> None:
         f"command (python start-up alone {speed['python_startup_seconds']:.2f} s), TensorFlow imported: "
         f"{speed['tensorflow_imported']}, exit {speed['exit_code']}"
     )
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps({"forecast": acc, "log_speed": speed}, indent=2))
+    save_json(Path(args.out), {"forecast": acc, "log_speed": speed})
 
 
 if __name__ == "__main__":

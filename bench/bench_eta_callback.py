@@ -14,7 +14,6 @@ and a forecast every 10 steps (each through the full `estimate` pipeline).
 
 from __future__ import annotations
 
-import json
 import statistics
 import sys
 import time
@@ -27,7 +26,7 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
 from lstmgen.training.etacallback import EtaCallback  # noqa: E402
-from lstmgen.util.atomic import write_text  # noqa: E402
+from report import save_json  # noqa: E402
 
 EPOCHS, STEPS, BATCH = 3, 100, 64
 
@@ -103,7 +102,7 @@ def main() -> None:
             "wall_difference_median": ab,
         }
     out = REPO / "bench" / "results" / f"eta_callback_{keras.backend.backend()}.json"
-    write_text(out, json.dumps(result, indent=1))
+    save_json(out, result, indent=1)
 
 
 if __name__ == "__main__":

@@ -13,7 +13,6 @@ etainterval's FLOOR and PRIOR_SPREAD) and "held out" (only scored). Both halves 
 
 from __future__ import annotations
 
-import json
 import math
 import statistics
 import sys
@@ -27,7 +26,7 @@ from lstmgen.eta.estimate import estimate  # noqa: E402
 from lstmgen.eta.interval import INTERVAL  # noqa: E402
 from lstmgen.eta.logparse import parse_log  # noqa: E402
 from lstmgen.eta.logruns import build_runs  # noqa: E402
-from lstmgen.util.atomic import write_text  # noqa: E402
+from report import save_json  # noqa: E402
 
 REAL = REPO / "tests" / "fixtures" / "logs" / "real"
 NOW = datetime(2025, 1, 1, 12, 0, 0)
@@ -129,7 +128,7 @@ def main() -> None:
                 f"({s['more_than_2x_off_without_unseen_stall']} without a stall ahead)"
             )
     out = REPO / "bench" / "results" / "eta_real.json"
-    write_text(out, json.dumps(result, indent=1, default=str))
+    save_json(out, result, indent=1)
 
 
 if __name__ == "__main__":

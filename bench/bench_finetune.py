@@ -36,6 +36,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 from quality import read_metrics  # noqa: E402
+from report import save_json  # noqa: E402
 
 # Each licence once (not GFDL-1.2 or LGPL-2 beside their later versions); the last ones, the validation split,
 # are the ones without a sibling in the list.
@@ -196,8 +197,7 @@ def main() -> None:
                 f"{name}: fine-tuned {lo:g} min {f_lo['best_val_loss']:.4f} vs scratch {hi:g} min "
                 f"{s_hi['best_val_loss']:.4f}: {'met' if met else 'NOT met'}"
             )
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(results, indent=2) + "\n")
+    save_json(args.out, results)
     print(f"wrote {args.out}; runs in {work}")
 
 

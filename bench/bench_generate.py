@@ -27,6 +27,8 @@ from pathlib import Path
 
 import numpy as np
 
+from report import save_json
+
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 sys.path.insert(0, str(REPO))
@@ -166,10 +168,7 @@ def main() -> None:
             f"{s}: {'fastest' if fastest[s] == r['auto'] else 'slower than ' + fastest[s]}" for s in a.streams
         )
         print(f"{r['backend']:<11} {r['device']:<34} {cells}  {r['auto']} ({verdict})")
-    Path(a.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(a.out).write_text(
-        json.dumps({"layers": a.layers, "units": a.units, "vocab": a.vocab, "results": results}, indent=2)
-    )
+    save_json(Path(a.out), {"layers": a.layers, "units": a.units, "vocab": a.vocab, "results": results})
     print(f"wrote {a.out}")
 
 

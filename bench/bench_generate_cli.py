@@ -17,7 +17,6 @@ generating, printing), median of --repeats, all in one run so the ratio is fair 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
 import subprocess
@@ -25,6 +24,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+from report import save_json
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
@@ -142,8 +143,7 @@ def main() -> None:
         f"same text as keras-load: {report['same_text_as_keras_load']}"
     )
     print(f"  target ≤ 0.5 s: {'met' if report['met'] else 'NOT met'} ({new:.2f} s)")
-    Path(a.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(a.out).write_text(json.dumps(report, indent=2) + "\n")
+    save_json(a.out, report)
 
 
 if __name__ == "__main__":

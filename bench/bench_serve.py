@@ -33,6 +33,8 @@ import threading
 import time
 from pathlib import Path
 
+from report import save_json
+
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 sys.path.insert(0, str(REPO))
@@ -281,8 +283,7 @@ def main() -> None:
         f"RSS {soaked['rss_mb_start']:.0f} → {soaked['rss_mb_end']:.0f} MB (max {soaked['rss_mb_max']:.0f}); "
         f"exit code after SIGTERM {code}"
     )
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(report, indent=2) + "\n")
+    save_json(out, report)
 
 
 if __name__ == "__main__":

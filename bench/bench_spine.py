@@ -23,6 +23,8 @@ import time
 from importlib.metadata import version
 from pathlib import Path
 
+from report import save_json
+
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 NAIVE = str(HERE / "naive.py")
@@ -388,13 +390,9 @@ def main() -> None:
         f"\ntotal {info['total_seconds']:.0f} s; load average {info['load_avg_end']}"
         + ("  (QUICK MODE: sizes are tiny, numbers are not the benchmark)" if a.quick else "")
     )
-    Path(a.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(a.out).write_text(
-        json.dumps(
-            {"machine": info, "quick": a.quick, "args": vars(a), "work_dir": str(work), "summary": rows, "results": R},
-            indent=2,
-            default=str,
-        )
+    save_json(
+        Path(a.out),
+        {"machine": info, "quick": a.quick, "args": vars(a), "work_dir": str(work), "summary": rows, "results": R},
     )
     print(f"wrote {a.out}")
 

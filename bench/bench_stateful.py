@@ -13,7 +13,6 @@ beside it, since that is the way of reading a model that stateful training shoul
 from __future__ import annotations
 
 import argparse
-import json
 import shlex
 import subprocess
 import sys
@@ -26,6 +25,7 @@ REPO = HERE.parent
 sys.path.insert(0, str(HERE))
 
 from quality import read_metrics  # noqa: E402
+from report import save_json  # noqa: E402
 
 
 def side(corpus: Path, minutes: float, options: list[str], run: Path) -> dict:
@@ -72,19 +72,16 @@ def main() -> None:
         )
     gain = results["windows"]["best_val_loss"] - results["stateful"]["best_val_loss"]
     print(f"  stateful − windows: {-gain:+.4f} nats (negative: stateful training is better)")
-    Path(a.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(a.out).write_text(
-        json.dumps(
-            {
-                "minutes": a.minutes,
-                "corpus": Path(a.corpus).name,
-                "options": options,
-                "versions": {m: version(m) for m in ("keras",)},
-                "sides": results,
-                "stateful_minus_windows": -gain,
-            },
-            indent=2,
-        )
+    save_json(
+        Path(a.out),
+        {
+            "minutes": a.minutes,
+            "corpus": Path(a.corpus).name,
+            "options": options,
+            "versions": {m: version(m) for m in ("keras",)},
+            "sides": results,
+            "stateful_minus_windows": -gain,
+        },
     )
     print(f"wrote {a.out}")
 

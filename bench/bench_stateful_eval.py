@@ -12,11 +12,12 @@ Peace (inside the base's own validation split, so never trained on).
 from __future__ import annotations
 
 import argparse
-import json
 import time
 from pathlib import Path
 
 import numpy as np
+
+from report import save_json
 
 HERE = Path(__file__).resolve().parent
 SHARED = HERE.parent.parent / "shared" / "data"
@@ -72,7 +73,7 @@ def main() -> None:
         for r in rows:
             r["vs_one_stream"] = r["nats"] - one["nats"]
             r["speedup_vs_one_stream"] = one["seconds"] / r["seconds"]
-    Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
+    save_json(args.out, result)
     print(f"wrote {args.out}")
 
 

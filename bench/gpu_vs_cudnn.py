@@ -15,7 +15,6 @@ Target (issue #5): lstmgen ≥ 0.9× the raw loop for 2x512:128x128 and 3x1024:2
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import tempfile
 import time
@@ -25,6 +24,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 from clirate import train_chars_per_s  # noqa: E402
+from report import save_json  # noqa: E402
 
 VOCAB_TEXT = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 .,;:!?'\n"
 
@@ -135,8 +135,7 @@ def main() -> None:
 
     device = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "CPU (no CUDA: not the benchmark)"
     print(f"device: {device}; target: lstmgen ≥ 0.9× the raw loop")
-    Path(a.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(a.out).write_text(json.dumps({"device": device, "rows": rows}, indent=2))
+    save_json(Path(a.out), {"device": device, "rows": rows})
     print(f"wrote {a.out}")
 
 

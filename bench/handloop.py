@@ -17,7 +17,6 @@ Target (issue #5): lstmgen within 1.5× of the hand-written loop, i.e. hand / ls
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
 import sys
@@ -30,6 +29,7 @@ sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(HERE))
 
 from clirate import train_chars_per_s  # noqa: E402
+from report import save_json  # noqa: E402
 
 
 def hand_loop(text: str, policy: str, steps: int, warmup: int) -> float:
@@ -139,18 +139,15 @@ def main() -> None:
         )
     from importlib.metadata import version
 
-    Path(a.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(a.out).write_text(
-        json.dumps(
-            {
-                "corpus": str(corpus),
-                "steps": a.steps,
-                "warmup": a.warmup,
-                "versions": {"tensorflow": version("tensorflow"), "keras": version("keras")},
-                "rows": rows,
-            },
-            indent=2,
-        )
+    save_json(
+        Path(a.out),
+        {
+            "corpus": str(corpus),
+            "steps": a.steps,
+            "warmup": a.warmup,
+            "versions": {"tensorflow": version("tensorflow"), "keras": version("keras")},
+            "rows": rows,
+        },
     )
     print(f"wrote {a.out}")
 

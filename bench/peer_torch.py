@@ -35,6 +35,7 @@ DATA = REPO.parent / "shared" / "data"
 sys.path.insert(0, str(HERE))
 
 from clirate import train_chars_per_s  # noqa: E402
+from report import save_json  # noqa: E402
 from torchloop import SHAPES  # noqa: E402
 
 
@@ -142,18 +143,15 @@ def main() -> None:
             )
     from importlib.metadata import version
 
-    Path(a.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(a.out).write_text(
-        json.dumps(
-            {
-                "steps": a.steps,
-                "warmup": a.warmup,
-                "rows": rows,
-                "cpu_count": os.cpu_count(),
-                "versions": {m: version(m) for m in ("torch", "keras", "tensorflow")},
-            },
-            indent=2,
-        )
+    save_json(
+        Path(a.out),
+        {
+            "steps": a.steps,
+            "warmup": a.warmup,
+            "rows": rows,
+            "cpu_count": os.cpu_count(),
+            "versions": {m: version(m) for m in ("torch", "keras", "tensorflow")},
+        },
     )
     print(f"wrote {a.out}")
 

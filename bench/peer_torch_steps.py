@@ -21,7 +21,6 @@ import os
 os.environ["KERAS_BACKEND"] = "torch"
 
 import argparse
-import json
 import statistics
 import sys
 import time
@@ -33,6 +32,7 @@ DATA = REPO.parent / "shared" / "data"
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(REPO))
 
+from report import save_json  # noqa: E402
 from torchloop import SHAPES, torch_step  # noqa: E402
 
 
@@ -119,18 +119,15 @@ def main() -> None:
             )
     from importlib.metadata import version
 
-    Path(a.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(a.out).write_text(
-        json.dumps(
-            {
-                "block": a.block,
-                "rounds": a.rounds,
-                "rows": rows,
-                "cpu_count": os.cpu_count(),
-                "versions": {m: version(m) for m in ("torch", "keras")},
-            },
-            indent=2,
-        )
+    save_json(
+        Path(a.out),
+        {
+            "block": a.block,
+            "rounds": a.rounds,
+            "rows": rows,
+            "cpu_count": os.cpu_count(),
+            "versions": {m: version(m) for m in ("torch", "keras")},
+        },
     )
     print(f"wrote {a.out}")
 

@@ -12,7 +12,6 @@ twice on tinyshakespeare with the CPU default config (--mixed-precision off, the
 from __future__ import annotations
 
 import argparse
-import json
 import shlex
 import subprocess
 import sys
@@ -24,6 +23,7 @@ REPO = HERE.parent
 sys.path.insert(0, str(HERE))
 
 from quality import read_metrics  # noqa: E402
+from report import save_json  # noqa: E402
 
 TOLERANCE = 0.01  # nats; compare with the seed-to-seed spread (run with --extra "--seed N")
 
@@ -85,21 +85,18 @@ def main() -> None:
         f"equal time ({budget:.0f} s, bf16's whole run): bf16 {bf16[-1]['val_loss']:.4f} vs float32 {shown}; "
         f"float32 took {f32[-1]['seconds']:.0f} s for the same steps"
     )
-    Path(a.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(a.out).write_text(
-        json.dumps(
-            {
-                "extra": a.extra,
-                "epochs": a.epochs,
-                "steps_per_epoch": a.steps_per_epoch,
-                "float32": f32,
-                "bf16": bf16,
-                "diff_equal_steps": diff,
-                "float32_best_within_bf16_time": f32_by_then,
-                "verdict": verdict,
-            },
-            indent=2,
-        )
+    save_json(
+        Path(a.out),
+        {
+            "extra": a.extra,
+            "epochs": a.epochs,
+            "steps_per_epoch": a.steps_per_epoch,
+            "float32": f32,
+            "bf16": bf16,
+            "diff_equal_steps": diff,
+            "float32_best_within_bf16_time": f32_by_then,
+            "verdict": verdict,
+        },
     )
     print(f"wrote {a.out}")
 

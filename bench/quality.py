@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import json
 import shlex
 import subprocess
 import sys
@@ -28,6 +27,8 @@ import tempfile
 import time
 from importlib.metadata import version
 from pathlib import Path
+
+from report import save_json
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
@@ -171,22 +172,19 @@ def main() -> None:
     if a.plot:
         plot(rows, a.plot, f"lstmgen --config {a.config}")
     info = {"tensorflow": version("tensorflow"), "keras": version("keras")}
-    Path(a.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(a.out).write_text(
-        json.dumps(
-            {
-                "command": cmd,
-                "run_dir": str(run),
-                "quick": a.quick,
-                "versions": info,
-                "time_axis": clock,
-                "command_seconds": wall,
-                "curve": rows,
-                "targets": results,
-                "best": best,
-            },
-            indent=2,
-        )
+    save_json(
+        Path(a.out),
+        {
+            "command": cmd,
+            "run_dir": str(run),
+            "quick": a.quick,
+            "versions": info,
+            "time_axis": clock,
+            "command_seconds": wall,
+            "curve": rows,
+            "targets": results,
+            "best": best,
+        },
     )
     print(f"wrote {a.out}")
 

@@ -26,6 +26,7 @@ import numpy as np
 from lstmgen.config import Config
 from lstmgen.runtime.backend import keras
 from lstmgen.training.model import build_model, compile_model
+from report import save_json
 
 
 class BatchClock(keras.callbacks.Callback):
@@ -158,8 +159,7 @@ def main() -> None:
         )
     import pathlib
 
-    pathlib.Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    pathlib.Path(args.out).write_text(json.dumps({"config": vars(args), "rows": rows}, indent=2))
+    save_json(pathlib.Path(args.out), {"config": vars(args), "rows": rows})
 
 
 if __name__ == "__main__":
