@@ -250,3 +250,39 @@ def test_training_records_the_stateful_validation_loss(tiny_run):
     latest = json.loads(run(["eval", tiny_run, "--which", "latest", "--json", "-q"]).stdout)["loss"]["stateful"]
     assert float(rows[-1]["val_loss_stateful"]) == pytest.approx(latest["nats"], abs=2e-5)
     assert "val_loss_stateful" in (tiny_run / "train.log").read_text()
+
+
+def test_eval_window_sets_the_length_of_the_windowed_loss(tiny_run):
+    default = json.loads(run(["eval", tiny_run, "--json", "-q", "--streams", "0"]).stdout)["loss"]
+    same = json.loads(run(["eval", tiny_run, "--json", "-q", "--streams", "0", "--window", "16"]).stdout)["loss"]
+    assert default["seq_len"] == 16 and same["nats"] == pytest.approx(default["nats"], abs=1e-6)
+    longer = json.loads(run(["eval", tiny_run, "--json", "-q", "--streams", "0", "--window", "48"]).stdout)["loss"]
+    assert longer["seq_len"] == 48 and longer["windows"] == math.ceil(longer["predictions"] / 48)
+    assert longer["predictions"] == default["predictions"] and longer["nats"] != default["nats"]
+    whole = json.loads(run(["eval", tiny_run, "--json", "-q", "--streams", "1", "--window", "1000000"]).stdout)["loss"]
+    # one window over the whole text, from a zero state, is the stateful loss of one stream
+    assert whole["windows"] == 1 and whole["nats"] == pytest.approx(whole["stateful"]["nats"], abs=1e-4)
+    assert "windows of 48" in run(["eval", tiny_run, "--window", "48", "--streams", "0"]).stdout
+    for bad in ("0", "-3", str(10**7)):
+        result = CliRunner().invoke(cli, ["eval", str(tiny_run), "--window", bad])
+        assert result.exit_code == 1 and "--window" in result.stderr and len(result.stderr.strip().splitlines()) == 1
+
+
+def test_loss_on_bounds_the_logits_it_holds(monkeypatch):
+    import lstmgen.evaluation.loss as loss
+
+    class Model:
+        output_shape = (None, None, 50)
+
+        def __init__(self):
+            self.shapes = []
+
+        def predict_on_batch(self, x):
+            self.shapes.append(x.shape)
+            return np.zeros((*x.shape, 50), np.float32)
+
+    monkeypatch.setattr(loss, "LOGITS_BUDGET", 50 * 100 * 3)
+    model = Model()
+    out = loss.loss_on(model, np.arange(1001) % 50, seq_len=100, batch_size=64)
+    assert set(model.shapes) == {(3, 100)} and out["windows"] == 10
+    assert out["nats"] == pytest.approx(math.log(50))

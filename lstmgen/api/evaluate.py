@@ -49,6 +49,7 @@ def evaluate(
     loss: bool = True,
     samples_file: str | None = None,
     streams: int | None = None,
+    window: int | None = None,
     progress: bool | None = True,
     verbose: int = 0,
 ) -> Evaluation:
@@ -56,7 +57,9 @@ def evaluate(
     own validation split; `generate=N` also samples N texts and reports how much of them is copied from the
     training text (and, for a Reber-grammar model, the share of valid strings). `streams`: the loss with the LSTM
     state carried through that many contiguous pieces of the text, in `.stateful_nats` (default: the run's
-    `stateful_val_streams`; 0: off).
+    `stateful_val_streams`; 0: off). `window`: the length of the windows of the windowed loss (default: the run's
+    `seq_len`, as in training validation); give two runs the same window to compare runs trained on different
+    lengths.
 
     >>> lstmgen.evaluate(run).nats                               # doctest: +SKIP
     1.4821
@@ -76,6 +79,7 @@ def evaluate(
             ngram=ngram,
             loss=loss,
             streams=streams,
+            window=window,
         )
     lo = raw.get("loss") or {}
     return Evaluation(

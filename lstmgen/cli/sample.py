@@ -127,15 +127,26 @@ def generate(target, which, temperature, top_k, top_p, greedy, length, prime, nu
     help="the stateful loss: the state carried through N contiguous pieces of the text scored side by side "
     "(1: the whole text in one pass; 0: off)  [default: the run's stateful_val_streams, 16]",
 )
+@click.option(
+    "--window",
+    type=int,
+    default=None,
+    metavar="N",
+    help="the windowed loss in windows of N characters, to compare runs trained on different lengths  "
+    "[default: the run's seq_len]",
+)
 @click.option("--json", "as_json", is_flag=True, help="machine-readable output")
 @output_options
-def eval_(target, texts, which, samples_file, n_generate, length, temperature, seed, ngram, loss, streams, as_json):
+def eval_(
+    target, texts, which, samples_file, n_generate, length, temperature, seed, ngram, loss, streams, window, as_json
+):
     """Loss on text, novelty of samples, Reber validity.
 
     TARGET is a run directory (or a .keras model in one). The loss (nats, bits/char, perplexity) is taken
     on the TEXT files ('-' for stdin; characters outside the vocabulary are dropped and reported), or by
-    default on the run's own validation split, twice: in windows of the run's seq_len, each from a zero
-    LSTM state as in training validation, and with the state carried through the text (see --streams).
+    default on the run's own validation split, twice: in windows of the run's seq_len (or --window), each
+    from a zero LSTM state as in training validation, and with the state carried through the text (see
+    --streams).
     With --generate N or --samples FILE it also reports the longest substring copied from the training
     text and the share of 20-grams found there (with the same measures of held-out validation text for
     reference), and for a Reber-trained model the share of valid strings.
@@ -145,6 +156,7 @@ def eval_(target, texts, which, samples_file, n_generate, length, temperature, s
       lstmgen eval runs/book
       lstmgen eval runs/book chapter12.txt --json
       lstmgen eval runs/book --generate 8 --temperature 1.0
+      lstmgen eval runs/seq200 --window 100     # comparable with a run trained on seq_len 100
     """
     from lstmgen.evaluation.evaluate import evaluate, format_eval
 
@@ -160,6 +172,7 @@ def eval_(target, texts, which, samples_file, n_generate, length, temperature, s
         ngram=ngram,
         loss=loss,
         streams=streams,
+        window=window,
     )
     if as_json:
         print_json(result)

@@ -60,12 +60,15 @@ def evaluate(
     ngram: int = 20,
     loss: bool = True,
     streams: int | None = None,
+    window: int | None = None,
 ) -> dict:
     check_generate_options(length, generate, seed, samples_name="--generate", min_samples=0)
     check_range("--length", length, 1, LENGTH[1])
     check_range("--ngram", ngram, *NGRAM)
     if streams is not None:
         check_range("--streams", streams, *RANGES["stateful_val_streams"], fix="0 turns the stateful loss off")
+    if window is not None:
+        check_range("--window", window, *RANGES["seq_len"], fix="the run's seq_len is the default")
     Sampling(temperature=temperature).check()
     if samples_file and generate:
         raise LstmgenError("give --samples FILE or --generate N, not both")
@@ -122,7 +125,7 @@ def evaluate(
             ids, unknown = np.asarray(data.val), {"count": 0, "chars": []}
             described, n_chars = f"validation split of {run_path}", int(ids.size)
         t0 = time.monotonic()
-        result = loss_on(model, ids, int(cfg["seq_len"]), int(cfg["val_batch_size"]))
+        result = loss_on(model, ids, window or int(cfg["seq_len"]), int(cfg["val_batch_size"]))
         current().detail(f"evaluated {result['predictions']:,} predictions in {time.monotonic() - t0:.1f}s")
         out["loss"] = {"text": described, "chars": n_chars, "unknown": unknown, **result}
         n_streams = int(cfg["stateful_val_streams"]) if streams is None else streams

@@ -11,6 +11,7 @@ from lstmgen.generation.scoring import predictions, target_log_probs
 from lstmgen.util.output import current
 
 LN2 = math.log(2)
+LOGITS_BUDGET = 1 << 26  # logits held per batch (256 MB of float32): long windows or big vocabularies get fewer rows
 
 
 def text_to_ids(text: str, vocab: Vocab, lowercase: bool) -> tuple[np.ndarray, dict]:
@@ -25,13 +26,15 @@ def loss_on(model, ids: np.ndarray, seq_len: int, batch_size: int) -> dict:
     """Mean next-character cross-entropy over consecutive windows of `seq_len` (the LSTM state starts at zero in each,
     as in training validation); the last, shorter window is padded and masked."""
     n_pred = predictions(ids)
+    seq_len = max(1, min(seq_len, n_pred))  # a window past the end of the text would score nothing more
     n_win = math.ceil(n_pred / seq_len)
     padded = np.zeros(n_win * seq_len + 1, dtype=np.int32)
     padded[: ids.size] = ids
     starts = np.arange(n_win) * seq_len
     weight = (starts[:, None] + np.arange(seq_len) < n_pred).astype(np.float64)
     total = 0.0
-    batch_size = max(1, min(batch_size, n_win))
+    vocab_size = int(model.output_shape[-1])
+    batch_size = max(1, min(batch_size, n_win, LOGITS_BUDGET // (seq_len * vocab_size)))
     with current().bar(total=n_win, desc="evaluating", unit="window") as bar:
         for b in range(0, n_win, batch_size):
             s = starts[b : b + batch_size]
