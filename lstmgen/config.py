@@ -66,6 +66,7 @@ class Config:
     warmup_steps: int = 20
     lr_schedule: str = "cosine"  # cosine | constant
     clipnorm: float = 5.0
+    weight_decay: float = 0.0  # decoupled (AdamW); biases are not decayed
     stateful: bool = False  # batch rows continue the text and LSTM state of the previous batch (training/stateful.py)
     max_minutes: float = 0.0  # 0: no time budget; otherwise stop after this much training time
     seed: int = 0  # 0: random seed chosen and recorded
@@ -126,6 +127,7 @@ RANGES = {
     "min_learning_rate": (0.0, 100.0),
     "warmup_steps": (0, 10**9),
     "clipnorm": (0.0, 1e9),
+    "weight_decay": (0.0, 1.0),
     "max_minutes": (0.0, 1e8),
     "seed": SEED,
     "steps_per_execution": (1, 10_000),

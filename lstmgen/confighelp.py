@@ -29,6 +29,8 @@ HELP = {
     "warmup_steps": "linear warm-up steps",
     "lr_schedule": "cosine or constant",
     "clipnorm": "gradient clipping by global norm (0 disables)",
+    "weight_decay": "decoupled weight decay (AdamW) on the kernels and the embedding, not the biases; each step "
+    "multiplies them by 1 - learning rate × weight_decay (0: plain Adam)",
     "stateful": "char-rnn's stateful training: the training text is cut into batch_size contiguous streams and "
     "each batch continues the previous one's text and LSTM state (reset at each epoch's start, kept in checkpoints)",
     "max_minutes": "stop after this many minutes of training, validation included (0: no limit)",

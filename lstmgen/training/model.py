@@ -63,15 +63,23 @@ def learning_rate(cfg: Config, total_steps: int):
     )
 
 
+def make_optimizer(cfg: Config, total_steps: int) -> keras.optimizers.Optimizer:
+    """Adam on cfg's schedule with global-norm clipping; AdamW when cfg.weight_decay is set, the biases excluded."""
+    common = {"learning_rate": learning_rate(cfg, total_steps), "global_clipnorm": cfg.clipnorm or None}
+    if not cfg.weight_decay:
+        return keras.optimizers.Adam(**common)
+    optimizer = keras.optimizers.AdamW(weight_decay=cfg.weight_decay, **common)
+    optimizer.exclude_from_weight_decay(var_names=["bias"])
+    return optimizer
+
+
 def compile_model(
     model: keras.Model, cfg: Config, total_steps: int, jit_compile, optimizer: keras.optimizers.Optimizer | None = None
 ) -> keras.Model:
     """Compile with Adam on cfg's schedule, or with `optimizer` (another model's over the same weights: one set of
     slots, as the stateful wrapper of training/stateful.py shares its model's)."""
     if optimizer is None:
-        optimizer = keras.optimizers.Adam(
-            learning_rate=learning_rate(cfg, total_steps), global_clipnorm=cfg.clipnorm or None
-        )
+        optimizer = make_optimizer(cfg, total_steps)
     model.compile(
         optimizer=optimizer,
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
