@@ -69,8 +69,17 @@ def run_epochs(trainer: Trainer, stop: StopFlag, user: UserCallbacks) -> str:
         stopped = user.epoch_end(
             st.epoch - 1, {k: st.history[-1].get(k) for k in ("loss", "val_loss", "learning_rate")}
         )
+        trainer.fit_to_budget()  # may end the run at this epoch: its checkpoint says so
+        fitted_end = st.epoch >= cfg.epochs < trainer.epoch_cap
         trainer.save_checkpoint(
-            best=best, status="stopped by a callback" if stopped else "interrupted" if stop.reason else "running"
+            best=best,
+            status="stopped by a callback"
+            if stopped
+            else "interrupted"
+            if stop.reason
+            else "time budget reached"
+            if fitted_end
+            else "running",
         )
         val_text = (
             f"val_loss {val_loss:.4f} val_bpc {val_loss / LN2:.4f}"
@@ -107,6 +116,9 @@ def run_epochs(trainer: Trainer, stop: StopFlag, user: UserCallbacks) -> str:
         if decision == "budget":
             trainer.log(f"finished epochs={st.epoch} best_val_loss={st.best_val_loss:.4f} (time budget)")
             return "time budget reached"
+    if cfg.epochs < trainer.epoch_cap:
+        trainer.log(f"finished epochs={st.epoch} best_val_loss={st.best_val_loss:.4f} (time budget)")
+        return "time budget reached"
     trainer.log(f"finished epochs={st.epoch} best_val_loss={st.best_val_loss:.4f}")
     return "finished"
 

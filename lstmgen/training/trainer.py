@@ -5,6 +5,7 @@ the run and drives it."""
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 from collections.abc import Callable, Sequence
 
 import numpy as np
@@ -22,6 +23,7 @@ from lstmgen.runtime import backend
 from lstmgen.runtime.backend import keras
 from lstmgen.training import distribute
 from lstmgen.training.batches import ValBatches, steps_in_epoch
+from lstmgen.training.budget import epochs_in_budget
 from lstmgen.training.epoch_report import EpochReport
 from lstmgen.training.epochloop import run_epochs
 from lstmgen.training.model import compile_model, learning_rate, restore_seed_states, seed_states, set_weights
@@ -60,7 +62,8 @@ class Trainer:
         callbacks: Sequence = (),
         notes: Notes | None = None,
     ):
-        self.run, self.cfg, self.data = run, cfg, data
+        self.run, self.cfg, self.data = run, dataclasses.replace(cfg), data  # cfg.epochs may be fitted to the budget
+        self.epoch_cap = cfg.epochs  # what was asked for; checkpoints record it
         self.plan = plan or distribute.setup(cfg)
         self.callbacks = list(callbacks)
         self.notes = notes if notes is not None else Notes()
@@ -174,10 +177,41 @@ class Trainer:
                 f"epoch {st.epoch + 1} continues to {self.steps} steps (was {old}); later epochs have "
                 f"{self.steps} steps"
             )
-        total = st.global_step + max(self.steps - st.step, 0) + (cfg.epochs - st.epoch - 1) * self.steps
-        changed = total != cfg.epochs * self.steps  # some epochs had another length
-        if changed and st.epoch < cfg.epochs and cfg.lr_schedule != "constant":
-            self.model.optimizer.learning_rate = learning_rate(self.plan.scaled(cfg), total)
+        if self._total_steps() != cfg.epochs * self.steps and st.epoch < cfg.epochs:  # some epochs had another length
+            self._reschedule()
+
+    def fit_to_budget(self) -> None:
+        """With a time budget and a cosine schedule: plan as many epochs as fit in the budget (at most the ones asked
+        for; training/budget.py) and end the schedule with the last of them. One process only: replicas would each
+        time themselves and could disagree."""
+        cfg = self.cfg
+        if not cfg.max_minutes or cfg.lr_schedule != "cosine" or self.plan.job.processes > 1:
+            return
+        budget = cfg.max_minutes * 60
+        planned = epochs_in_budget(self.epoch_cap, self.state.history, budget, self.steps)
+        if planned > cfg.epochs:  # more only when they would fit 10 % slower too: no back and forth on a noisy pace
+            planned = max(cfg.epochs, epochs_in_budget(self.epoch_cap, self.state.history, budget, self.steps, 1.1))
+        if planned == cfg.epochs:
+            return
+        message = (
+            f"time budget: {planned} of {self.epoch_cap} epochs fit in {cfg.max_minutes:g} min; the schedule ends there"
+        )
+        self.log(message)
+        current().say(message)
+        cfg.epochs = planned
+        if self.state.epoch < planned:
+            self._reschedule()
+
+    def _total_steps(self) -> int:
+        st = self.state
+        return st.global_step + max(self.steps - st.step, 0) + (self.cfg.epochs - st.epoch - 1) * self.steps
+
+    def _reschedule(self) -> None:
+        """Make the learning-rate schedule span the steps the run will have taken, and have `fit` trace it anew."""
+        if self.cfg.lr_schedule == "constant":
+            return
+        self.model.optimizer.learning_rate = learning_rate(self.plan.scaled(self.cfg), self._total_steps())
+        self.train_model.train_function = None  # a traced step (TensorFlow, JAX) holds the old schedule's constants
 
     # --- checkpoints ----------------------------------------------------------------------------------
     def save_checkpoint(self, best: bool = False, status: str = "running") -> None:
@@ -193,7 +227,8 @@ class Trainer:
                 )
             with atomic.atomic_path(path) as tmp, self.plan.local():
                 self.model.save(tmp)
-            st.status, st.config, st.seed_states = status, self.cfg.resolved(), seed_states(self.model)
+            st.status, st.seed_states = status, seed_states(self.model)
+            st.config = {**self.cfg.resolved(), "epochs": self.epoch_cap}
             st.carried_state = carried_to_json(self.carried) if self.carried is not None else None
             st.time, st.lstmgen_version = now_iso(), __version__
             self.run.commit_checkpoint(st, keep=self.cfg.keep_checkpoints, best=best)
@@ -243,6 +278,7 @@ class Trainer:
         """Train the remaining epochs; returns finished | interrupted | time budget reached | stopped by a
         callback. The caller's callbacks see the whole of it as one training (`usercallbacks`)."""
         user = UserCallbacks(self.callbacks, self.model, self.cfg.epochs, self.steps)
+        self.fit_to_budget()  # a resumed run: the epochs its recorded pace fits in what is left of the budget
         user.train_begin()
         status = run_epochs(self, stop, user)
         user.train_end(
