@@ -69,6 +69,7 @@ class Config:
     weight_decay: float = 0.0  # decoupled (AdamW); biases are not decayed
     stateful: bool = False  # batch rows continue the text and LSTM state of the previous batch (training/stateful.py)
     max_minutes: float = 0.0  # 0: no time budget; otherwise stop after this much training time
+    fit_to_budget: bool = False  # plan the epochs that fit in max_minutes and end the cosine there (training/budget.py)
     seed: int = 0  # 0: random seed chosen and recorded
     # speed
     jit_compile: str = "auto"  # auto | on | off

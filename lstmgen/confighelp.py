@@ -33,9 +33,10 @@ HELP = {
     "multiplies them by 1 - learning rate × weight_decay (0: plain Adam)",
     "stateful": "char-rnn's stateful training: the training text is cut into batch_size contiguous streams and "
     "each batch continues the previous one's text and LSTM state (reset at each epoch's start, kept in checkpoints)",
-    "max_minutes": "stop after this many minutes of training, validation included (0: no limit); with the cosine "
-    "schedule, the epochs that fit are planned from the pace so far (at most epochs) and the schedule ends with the "
-    "last of them, so the run stops annealed and validated",
+    "max_minutes": "stop after this many minutes of training, validation included (0: no limit)",
+    "fit_to_budget": "with max_minutes and the cosine schedule: after each epoch, plan how many of the epochs fit in "
+    "the budget from the pace so far and end the schedule with the last of them, so the run stops annealed and "
+    "validated (for a model that overfits late; 5-minute runs of the CPU default were no better with it)",
     "seed": "random seed for weights, data order and dropout (0: pick one and record it)",
     "jit_compile": "XLA compilation: auto, on or off",
     "mixed_precision": "auto, off or bf16 (mixed_bfloat16 compute, float32 weights); auto uses bf16 where the "

@@ -1,4 +1,4 @@
-"""A run with a time budget and a cosine schedule plans the epochs that fit and anneals by the last of them."""
+"""fit_to_budget: a run with a time budget and a cosine schedule plans the epochs that fit and anneals by the last."""
 
 import json
 
@@ -66,7 +66,9 @@ def test_a_budgeted_run_ends_annealed_at_the_planned_epoch_and_resumes_to_the_as
     corpus.write_text(TINY_TEXT, encoding="utf-8")
     # the budget's verdict after each epoch: only 2 of the 5 epochs fit
     monkeypatch.setattr(trainer, "epochs_in_budget", lambda cap, history, *a, **k: min(cap, 2) if history else cap)
-    run = lstmgen.train(corpus, out=tmp_path / "run", epochs=5, max_minutes=60, progress=False, **TINY)
+    run = lstmgen.train(
+        corpus, out=tmp_path / "run", epochs=5, max_minutes=60, fit_to_budget=True, progress=False, **TINY
+    )
     assert run.result.status == "time budget reached" and run.status == "time budget"
     rows = run.history
     assert [r["epoch"] for r in rows] == [1, 2]
@@ -78,16 +80,40 @@ def test_a_budgeted_run_ends_annealed_at_the_planned_epoch_and_resumes_to_the_as
     assert json.loads(newest.read_text())["config"]["epochs"] == 5  # the asked-for epochs, not the plan
 
     monkeypatch.undo()  # the budget now fits them all: the run goes on to the 5 asked for
-    again = lstmgen.train(run, epochs=5, max_minutes=60, progress=False, **TINY)
+    again = lstmgen.train(run, epochs=5, max_minutes=60, fit_to_budget=True, progress=False, **TINY)
     assert again.result.status == "finished" and [r["epoch"] for r in again.history] == [1, 2, 3, 4, 5]
 
 
-def test_without_a_budget_or_with_a_constant_rate_nothing_is_planned(tmp_path, monkeypatch):
+def test_off_by_default_and_without_a_budget_or_with_a_constant_rate_nothing_is_planned(tmp_path, monkeypatch):
     import lstmgen.training.trainer as trainer
 
     corpus = tmp_path / "book.txt"
     corpus.write_text(TINY_TEXT, encoding="utf-8")
     monkeypatch.setattr(trainer, "epochs_in_budget", lambda *a, **k: 1)
-    for name, extra in (("none", {}), ("constant", {"max_minutes": 60, "lr_schedule": "constant"})):
+    cases = {
+        "off": {"max_minutes": 60},
+        "no budget": {"fit_to_budget": True},
+        "constant": {"max_minutes": 60, "fit_to_budget": True, "lr_schedule": "constant"},
+    }
+    for name, extra in cases.items():
         run = lstmgen.train(corpus, out=tmp_path / name, epochs=3, progress=False, **TINY, **extra)
         assert run.result.status == "finished" and len(run.history) == 3
+
+
+def test_a_budget_spent_during_validation_is_recorded_as_such(tmp_path, monkeypatch):
+    """The epoch's steps ran within the budget and its validation or save used the rest: the epoch-end checkpoint
+    says `time budget reached`, so `runs` does not call the run interrupted."""
+    import math
+
+    import lstmgen.training.epochloop as epochloop
+
+    class NoMidEpochStop(epochloop.TrainMonitor):
+        def __init__(self, trainer, stop, budget, start_step):
+            super().__init__(trainer, stop, math.inf, start_step)
+
+    monkeypatch.setattr(epochloop, "TrainMonitor", NoMidEpochStop)
+    corpus = tmp_path / "book.txt"
+    corpus.write_text(TINY_TEXT, encoding="utf-8")
+    run = lstmgen.train(corpus, out=tmp_path / "run", epochs=3, max_minutes=1e-6, progress=False, **TINY)
+    assert run.result.status == "time budget reached" and len(run.history) == 1
+    assert run.status == "time budget"

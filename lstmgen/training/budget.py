@@ -1,8 +1,8 @@
 """How many epochs fit in a run's time budget, judged from the epochs it has run.
 
-A run with `--max-minutes` and a cosine schedule is sized to the budget: after each epoch, the schedule is set to
-end with the last epoch that fits, so the run stops annealed and validated instead of being cut mid-epoch at a high
-learning rate (training/trainer.py `fit_to_budget`).
+A run with `--fit-to-budget`, `--max-minutes` and a cosine schedule is sized to the budget: after each epoch, the
+schedule is set to end with the last epoch that fits, so the run stops annealed and validated instead of being cut
+mid-epoch at a high learning rate (training/trainer.py `fit_to_budget`).
 
     >>> history = [{"wall_seconds": 130.0, "global_step": 100}, {"wall_seconds": 230.0, "global_step": 200}]
     >>> epochs_in_budget(cap=20, history=history, budget_seconds=1800, steps_per_epoch=100)

@@ -69,8 +69,8 @@ def run_epochs(trainer: Trainer, stop: StopFlag, user: UserCallbacks) -> str:
         stopped = user.epoch_end(
             st.epoch - 1, {k: st.history[-1].get(k) for k in ("loss", "val_loss", "learning_rate")}
         )
-        trainer.fit_to_budget()  # may end the run at this epoch: its checkpoint says so
-        fitted_end = st.epoch >= cfg.epochs < trainer.epoch_cap
+        trainer.fit_to_budget()  # may end the run at this epoch
+        budget_end = st.epoch >= cfg.epochs < trainer.epoch_cap or st.wall_seconds >= budget  # the checkpoint says so
         trainer.save_checkpoint(
             best=best,
             status="stopped by a callback"
@@ -78,7 +78,7 @@ def run_epochs(trainer: Trainer, stop: StopFlag, user: UserCallbacks) -> str:
             else "interrupted"
             if stop.reason
             else "time budget reached"
-            if fitted_end
+            if budget_end
             else "running",
         )
         val_text = (

@@ -181,11 +181,11 @@ class Trainer:
             self._reschedule()
 
     def fit_to_budget(self) -> None:
-        """With a time budget and a cosine schedule: plan as many epochs as fit in the budget (at most the ones asked
-        for; training/budget.py) and end the schedule with the last of them. One process only: replicas would each
-        time themselves and could disagree."""
+        """With fit_to_budget, a time budget and a cosine schedule: plan as many epochs as fit in the budget (at most
+        the ones asked for; training/budget.py) and end the schedule with the last of them. One process only: replicas
+        would each time themselves and could disagree."""
         cfg = self.cfg
-        if not cfg.max_minutes or cfg.lr_schedule != "cosine" or self.plan.job.processes > 1:
+        if not (cfg.fit_to_budget and cfg.max_minutes) or cfg.lr_schedule != "cosine" or self.plan.job.processes > 1:
             return
         budget = cfg.max_minutes * 60
         planned = epochs_in_budget(self.epoch_cap, self.state.history, budget, self.steps)
