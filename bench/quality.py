@@ -167,7 +167,10 @@ def main() -> None:
         + (f"; whole command {wall:.0f} s" if wall else "")
         + ("  (QUICK MODE: numbers are not the benchmark)" if a.quick else "")
     )
-    if not results[-1]["reached"] and rows[-1]["train_seconds"] < 0.95 * a.max_minutes * 60:
+    plans = [line for line in (run / "train.log").read_text(encoding="utf-8").splitlines() if " time budget: " in line]
+    if plans:
+        print(f"the run fitted its schedule to the budget; last plan: {plans[-1].split(' time budget: ')[1]}")
+    elif not results[-1]["reached"] and rows[-1]["train_seconds"] < 0.95 * a.max_minutes * 60:
         print('note: training ended before the time budget; pass --extra "--epochs N" to train longer')
     if a.plot:
         plot(rows, a.plot, f"lstmgen --config {a.config}")
