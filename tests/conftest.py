@@ -28,6 +28,19 @@ TINY_TRAIN = [
     "--sample-length",
     "30",
 ]
+# TINY_TRAIN as keyword arguments of lstmgen.train, with short epochs
+TINY_OPTIONS = dict(
+    units=16,
+    layers=1,
+    embedding_dim=8,
+    seq_len=16,
+    batch_size=8,
+    seed=1,
+    mixed_precision="off",
+    checkpoint_minutes=0,
+    sample_length=30,
+    steps_per_epoch=4,
+)
 TINY_TEXT = (
     "The quick brown fox jumps over the lazy dog. Pack my box with five dozen liquor jugs!\n"
     "How vexingly quick daft zebras jump; sphinx of black quartz, judge my vow.\n"

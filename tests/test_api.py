@@ -6,20 +6,9 @@ import keras
 import pytest
 
 import lstmgen
+from conftest import TINY_OPTIONS as TINY
 from conftest import TINY_TEXT
 
-TINY = dict(
-    units=16,
-    layers=1,
-    embedding_dim=8,
-    seq_len=16,
-    batch_size=8,
-    seed=1,
-    mixed_precision="off",
-    checkpoint_minutes=0,
-    sample_length=30,
-    steps_per_epoch=4,
-)
 LOGS = __import__("pathlib").Path(__file__).parent / "fixtures" / "logs"
 
 

@@ -5,7 +5,7 @@ import json
 import pytest
 
 import lstmgen
-from conftest import TINY_TEXT
+from conftest import TINY_OPTIONS, TINY_TEXT
 from lstmgen.training.budget import epochs_in_budget
 
 # epoch-end rows: wall seconds and global steps (epoch 1 slower: start-up)
@@ -53,10 +53,7 @@ def test_no_budget_no_plan():
     assert epochs_in_budget(20, HISTORY, float("inf"), 100) == 20
 
 
-TINY = dict(
-    units=16, layers=1, embedding_dim=8, seq_len=16, batch_size=8, seed=1, mixed_precision="off", checkpoint_minutes=0
-)
-TINY |= dict(sample_every_epochs=0, tensorboard=False, stateful_val_streams=0, steps_per_epoch=4, learning_rate=0.01)
+TINY = TINY_OPTIONS | dict(sample_every_epochs=0, tensorboard=False, stateful_val_streams=0, learning_rate=0.01)
 
 
 def test_a_budgeted_run_ends_annealed_at_the_planned_epoch_and_resumes_to_the_asked_ones(tmp_path, monkeypatch):

@@ -69,18 +69,10 @@ def run_epochs(trainer: Trainer, stop: StopFlag, user: UserCallbacks) -> str:
         stopped = user.epoch_end(
             st.epoch - 1, {k: st.history[-1].get(k) for k in ("loss", "val_loss", "learning_rate")}
         )
+        spent = st.wall_seconds >= budget
         trainer.fit_to_budget()  # may end the run at this epoch
-        budget_end = st.epoch >= cfg.epochs < trainer.epoch_cap or st.wall_seconds >= budget  # the checkpoint says so
-        trainer.save_checkpoint(
-            best=best,
-            status="stopped by a callback"
-            if stopped
-            else "interrupted"
-            if stop.reason
-            else "time budget reached"
-            if budget_end
-            else "running",
-        )
+        budget_end = spent or st.epoch >= cfg.epochs < trainer.epoch_cap  # the checkpoint says so
+        trainer.save_checkpoint(best=best, status=_checkpoint_status(stopped, bool(stop.reason), budget_end))
         val_text = (
             f"val_loss {val_loss:.4f} val_bpc {val_loss / LN2:.4f}"
             if val_loss is not None
@@ -109,7 +101,7 @@ def run_epochs(trainer: Trainer, stop: StopFlag, user: UserCallbacks) -> str:
         if stopped:
             trainer.log(f"finished epochs={st.epoch} best_val_loss={st.best_val_loss:.4f} (stopped by a callback)")
             return "stopped by a callback"
-        decision = stop.agree(budget_spent=st.wall_seconds >= budget, now=True)  # the same on every process
+        decision = stop.agree(budget_spent=spent, now=True)  # the same on every process
         if decision == "signal":  # the signal came during the epoch's last step, its validation or save
             trainer.log_interrupted()
             return "interrupted"
@@ -121,6 +113,14 @@ def run_epochs(trainer: Trainer, stop: StopFlag, user: UserCallbacks) -> str:
         return "time budget reached"
     trainer.log(f"finished epochs={st.epoch} best_val_loss={st.best_val_loss:.4f}")
     return "finished"
+
+
+def _checkpoint_status(stopped: bool, interrupted: bool, budget_end: bool) -> str:
+    if stopped:
+        return "stopped by a callback"
+    if interrupted:
+        return "interrupted"
+    return "time budget reached" if budget_end else "running"
 
 
 def _end_epoch(

@@ -277,8 +277,8 @@ class Trainer:
     def fit(self, stop: StopFlag) -> str:
         """Train the remaining epochs; returns finished | interrupted | time budget reached | stopped by a
         callback. The caller's callbacks see the whole of it as one training (`usercallbacks`)."""
-        user = UserCallbacks(self.callbacks, self.model, self.cfg.epochs, self.steps)
         self.fit_to_budget()  # a resumed run: the epochs its recorded pace fits in what is left of the budget
+        user = UserCallbacks(self.callbacks, self.model, self.cfg.epochs, self.steps)
         user.train_begin()
         status = run_epochs(self, stop, user)
         user.train_end(
