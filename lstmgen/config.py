@@ -67,6 +67,7 @@ class Config:
     lr_schedule: str = "cosine"  # cosine | constant
     clipnorm: float = 5.0
     weight_decay: float = 0.0  # decoupled (AdamW); biases are not decayed
+    ema: float = 0.995  # decay of the weights' moving average that validation and saved models use; 0: off
     stateful: bool = False  # batch rows continue the text and LSTM state of the previous batch (training/stateful.py)
     max_minutes: float = 0.0  # 0: no time budget; otherwise stop after this much training time
     fit_to_budget: bool = False  # plan the epochs that fit in max_minutes and end the cosine there (training/budget.py)
@@ -129,6 +130,7 @@ RANGES = {
     "warmup_steps": (0, 10**9),
     "clipnorm": (0.0, 1e9),
     "weight_decay": (0.0, 1.0),
+    "ema": (0.0, 1.0),
     "max_minutes": (0.0, 1e8),
     "seed": SEED,
     "steps_per_execution": (1, 10_000),
@@ -144,7 +146,7 @@ RANGES = {
     "num_processes": (0, 4096),
     "process_id": (-1, 4095),
 }
-OPEN_ENDS = {"dropout": "[)", "val_fraction": "[)", "learning_rate": "(]"}  # the rest include both ends
+OPEN_ENDS = {"dropout": "[)", "ema": "[)", "val_fraction": "[)", "learning_rate": "(]"}  # the rest include both ends
 FIELD_TYPES = {f.name: f.type for f in fields(Config)}
 
 

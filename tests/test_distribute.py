@@ -213,7 +213,7 @@ def free_port() -> int:
 
 
 @pytest.mark.slow
-def test_two_jax_processes_form_one_job(corpus, jax_single, tmp_path):
+def test_two_jax_processes_form_one_job(corpus, tmp_path):
     run, port = tmp_path / "job", free_port()
     env = {"KERAS_BACKEND": "jax", "LSTMGEN_COORDINATOR": f"127.0.0.1:{port}", "LSTMGEN_NUM_PROCESSES": "2"}
     procs = [
@@ -231,8 +231,13 @@ def test_two_jax_processes_form_one_job(corpus, jax_single, tmp_path):
     assert "process 0 of 2 feeds rows 0–3 of each global batch" in errs[0]
     sums = [assert_replicas_identical(e, 1) for e in errs]
     assert sums[0] == sums[1]  # both processes hold the same weights
-    assert_same_training(jax_single, run)
     from lstmgen.runs.rundir import RunDir
+
+    # multi-process jobs keep no moving average of the weights (ema): the same training as one process without it
+    assert RunDir(run).read_config()["ema"] == 0.0
+    single = tmp_path / "single-no-ema"
+    train_and_wait([corpus, "-o", single, *RUN, "--epochs", "2", "--ema", "0"], JAX_ENV)
+    assert_same_training(single, run)
 
     # one set of checkpoints (mid-epoch ones too), written by process 0
     assert [s.global_step for _, s in RunDir(run).checkpoints()][:3] == [12, 8, 6]

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 from lstmgen.eta.track import EtaTracker, eta_line
 from lstmgen.runs.runfiles import now_iso
 from lstmgen.runtime import backend
+from lstmgen.training import ema
 from lstmgen.training.batches import StreamBatches, TrainBatches
 from lstmgen.training.monitor import TrainMonitor
 from lstmgen.training.stopping import StopFlag
@@ -59,55 +60,57 @@ def run_epochs(trainer: Trainer, stop: StopFlag, user: UserCallbacks) -> str:
                 trainer.log_interrupted()
                 return reason
             fit_loss = float(fit_logs.history["loss"][-1])
-        val_loss = trainer.validate()
-        val_stateful = trainer.validate_stateful()
-        now = time.monotonic()
-        st.wall_seconds += now - mark  # includes the previous epoch's checkpoint save and report
-        mark = now
-        epoch_seconds = base_elapsed + now - epoch_start  # earlier parts of a resumed epoch included
-        best, loss, epoch_steps = _end_epoch(trainer, val_loss, val_stateful, fit_loss, epoch_seconds)
-        stopped = user.epoch_end(
-            st.epoch - 1, {k: st.history[-1].get(k) for k in ("loss", "val_loss", "learning_rate")}
-        )
-        spent = st.wall_seconds >= budget
-        trainer.fit_to_budget()  # may end the run at this epoch
-        budget_end = spent or st.epoch >= cfg.epochs < trainer.epoch_cap  # the checkpoint says so
-        trainer.save_checkpoint(best=best, status=_checkpoint_status(stopped, bool(stop.reason), budget_end))
-        val_text = (
-            f"val_loss {val_loss:.4f} val_bpc {val_loss / LN2:.4f}"
-            if val_loss is not None
-            else "val_loss nan val_bpc nan"
-        ) + (f" val_loss_stateful {val_stateful:.4f}" if val_stateful is not None else "")
-        trainer.log(
-            f"epoch {st.epoch}/{cfg.epochs} end steps {epoch_steps}/{epoch_steps} "
-            f"time {epoch_seconds:.2f}s loss {loss:.4f} {val_text}"
-        )
-        eta.epoch_end(st.epoch, cfg.epochs, epoch_seconds, epoch_steps)
-        if st.epoch < cfg.epochs:
-            current().say(eta_line(eta.forecast()))
-        shown = (
-            f"val {val_loss:.4f} nats ({val_loss / LN2:.3f} bits/char"
-            + (f"; {val_stateful:.4f} nats with the state carried" if val_stateful is not None else "")
-            + ")"
-            if val_loss is not None
-            else "no validation split"
-        )
-        current().say(
-            f"epoch {st.epoch}/{cfg.epochs}: loss {loss:.4f}, {shown}, {epoch_seconds:.1f}s"
-            + ("  *best" if best else "")
-        )
-        if trainer.report is not None:
-            trainer.report.epoch_end(trainer.model, st.history)
-        if stopped:
-            trainer.log(f"finished epochs={st.epoch} best_val_loss={st.best_val_loss:.4f} (stopped by a callback)")
-            return "stopped by a callback"
-        decision = stop.agree(budget_spent=spent, now=True)  # the same on every process
-        if decision == "signal":  # the signal came during the epoch's last step, its validation or save
-            trainer.log_interrupted()
-            return "interrupted"
-        if decision == "budget":
-            trainer.log(f"finished epochs={st.epoch} best_val_loss={st.best_val_loss:.4f} (time budget)")
-            return "time budget reached"
+        # validation, the checkpoint, the samples and the caller's epoch-end callbacks see the averaged weights
+        with ema.averaged(trainer.model):
+            val_loss = trainer.validate()
+            val_stateful = trainer.validate_stateful()
+            now = time.monotonic()
+            st.wall_seconds += now - mark  # includes the previous epoch's checkpoint save and report
+            mark = now
+            epoch_seconds = base_elapsed + now - epoch_start  # earlier parts of a resumed epoch included
+            best, loss, epoch_steps = _end_epoch(trainer, val_loss, val_stateful, fit_loss, epoch_seconds)
+            stopped = user.epoch_end(
+                st.epoch - 1, {k: st.history[-1].get(k) for k in ("loss", "val_loss", "learning_rate")}
+            )
+            spent = st.wall_seconds >= budget
+            trainer.fit_to_budget()  # may end the run at this epoch
+            budget_end = spent or st.epoch >= cfg.epochs < trainer.epoch_cap  # the checkpoint says so
+            trainer.save_checkpoint(best=best, status=_checkpoint_status(stopped, bool(stop.reason), budget_end))
+            val_text = (
+                f"val_loss {val_loss:.4f} val_bpc {val_loss / LN2:.4f}"
+                if val_loss is not None
+                else "val_loss nan val_bpc nan"
+            ) + (f" val_loss_stateful {val_stateful:.4f}" if val_stateful is not None else "")
+            trainer.log(
+                f"epoch {st.epoch}/{cfg.epochs} end steps {epoch_steps}/{epoch_steps} "
+                f"time {epoch_seconds:.2f}s loss {loss:.4f} {val_text}"
+            )
+            eta.epoch_end(st.epoch, cfg.epochs, epoch_seconds, epoch_steps)
+            if st.epoch < cfg.epochs:
+                current().say(eta_line(eta.forecast()))
+            shown = (
+                f"val {val_loss:.4f} nats ({val_loss / LN2:.3f} bits/char"
+                + (f"; {val_stateful:.4f} nats with the state carried" if val_stateful is not None else "")
+                + ")"
+                if val_loss is not None
+                else "no validation split"
+            )
+            current().say(
+                f"epoch {st.epoch}/{cfg.epochs}: loss {loss:.4f}, {shown}, {epoch_seconds:.1f}s"
+                + ("  *best" if best else "")
+            )
+            if trainer.report is not None:
+                trainer.report.epoch_end(trainer.model, st.history)
+            if stopped:
+                trainer.log(f"finished epochs={st.epoch} best_val_loss={st.best_val_loss:.4f} (stopped by a callback)")
+                return "stopped by a callback"
+            decision = stop.agree(budget_spent=spent, now=True)  # the same on every process
+            if decision == "signal":  # the signal came during the epoch's last step, its validation or save
+                trainer.log_interrupted()
+                return "interrupted"
+            if decision == "budget":
+                trainer.log(f"finished epochs={st.epoch} best_val_loss={st.best_val_loss:.4f} (time budget)")
+                return "time budget reached"
     if cfg.epochs < trainer.epoch_cap:
         trainer.log(f"finished epochs={st.epoch} best_val_loss={st.best_val_loss:.4f} (time budget)")
         return "time budget reached"

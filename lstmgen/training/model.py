@@ -64,8 +64,11 @@ def learning_rate(cfg: Config, total_steps: int):
 
 
 def make_optimizer(cfg: Config, total_steps: int) -> keras.optimizers.Optimizer:
-    """Adam on cfg's schedule with global-norm clipping; AdamW when cfg.weight_decay is set, the biases excluded."""
+    """Adam on cfg's schedule with global-norm clipping; AdamW when cfg.weight_decay is set, the biases excluded;
+    with cfg.ema, Keras' moving average of the weights (training/ema.py)."""
     common = {"learning_rate": learning_rate(cfg, total_steps), "global_clipnorm": cfg.clipnorm or None}
+    if cfg.ema:
+        common |= {"use_ema": True, "ema_momentum": cfg.ema}
     if not cfg.weight_decay:
         return keras.optimizers.Adam(**common)
     optimizer = keras.optimizers.AdamW(weight_decay=cfg.weight_decay, **common)

@@ -164,6 +164,7 @@ def open_run(
         run = RunDir(target)
         info = run.info()
         saved = run.read_config()
+        saved.setdefault("ema", 0.0)  # a run made before ema existed keeps no average
         _check_saved_config(run, saved)
         cfg = make_config(config_file, overrides, base=saved)
         given = overrides.get("init_from") or (read_yaml(config_file).get("init_from") if config_file else None)
@@ -173,6 +174,11 @@ def open_run(
         if changed:
             raise RunError(
                 f"cannot change {', '.join(changed)} of an existing run ('{run.path}'); start a new run with -o NEW_DIR"
+            )
+        if bool(cfg.ema) != bool(saved.get("ema", 0.0)):  # the optimizer's variables differ: its state would not load
+            raise RunError(
+                f"cannot turn ema {'on' if cfg.ema else 'off'} for an existing run ('{run.path}'), whose checkpoints "
+                f"{'keep no' if cfg.ema else 'keep an'} average of the weights; start a new run with -o NEW_DIR"
             )
         text = source if source != str(target) and not is_run_dir(source) else None
         data = run_data(run.path, info, val_fraction=cfg.val_fraction, lowercase=cfg.lowercase, text=text)
@@ -225,6 +231,15 @@ def open_run_in_job(source: str, config_file, overrides: dict, out_dir):
         return (*open_run(source, config_file, overrides, out_dir), job)
     if not out_dir and not is_run_dir(source):
         raise RunError("a multi-process job needs -o RUN_DIR, the same path on every process")
+    # Swapping the averaged weights in and out assigns replicated variables, a collective that every process would
+    # have to enter at the same moment (mid-epoch checkpoints are timed per process): multi-process jobs keep none.
+    existing = source if is_run_dir(source) else out_dir if is_run_dir(out_dir) else None
+    if existing is not None and RunDir(existing).read_config().get("ema"):
+        raise RunError(
+            f"run '{existing}' keeps a moving average of its weights (ema), which multi-process jobs do not "
+            "support; continue it in one process"
+        )
+    overrides = {**overrides, "ema": 0.0}
     opened: tuple[RunDir, Config, Prepared, bool] | None = None
     failed: LstmgenError | None = None
     if job.is_chief:

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from lstmgen.config import Config
 from lstmgen.runtime import backend, fused, torchstep
 from lstmgen.runtime.backend import keras
+from lstmgen.training import ema
 from lstmgen.training.model import build_model, compile_model
 
 
@@ -49,6 +50,7 @@ def setup_model(
     model = build_model(cfg, vocab_size)
     compile_model(model, compile_cfg or cfg, total_steps=total_steps, jit_compile=jit)
     torchstep.lighten(model.optimizer)
+    ema.hold(model.optimizer)
     if build_optimizer:  # a resumed run restores the optimizer's state into these variables before fitting
         model.optimizer.build(model.trainable_variables)
     return ModelSetup(model, threads, precision, jit, kernel)

@@ -21,7 +21,7 @@ from lstmgen.runs.runfiles import now_iso
 from lstmgen.runs.state import TrainState
 from lstmgen.runtime import backend
 from lstmgen.runtime.backend import keras
-from lstmgen.training import distribute
+from lstmgen.training import distribute, ema
 from lstmgen.training.batches import ValBatches, steps_in_epoch
 from lstmgen.training.budget import epochs_in_budget
 from lstmgen.training.epoch_report import EpochReport
@@ -120,6 +120,7 @@ class Trainer:
                 continue
             if state.seed is None:  # a state written before the seed was recorded
                 state.seed = self.cfg.seed
+            ema.after_restore(self.model)  # checkpoints hold the average as the model (training/ema.py)
             self.state = state
             restore_seed_states(self.model, state.seed_states)
             if self.carried is not None and state.step and not restore_carried(self.carried, state.carried_state):
@@ -225,7 +226,7 @@ class Trainer:
                 self.note(
                     f"checkpoints/ of '{self.run.path}' had disappeared (the checkpoints in it are lost); made it again"
                 )
-            with atomic.atomic_path(path) as tmp, self.plan.local():
+            with atomic.atomic_path(path) as tmp, self.plan.local(), ema.averaged(self.model):
                 self.model.save(tmp)
             st.status, st.seed_states = status, seed_states(self.model)
             st.config = {**self.cfg.resolved(), "epochs": self.epoch_cap}
