@@ -36,7 +36,9 @@ from report import save_json  # noqa: E402
 from torchloop import SHAPES, torch_step  # noqa: E402
 
 
-def lstmgen_step(text: str, layers: int, units: int, emb: int, dropout: float, batch: int, seq: int, precision: str):
+def lstmgen_step(
+    text: str, layers: int, units: int, emb: int, dropout: float, batch: int, seq: int, precision: str, **overrides
+):
     from lstmgen.config import make_config
     from lstmgen.data.prepare import encode_corpus
     from lstmgen.training.batches import TrainBatches
@@ -53,6 +55,7 @@ def lstmgen_step(text: str, layers: int, units: int, emb: int, dropout: float, b
             "batch_size": batch,
             "seq_len": seq,
             "mixed_precision": "bf16" if precision == "bf16" else "off",
+            **overrides,
         },
     )
     batches = TrainBatches(ids, seq, batch, seed=1, steps=10**6)
