@@ -4,7 +4,7 @@ and with moving averages of them at several decays: the same trajectory, so no s
 The averages are kept by a callback as `--ema` keeps its one in the optimizer (lstmgen/training/ema.py: the first
 step's weights, then about the last tenth of the steps so far until that reaches the decay), scored on the validation
 split in the run's windows (`lstmgen.evaluation.loss.loss_on`, the windowed figure of the targets). The run itself is
-`lstmgen.train` with the config given, the stateful pass off. torch backend (the CPU training path).
+`lstmgen.train` with the config given, the stateful pass and its own average off. torch backend (the CPU path).
 
     python bench/ema_paired.py --config cpu-30min --epochs 16 --seed 2          # the 30-minute recipe
     python bench/ema_paired.py --config cpu --max-minutes 5 --seed 1            # the CPU default, cut at 5 minutes
@@ -99,6 +99,7 @@ def main() -> None:
             out=a.run_dir or Path(tmp) / "run",
             seed=a.seed,
             stateful_val_streams=0,
+            ema=0.0,  # the run's own weights are the "raw" column; the averages are this script's
             max_minutes=a.max_minutes,
             fit_to_budget=False,
             callbacks=[averages],

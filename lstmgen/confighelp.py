@@ -31,9 +31,10 @@ HELP = {
     "clipnorm": "gradient clipping by global norm (0 disables)",
     "weight_decay": "decoupled weight decay (AdamW) on the kernels and the embedding, not the biases; each step "
     "multiplies them by 1 - learning rate × weight_decay (0: plain Adam)",
-    "ema": "keep a moving average of the weights with this decay per step (0.995: about the last 200 steps, the first "
-    "ones averaged evenly); validation, checkpoints and the saved models use the average, training goes on from the "
-    "weights (0: off; on or off is fixed when a run is created; multi-process jobs keep none)",
+    "ema": "keep a moving average of the weights with this decay per step (0.995: about the last 200 steps; early "
+    "on, about the last tenth of the steps so far); validation, checkpoints and the saved models use the average, "
+    "training goes on from the weights (0: off; on or off is fixed when a run is created; multi-process jobs keep "
+    "none)",
     "stateful": "char-rnn's stateful training: the training text is cut into batch_size contiguous streams and "
     "each batch continues the previous one's text and LSTM state (reset at each epoch's start, kept in checkpoints)",
     "max_minutes": "stop after this many minutes of training, validation included (0: no limit)",
