@@ -30,8 +30,8 @@ RAMP = 10.0  # early on, the average spans about the last 1/RAMP of the steps so
 
 
 def hold(optimizer: keras.optimizers.Optimizer) -> None:
-    """Keep `fit` from replacing the weights with their average when it returns, and average the first steps
-    evenly (`_update`); a no-op without `use_ema`."""
+    """Keep `fit` from replacing the weights with their average when it returns, and ramp the decay up over the
+    first steps (`_update`); a no-op without `use_ema`."""
     if optimizer.use_ema:
         optimizer.finalize_variable_values = lambda var_list: None
         optimizer._update_model_variables_moving_average = types.MethodType(_update, optimizer)
