@@ -47,6 +47,15 @@ TINY_TEXT = (
 ) * 120
 
 
+def reber_lines(output: str) -> list[str]:
+    """The strings `lstmgen generate --prime "\n"` printed, without each sample's prime line and its possibly
+    cut-off last string: what the Reber checks score."""
+    lines = []
+    for block in output.split("--- sample ")[1:]:
+        lines += block.split("\n", 1)[1].split("\n")[1:-2]
+    return [s for s in lines if s]
+
+
 @pytest.fixture(scope="session")
 def tiny_run(tmp_path_factory):
     """A two-epoch run of a tiny model on a pangram corpus (a few seconds), shared read-only by tests."""

@@ -13,6 +13,7 @@ import time
 import pytest
 from click.testing import CliRunner
 
+from conftest import reber_lines
 from lstmgen.cli.main import cli
 from lstmgen.data import reber
 
@@ -73,14 +74,6 @@ def stop_after_first_checkpoint(backend: str, args: list, run) -> str:
             proc.kill()
     assert proc.returncode == 3, err[-3000:]
     return err
-
-
-def reber_lines(output: str) -> list[str]:
-    lines = []
-    for block in output.split("--- sample ")[1:]:
-        body = block.split("\n", 1)[1]
-        lines += body.split("\n")[1:-2]  # drop the prime's empty line and the possibly cut-off last string
-    return [s for s in lines if s]
 
 
 @pytest.fixture(scope="module", params=OTHER_BACKENDS)

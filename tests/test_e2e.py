@@ -5,6 +5,7 @@ import json
 import pytest
 from click.testing import CliRunner
 
+from conftest import reber_lines
 from lstmgen.cli.main import cli
 from lstmgen.data import reber
 
@@ -51,11 +52,7 @@ def test_learned_the_embedded_reber_grammar(reber_run):
             "1",
         ]
     )
-    lines = []
-    for block in result.output.split("--- sample ")[1:]:
-        body = block.split("\n", 1)[1]
-        lines += body.split("\n")[1:-2]  # drop the prime's empty line and the possibly cut-off last string
-    lines = [s for s in lines if s]
+    lines = reber_lines(result.output)
     assert len(lines) > 200
     assert reber.valid_fraction(lines) >= 0.95
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import lstmgen
-from conftest import TINY_OPTIONS, TINY_TEXT
+from conftest import TINY_OPTIONS, TINY_TEXT, reber_lines
 from lstmgen.data.prepared import load_prepared
 from lstmgen.errors import LstmgenError
 from lstmgen.runs.kerasfile import read_weights
@@ -140,9 +140,6 @@ def test_the_averaged_model_learns_the_embedded_reber_grammar(tmp_path):
         "--seed",
         "1",
     )
-    lines = []
-    for block in out.split("--- sample ")[1:]:
-        lines += block.split("\n", 1)[1].split("\n")[1:-2]  # drop the prime's line and the cut-off last string
-    lines = [s for s in lines if s]
+    lines = reber_lines(out)
     assert len(lines) > 100
     assert reber.valid_fraction(lines) >= 0.95

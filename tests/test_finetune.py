@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
+from conftest import reber_lines
 from contract import fails as fails_with_strings
 from lstmgen.cli.main import cli
 from lstmgen.data import reber
@@ -34,13 +35,6 @@ def run(args, expect=0):
     result = CliRunner().invoke(cli, [str(a) for a in args], catch_exceptions=False)
     assert result.exit_code == expect, result.output
     return result
-
-
-def reber_lines(output: str) -> list[str]:
-    lines = []
-    for block in output.split("--- sample ")[1:]:
-        lines += block.split("\n", 1)[1].split("\n")[1:-2]  # the prime's empty line and the cut-off last string
-    return [s for s in lines if s]
 
 
 @pytest.fixture(scope="module")

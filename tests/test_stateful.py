@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
+from conftest import reber_lines
 from lstmgen.cli.main import cli
 from lstmgen.config import make_config
 from lstmgen.data import reber
@@ -116,10 +117,7 @@ def reber_validity(tmp_path, name: str, *options) -> float:
     run([*train, "--seed", "7", *options, "-q"])
     sample = ["generate", tmp_path / name, "--num-samples", "16", "--length", "400", "--temperature", "1.0"]
     result = run([*sample, "--prime", "\n", "--seed", "1"])
-    lines = []
-    for block in result.output.split("--- sample ")[1:]:
-        lines += block.split("\n", 1)[1].split("\n")[1:-2]  # drop the prime's line and the cut-off last one
-    lines = [s for s in lines if s]
+    lines = reber_lines(result.output)
     assert len(lines) > 100
     return reber.valid_fraction(lines)
 
