@@ -17,7 +17,6 @@ os.environ.setdefault("KERAS_BACKEND", "torch")
 import argparse
 import statistics
 import sys
-import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -26,7 +25,7 @@ DATA = REPO.parent / "shared" / "data"
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(REPO))
 
-from peer_torch_steps import lstmgen_step  # noqa: E402
+from peer_torch_steps import alternate, lstmgen_step  # noqa: E402
 from report import save_json  # noqa: E402
 from torchloop import SHAPES  # noqa: E402
 
@@ -38,17 +37,7 @@ def compare(shape: str, ema: float, block: int, rounds: int) -> dict:
         "off": lstmgen_step(text, layers, units, emb, dropout, batch, seq, "bf16"),
         f"ema {ema}": lstmgen_step(text, layers, units, emb, dropout, batch, seq, "bf16", ema=ema),
     }
-    for step in sides.values():
-        for _ in range(5):
-            float(step())
-    ms: dict[str, list[float]] = {k: [] for k in sides}
-    for r in range(rounds):
-        for k in list(sides)[:: 1 if r % 2 == 0 else -1]:
-            t0 = time.perf_counter()
-            for _ in range(block):
-                loss = sides[k]()
-            float(loss)
-            ms[k].append((time.perf_counter() - t0) / block * 1000)
+    ms = alternate(sides, block, rounds)
     off, on = ms.values()
     ratios = [b / a for a, b in zip(off, on, strict=True)]
     return {

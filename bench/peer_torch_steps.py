@@ -71,13 +71,9 @@ def lstmgen_step(
     return step
 
 
-def compare(shape: str, precision: str, block: int, rounds: int) -> dict:
-    corpus, layers, units, emb, dropout, batch, seq = SHAPES[shape]
-    text = (DATA / corpus).read_text(encoding="utf-8")
-    sides = {
-        "pytorch loop": torch_step(text, layers, units, emb, dropout, batch, seq, precision),
-        "lstmgen": lstmgen_step(text, layers, units, emb, dropout, batch, seq, precision),
-    }
+def alternate(sides: dict, block: int, rounds: int) -> dict[str, list[float]]:
+    """ms per step of each side's `step()`, in blocks of `block` steps, the sides alternating and their order
+    reversed every other round, after 5 warm-up steps each."""
     for step in sides.values():
         for _ in range(5):
             float(step())
@@ -89,6 +85,17 @@ def compare(shape: str, precision: str, block: int, rounds: int) -> dict:
                 loss = sides[k]()
             float(loss)
             ms[k].append((time.perf_counter() - t0) / block * 1000)
+    return ms
+
+
+def compare(shape: str, precision: str, block: int, rounds: int) -> dict:
+    corpus, layers, units, emb, dropout, batch, seq = SHAPES[shape]
+    text = (DATA / corpus).read_text(encoding="utf-8")
+    sides = {
+        "pytorch loop": torch_step(text, layers, units, emb, dropout, batch, seq, precision),
+        "lstmgen": lstmgen_step(text, layers, units, emb, dropout, batch, seq, precision),
+    }
+    ms = alternate(sides, block, rounds)
     ratios = [p / q for p, q in zip(ms["pytorch loop"], ms["lstmgen"], strict=True)]
     return {
         "shape": shape,
