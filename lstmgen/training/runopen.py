@@ -175,7 +175,7 @@ def open_run(
             raise RunError(
                 f"cannot change {', '.join(changed)} of an existing run ('{run.path}'); start a new run with -o NEW_DIR"
             )
-        if bool(cfg.ema) != bool(saved.get("ema", 0.0)):  # the optimizer's variables differ: its state would not load
+        if bool(cfg.ema) != bool(saved["ema"]):  # the optimizer's variables differ: its state would not load
             raise RunError(
                 f"cannot turn ema {'on' if cfg.ema else 'off'} for an existing run ('{run.path}'), whose checkpoints "
                 f"{'keep no' if cfg.ema else 'keep an'} average of the weights; start a new run with -o NEW_DIR"
