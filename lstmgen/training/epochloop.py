@@ -76,46 +76,59 @@ def run_epochs(trainer: Trainer, stop: StopFlag, user: UserCallbacks) -> str:
             trainer.fit_to_budget()  # may end the run at this epoch
             budget_end = spent or st.epoch >= cfg.epochs < trainer.epoch_cap  # the checkpoint says so
             trainer.save_checkpoint(best=best, status=_checkpoint_status(stopped, bool(stop.reason), budget_end))
-            val_text = (
-                f"val_loss {val_loss:.4f} val_bpc {val_loss / LN2:.4f}"
-                if val_loss is not None
-                else "val_loss nan val_bpc nan"
-            ) + (f" val_loss_stateful {val_stateful:.4f}" if val_stateful is not None else "")
-            trainer.log(
-                f"epoch {st.epoch}/{cfg.epochs} end steps {epoch_steps}/{epoch_steps} "
-                f"time {epoch_seconds:.2f}s loss {loss:.4f} {val_text}"
-            )
-            eta.epoch_end(st.epoch, cfg.epochs, epoch_seconds, epoch_steps)
-            if st.epoch < cfg.epochs:
-                current().say(eta_line(eta.forecast()))
-            shown = (
-                f"val {val_loss:.4f} nats ({val_loss / LN2:.3f} bits/char"
-                + (f"; {val_stateful:.4f} nats with the state carried" if val_stateful is not None else "")
-                + ")"
-                if val_loss is not None
-                else "no validation split"
-            )
-            current().say(
-                f"epoch {st.epoch}/{cfg.epochs}: loss {loss:.4f}, {shown}, {epoch_seconds:.1f}s"
-                + ("  *best" if best else "")
-            )
+            _say_epoch(trainer, eta, val_loss, val_stateful, loss, epoch_seconds, epoch_steps, best)
             if trainer.report is not None:
                 trainer.report.epoch_end(trainer.model, st.history)
-            if stopped:
-                trainer.log(f"finished epochs={st.epoch} best_val_loss={st.best_val_loss:.4f} (stopped by a callback)")
-                return "stopped by a callback"
-            decision = stop.agree(budget_spent=spent, now=True)  # the same on every process
-            if decision == "signal":  # the signal came during the epoch's last step, its validation or save
-                trainer.log_interrupted()
-                return "interrupted"
-            if decision == "budget":
-                trainer.log(f"finished epochs={st.epoch} best_val_loss={st.best_val_loss:.4f} (time budget)")
-                return "time budget reached"
+        if stopped:
+            trainer.log(f"finished epochs={st.epoch} best_val_loss={st.best_val_loss:.4f} (stopped by a callback)")
+            return "stopped by a callback"
+        decision = stop.agree(budget_spent=spent, now=True)  # the same on every process
+        if decision == "signal":  # the signal came during the epoch's last step, its validation or save
+            trainer.log_interrupted()
+            return "interrupted"
+        if decision == "budget":
+            trainer.log(f"finished epochs={st.epoch} best_val_loss={st.best_val_loss:.4f} (time budget)")
+            return "time budget reached"
     if cfg.epochs < trainer.epoch_cap:
         trainer.log(f"finished epochs={st.epoch} best_val_loss={st.best_val_loss:.4f} (time budget)")
         return "time budget reached"
     trainer.log(f"finished epochs={st.epoch} best_val_loss={st.best_val_loss:.4f}")
     return "finished"
+
+
+def _say_epoch(
+    trainer: Trainer,
+    eta: EtaTracker,
+    val_loss: float | None,
+    val_stateful: float | None,
+    loss: float,
+    epoch_seconds: float,
+    epoch_steps: int,
+    best: bool,
+) -> None:
+    """The epoch's train.log line, the ETA forecast and the progress line."""
+    st = trainer.state
+    val_text = (
+        f"val_loss {val_loss:.4f} val_bpc {val_loss / LN2:.4f}" if val_loss is not None else "val_loss nan val_bpc nan"
+    ) + (f" val_loss_stateful {val_stateful:.4f}" if val_stateful is not None else "")
+    trainer.log(
+        f"epoch {st.epoch}/{trainer.cfg.epochs} end steps {epoch_steps}/{epoch_steps} "
+        f"time {epoch_seconds:.2f}s loss {loss:.4f} {val_text}"
+    )
+    eta.epoch_end(st.epoch, trainer.cfg.epochs, epoch_seconds, epoch_steps)
+    if st.epoch < trainer.cfg.epochs:
+        current().say(eta_line(eta.forecast()))
+    shown = (
+        f"val {val_loss:.4f} nats ({val_loss / LN2:.3f} bits/char"
+        + (f"; {val_stateful:.4f} nats with the state carried" if val_stateful is not None else "")
+        + ")"
+        if val_loss is not None
+        else "no validation split"
+    )
+    current().say(
+        f"epoch {st.epoch}/{trainer.cfg.epochs}: loss {loss:.4f}, {shown}, {epoch_seconds:.1f}s"
+        + ("  *best" if best else "")
+    )
 
 
 def _checkpoint_status(stopped: bool, interrupted: bool, budget_end: bool) -> str:
