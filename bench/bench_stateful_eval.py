@@ -5,6 +5,9 @@ The papers' figure carries the state through the whole split in one pass (N = 1)
 N = stateful_val_streams = 16. Default model and text: builtin:english on the last 100,000 characters of War and
 Peace (inside the base's own validation split, so never trained on).
 
+Each N is also scored the way lstmgen did before `StepModel.forward` (one `step` per character, as generation
+steps), in the same run, so the "×" column is the speed-up of scoring a layer at a time.
+
     python bench/bench_stateful_eval.py
     python bench/bench_stateful_eval.py --model runs/shake --text ../shared/data/tinyshakespeare.txt --chars 111540
 """
@@ -16,11 +19,30 @@ import time
 from pathlib import Path
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from report import save_json
 
 HERE = Path(__file__).resolve().parent
 SHARED = HERE.parent.parent / "shared" / "data"
+
+
+def stepwise_nats(step_model, ids: np.ndarray, streams: int) -> float:
+    """The same loss one `step` per character (the way before `forward`): only its time is compared."""
+    from lstmgen.generation.sample import SINGLE_THREAD_BELOW
+    from lstmgen.generation.scoring import target_log_probs
+
+    n_pred = ids.size - 1
+    length = -(-n_pred // streams)
+    starts, padded = np.arange(streams) * length, np.zeros(streams * length + 1, dtype=np.int64)
+    padded[: ids.size] = ids
+    state, total = step_model.zero_state(streams), 0.0
+    with threadpool_limits(limits=1 if streams < SINGLE_THREAD_BELOW else None, user_api="blas"):
+        for t in range(length):
+            pos = starts + t
+            logits, state = step_model.step(padded[pos], state)
+            total -= float(target_log_probs(logits, padded[pos + 1])[pos < n_pred].sum())
+    return total / n_pred
 
 
 def main() -> None:
@@ -62,10 +84,14 @@ def main() -> None:
         t0 = time.perf_counter()
         r = stateful_loss(step_model, np.asarray(ids), n)
         seconds = time.perf_counter() - t0
-        rows.append({"streams": n, "nats": r["nats"], "seconds": seconds})
+        t0 = time.perf_counter()
+        stepwise = stepwise_nats(step_model, np.asarray(ids), r["streams"])
+        step_s = time.perf_counter() - t0
+        rows.append({"streams": n, "nats": r["nats"], "seconds": seconds, "stepwise_seconds": step_s})
         print(
             f"stateful, {n:>4} stream(s): {r['nats']:.4f} nats  ({r['nats'] - windowed['nats']:+.4f} vs windowed) "
-            f"in {seconds:.1f}s = {r['predictions'] / seconds:,.0f} chars/s"
+            f"in {seconds:.1f}s = {r['predictions'] / seconds:,.0f} chars/s; a step per character: {step_s:.1f}s "
+            f"({step_s / seconds:.2f}×, {stepwise - r['nats']:+.1e} nats)"
         )
     result["stateful"] = rows
     one = next((r for r in rows if r["streams"] == 1), None)

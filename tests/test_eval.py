@@ -229,6 +229,20 @@ def test_stateful_loss_is_the_whole_text_in_one_pass_or_the_windows_side_by_side
     assert stateful_loss(step_model, ids[:2], streams=16)["streams"] == 1  # never more streams than predictions
 
 
+def test_stateful_loss_is_the_same_in_any_number_of_chunks(tiny_run, monkeypatch):
+    from lstmgen.generation import scoring
+    from lstmgen.generation.generate import load
+
+    step_model, _, _ = load(str(tiny_run))
+    ids = np.random.default_rng(4).integers(0, step_model.vocab_size, size=301)
+    whole = scoring.stateful_loss(step_model, ids, streams=3)["nats"]  # 100 steps: one chunk
+    monkeypatch.setattr(scoring, "CHUNK_ROWS", 7)  # 2 steps of 3 streams per call: 50 calls, the state carried
+    assert scoring.stateful_loss(step_model, ids, streams=3)["nats"] == pytest.approx(whole, rel=1e-6)
+    assert whole == pytest.approx(
+        sum(_whole_text_loss(step_model, ids[s : s + 101]) for s in (0, 100, 200)) / 3, rel=1e-5
+    )
+
+
 def test_eval_reports_the_stateful_loss_beside_the_windowed_one(tiny_run):
     result = json.loads(run(["eval", tiny_run, "--json", "-q"]).stdout)
     sf = result["loss"]["stateful"]

@@ -73,3 +73,28 @@ def test_step_model_matches_full_sequence_keras_model():
     full = np.asarray(model.predict(x, verbose=0))
     steps = StepModel.from_keras(model).run(x)
     assert np.abs(steps - full).max() < 1e-5
+
+
+def _random_step_model(rng, vocab=11, emb=3, units=(5, 7, 4)) -> StepModel:
+    lstms, k = [], emb
+    for u in units:  # unequal layer widths: the input/recurrent split of each stacked kernel must be right
+        lstms.append((rng.normal(size=(k, 4 * u)), rng.normal(size=(u, 4 * u)), rng.normal(size=4 * u)))
+        k = u
+    return StepModel(rng.normal(size=(vocab, emb)), lstms, rng.normal(size=(k, vocab)), rng.normal(size=vocab))
+
+
+def test_forward_a_layer_at_a_time_equals_stepping_and_carries_the_state():
+    rng = np.random.default_rng(5)
+    sm = _random_step_model(rng)
+    ids = rng.integers(0, sm.vocab_size, size=(9, 3))  # (time, batch)
+    state = [(rng.normal(size=(3, u)).astype(np.float32), rng.normal(size=(3, u)).astype(np.float32)) for u in sm.units]
+    stepped, s = [], state
+    for t in range(ids.shape[0]):
+        logits, s = sm.step(ids[t], s)
+        stepped.append(logits)
+    first, mid = sm.forward(ids[:4], state)  # two calls, the second from the first's final state
+    second, end = sm.forward(ids[4:], mid)
+    np.testing.assert_allclose(np.concatenate([first, second]), np.stack(stepped), rtol=1e-5, atol=1e-5)
+    for (h, c), (h2, c2) in zip(end, s, strict=True):
+        np.testing.assert_allclose(h, h2, rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(c, c2, rtol=1e-5, atol=1e-6)

@@ -111,16 +111,34 @@ class StepModel:
                 z = w[ids] + h @ recurrent
             else:
                 z = np.concatenate([x, h], axis=1) @ w + bias
-            u = h.shape[1]
-            t = np.tanh(z)
-            gates = 0.5 * t[:, : 2 * u] + 0.5
-            i, f = gates[:, :u], gates[:, u:]
-            o = 0.5 * t[:, 3 * u :] + 0.5
-            c = f * c + i * t[:, 2 * u : 3 * u]
-            h = o * np.tanh(c)
+            h, c = _cell(z, c)
             new_state.append((h, c))
             x = h
         return x @ self.dense_kernel + self.dense_bias, new_state
+
+    def forward(self, ids: np.ndarray, state: list) -> tuple[np.ndarray, list]:
+        """Logits for known inputs, ids (time, batch) → (time, batch, vocab), and the state after the last step.
+
+        The same numbers as `step` over each time step, computed a layer at a time: every input term of a layer
+        (its input projection for all steps) is one large matrix product, so the per-step work is only the
+        recurrent product. For scoring a text, where the inputs are known in advance; `step` is for sampling.
+        """
+        steps, batch = ids.shape
+        x = np.empty((steps, batch, 0), np.float32)
+        new_state = []
+        for n, ((h, c), (w, recurrent, bias)) in enumerate(zip(state, self.layers, strict=True)):
+            if n == 0:
+                inputs, rec = w[ids], recurrent  # (time, batch, 4u) by table lookup
+            else:
+                k = x.shape[-1]
+                inputs, rec = (x.reshape(steps * batch, k) @ w[:k] + bias).reshape(steps, batch, -1), w[k:]
+            x = np.empty((steps, batch, h.shape[1]), np.float32)
+            for t in range(steps):
+                h, c = _cell(inputs[t] + h @ rec, c)
+                x[t] = h
+            new_state.append((h, c))
+        logits = x.reshape(steps * batch, -1) @ self.dense_kernel + self.dense_bias
+        return logits.reshape(steps, batch, -1), new_state
 
     def run(self, ids: np.ndarray) -> np.ndarray:
         """Logits for a whole (batch, time) sequence from a zero state, one step at a time."""
@@ -130,6 +148,17 @@ class StepModel:
             logits, state = self.step(ids[:, t], state)
             out.append(logits)
         return np.stack(out, axis=1)
+
+
+def _cell(z: np.ndarray, c: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """One LSTM cell update from the pre-scaled gate inputs `z` (batch, 4u) and the cell state: the new (h, c)."""
+    u = c.shape[1]
+    t = np.tanh(z)
+    gates = 0.5 * t[:, : 2 * u] + 0.5
+    i, f = gates[:, :u], gates[:, u:]
+    o = 0.5 * t[:, 3 * u :] + 0.5
+    c = f * c + i * t[:, 2 * u : 3 * u]
+    return o * np.tanh(c), c
 
 
 def check_generation(step_model: StepModel, n: int, length: int, memory: int) -> None:

@@ -1,9 +1,10 @@
 """Stateful scoring: a model's loss on a text with the LSTM state carried from character to character, as the LSTM
 papers report bits/char, instead of restarting from a zero state every `seq_len` characters.
 
-The text is cut into `streams` contiguous pieces scored side by side (one NumPy step per character of a piece,
-all pieces in one batch), each carrying its state from its own first character; one stream is the whole text in
-one pass, more streams are faster and only the first few characters of each piece start cold.
+The text is cut into `streams` contiguous pieces scored side by side (all pieces in one batch, a layer at a time
+over a few hundred characters per call, `StepModel.forward`), each carrying its state from its own first
+character; one stream is the whole text in one pass, more streams are faster and only the first few characters of
+each piece start cold.
 
 >>> from lstmgen.generation.weights import read_step_model
 >>> stateful_loss(read_step_model("runs/book/best.keras"), ids, streams=16)["nats"]    # doctest: +SKIP
@@ -19,6 +20,10 @@ from threadpoolctl import threadpool_limits
 
 from lstmgen.errors import LstmgenError
 from lstmgen.generation.sample import SINGLE_THREAD_BELOW, StepModel
+
+# Predictions (time steps × streams) per `StepModel.forward` call: enough for its input products to be large, few
+# enough that one layer's inputs (rows × 4 units floats) stay tens of MB.
+CHUNK_ROWS = 4096
 
 
 def predictions(ids: np.ndarray) -> int:
@@ -49,9 +54,10 @@ def stateful_loss(step_model: StepModel, ids: np.ndarray, streams: int) -> dict:
     total = 0.0
     state = step_model.zero_state(streams)
     with threadpool_limits(limits=1 if streams < SINGLE_THREAD_BELOW else None, user_api="blas"):
-        for t in range(length):
-            pos = starts + t
-            logits, state = step_model.step(padded[pos], state)
+        chunk = max(1, CHUNK_ROWS // streams)
+        for t0 in range(0, length, chunk):
+            pos = starts[None, :] + np.arange(t0, min(t0 + chunk, length))[:, None]  # (time, streams)
+            logits, state = step_model.forward(padded[pos], state)
             total -= float(target_log_probs(logits, padded[pos + 1])[pos < n_pred].sum())
     nats = total / n_pred
     return {"predictions": n_pred, "streams": streams, "nats": nats, "bits_per_char": nats / math.log(2)}
