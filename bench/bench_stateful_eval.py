@@ -19,7 +19,6 @@ import time
 from pathlib import Path
 
 import numpy as np
-from threadpoolctl import threadpool_limits
 
 from report import save_json
 
@@ -27,22 +26,22 @@ HERE = Path(__file__).resolve().parent
 SHARED = HERE.parent.parent / "shared" / "data"
 
 
-def stepwise_nats(step_model, ids: np.ndarray, streams: int) -> float:
-    """The same loss one `step` per character (the way before `forward`): only its time is compared."""
-    from lstmgen.generation.sample import SINGLE_THREAD_BELOW
-    from lstmgen.generation.scoring import target_log_probs
+class Stepwise:
+    """A step model whose `forward` takes one `step` per character, the way scoring worked before `forward`: fed to
+    `stateful_loss`, it scores the same pieces in the same chunks, so only the per-layer products differ."""
 
-    n_pred = ids.size - 1
-    length = -(-n_pred // streams)
-    starts, padded = np.arange(streams) * length, np.zeros(streams * length + 1, dtype=np.int64)
-    padded[: ids.size] = ids
-    state, total = step_model.zero_state(streams), 0.0
-    with threadpool_limits(limits=1 if streams < SINGLE_THREAD_BELOW else None, user_api="blas"):
-        for t in range(length):
-            pos = starts + t
-            logits, state = step_model.step(padded[pos], state)
-            total -= float(target_log_probs(logits, padded[pos + 1])[pos < n_pred].sum())
-    return total / n_pred
+    def __init__(self, step_model):
+        self.step_model = step_model
+
+    def zero_state(self, batch: int) -> list:
+        return self.step_model.zero_state(batch)
+
+    def forward(self, ids: np.ndarray, state: list) -> tuple[np.ndarray, list]:
+        out = []
+        for row in ids:
+            logits, state = self.step_model.step(row, state)
+            out.append(logits)
+        return np.stack(out), state
 
 
 def main() -> None:
@@ -85,7 +84,7 @@ def main() -> None:
         r = stateful_loss(step_model, np.asarray(ids), n)
         seconds = time.perf_counter() - t0
         t0 = time.perf_counter()
-        stepwise = stepwise_nats(step_model, np.asarray(ids), r["streams"])
+        stepwise = stateful_loss(Stepwise(step_model), np.asarray(ids), n)["nats"]
         step_s = time.perf_counter() - t0
         rows.append({"streams": n, "nats": r["nats"], "seconds": seconds, "stepwise_seconds": step_s})
         print(
