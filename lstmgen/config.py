@@ -49,6 +49,7 @@ class Config:
     layers: int = 2
     units: int = 256
     dropout: float = 0.2
+    embedding_dropout: bool = True  # also drop the embedding (the first LSTM layer's input); char-rnn does not
     # fine-tuning (lstmgen/basemodel.py, remap.py)
     init_from: str = ""  # RUN_DIR, MODEL.keras or builtin:NAME; empty: random initialisation
     init_vocab: str = "corpus"  # corpus | union (with the base's characters)

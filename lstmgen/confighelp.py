@@ -13,7 +13,10 @@ HELP = {
     "embedding_dim": "size of the character embedding",
     "layers": "number of stacked LSTM layers",
     "units": "LSTM units per layer",
-    "dropout": "dropout on each LSTM layer's input and on the output, one mask per sequence (variational), in [0, 1)",
+    "dropout": "dropout on each LSTM layer's input (the first one's with embedding_dropout) and on the output, one "
+    "mask per sequence (variational), in [0, 1)",
+    "embedding_dropout": "apply dropout to the embedding too, the first LSTM layer's input (false: only between "
+    "the layers and before the output, as char-rnn does)",
     "init_from": "fine-tune: start a new run from this model (RUN_DIR, MODEL.keras or builtin:NAME); its shape and "
     "weights carry over and the fine-tuning defaults apply (FINETUNE_DEFAULTS; each overridable)",
     "init_vocab": "with --from: the run's characters are the corpus's own (corpus) or also the base's (union)",

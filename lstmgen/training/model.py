@@ -16,7 +16,7 @@ def build_model(cfg: Config, vocab_size: int, *, batch_size: int | None = None) 
             cfg.units,
             return_sequences=True,
             return_state=cfg.stateful,  # for the stateful training wrapper (training/stateful.py); unused here
-            dropout=cfg.dropout,
+            dropout=cfg.dropout if i or cfg.embedding_dropout else 0.0,
             seed=layer_seed(cfg, i),  # see output_dropout
             name=f"lstm_{i}",
             trainable=i >= cfg.freeze_layers,
