@@ -33,7 +33,7 @@ def test_the_later_layers_and_the_output_keep_their_dropout(embedding_dropout, r
     assert model.get_layer("output_dropout").rate == 0.3
 
 
-def test_the_option_reads_from_config_files_and_the_command_line(tmp_path):
+def test_the_option_reads_from_config_files_and_overrides(tmp_path):
     assert make_config(None).embedding_dropout is True  # runs saved before the key existed keep their dropout
     (tmp_path / "run.yaml").write_text("embedding_dropout: false\n", encoding="utf-8")
     assert make_config(str(tmp_path / "run.yaml")).embedding_dropout is False
