@@ -67,6 +67,7 @@ class Config:
     warmup_steps: int = 20
     lr_schedule: str = "cosine"  # cosine | constant
     clipnorm: float = 5.0
+    adam_beta2: float = 0.999  # decay of Adam's second-moment average (Keras' default)
     weight_decay: float = 0.0  # decoupled (AdamW); biases are not decayed
     ema: float = 0.995  # decay of the weights' moving average that validation and saved models use; 0: off
     stateful: bool = False  # batch rows continue the text and LSTM state of the previous batch (training/stateful.py)
@@ -130,6 +131,7 @@ RANGES = {
     "min_learning_rate": (0.0, 100.0),
     "warmup_steps": (0, 10**9),
     "clipnorm": (0.0, 1e9),
+    "adam_beta2": (0.0, 1.0),
     "weight_decay": (0.0, 1.0),
     "ema": (0.0, 1.0),
     "max_minutes": (0.0, 1e8),
@@ -147,7 +149,8 @@ RANGES = {
     "num_processes": (0, 4096),
     "process_id": (-1, 4095),
 }
-OPEN_ENDS = {"dropout": "[)", "ema": "[)", "val_fraction": "[)", "learning_rate": "(]"}  # the rest include both ends
+# the ends a key's range leaves out; the rest include both ends
+OPEN_ENDS = {"adam_beta2": "()", "dropout": "[)", "ema": "[)", "val_fraction": "[)", "learning_rate": "(]"}
 FIELD_TYPES = {f.name: f.type for f in fields(Config)}
 
 

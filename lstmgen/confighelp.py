@@ -32,6 +32,8 @@ HELP = {
     "warmup_steps": "linear warm-up steps",
     "lr_schedule": "cosine or constant",
     "clipnorm": "gradient clipping by global norm (0 disables)",
+    "adam_beta2": "decay of Adam's moving average of squared gradients, in (0, 1): 0.999 (Keras' default) averages "
+    "about the last 1,000 steps, 0.99 about the last 100, so step sizes follow the shrinking gradients sooner",
     "weight_decay": "decoupled weight decay (AdamW) on the kernels and the embedding, not the biases; each step "
     "multiplies them by 1 - learning rate × weight_decay (0: plain Adam)",
     "ema": "keep a moving average of the weights with this decay per step (0.995: about the last 200 steps; early "

@@ -64,9 +64,13 @@ def learning_rate(cfg: Config, total_steps: int):
 
 
 def make_optimizer(cfg: Config, total_steps: int) -> keras.optimizers.Optimizer:
-    """Adam on cfg's schedule with global-norm clipping; AdamW when cfg.weight_decay is set, the biases excluded;
-    with cfg.ema, Keras' moving average of the weights (training/ema.py)."""
-    common = {"learning_rate": learning_rate(cfg, total_steps), "global_clipnorm": cfg.clipnorm or None}
+    """Adam on cfg's schedule with cfg.adam_beta2 and global-norm clipping; AdamW when cfg.weight_decay is set, the
+    biases excluded; with cfg.ema, Keras' moving average of the weights (training/ema.py)."""
+    common = {
+        "learning_rate": learning_rate(cfg, total_steps),
+        "beta_2": cfg.adam_beta2,
+        "global_clipnorm": cfg.clipnorm or None,
+    }
     if cfg.ema:
         common |= {"use_ema": True, "ema_momentum": cfg.ema}
     if not cfg.weight_decay:
