@@ -1,6 +1,6 @@
 """The torch step shortcuts (lstmgen/runtime/torchstep.py) compute what Keras computes: the same learning rate at
-every step, the same clipped gradients and weights after training, and seeded dropout masks drawn from the state
-that checkpoints carry."""
+every step, the same clipped gradients, Adam's and AdamW's slots and weights and the weight average after training,
+and seeded dropout masks drawn from the state that checkpoints carry."""
 
 import numpy as np
 import pytest
@@ -129,3 +129,59 @@ def test_seeded_dropout_is_keras_dropout_drawn_once_and_replayable():
     assert abs(r["kept"] - 0.7) < 0.03 and abs(r["unseeded_kept"] - 0.7) < 0.03, r  # 12,800 mask draws
     assert r["same_along_time"] and r["grad_is_mask"] and r["inference"], r
     assert r["replayed"] and r["advances"], r  # the mask is a function of the generator state checkpoints carry
+
+
+FUSED = r"""
+import json, sys, numpy as np, keras, torch
+from lstmgen.config import Config
+from lstmgen.runtime import fused, torchstep
+from lstmgen.training import ema
+from lstmgen.training.model import build_model, compile_model
+fused.install("auto")
+rng = np.random.default_rng(0)
+x = rng.integers(0, 30, size=(64, 12)).astype("int32")
+y = rng.integers(0, 30, size=(64, 12)).astype("int32")
+cfg = Config(embedding_dim=8, layers=2, units=16, dropout=0.1, learning_rate=0.02, warmup_steps=3, clipnorm=0.5,
+             weight_decay=float(sys.argv[1]), ema=0.9)
+calls = []
+real = torch._fused_adam_
+def counting(*a, **k):
+    calls.append(len(a[0]))
+    return real(*a, **k)
+torch._fused_adam_ = counting
+def train(light):
+    keras.utils.set_random_seed(1)
+    model = build_model(cfg, 30)
+    compile_model(model, cfg, total_steps=16, jit_compile=False)
+    if light:
+        torchstep.lighten(model.optimizer)
+    ema.hold(model.optimizer)
+    for _ in range(4):
+        model.fit(x, y, batch_size=16, epochs=1, verbose=0, shuffle=False)
+    opt = model.optimizer
+    slots = [v.numpy() for v in opt._momentums + opt._velocities]
+    averages = [v.numpy() for v in opt._model_variables_moving_average]
+    return [w.numpy() for w in model.weights], slots, averages, type(opt).__name__, len(model.trainable_weights)
+a, sa, ea, na, n = train(False)
+keras_calls = len(calls)
+b, sb, eb, nb, _ = train(True)
+diff = lambda p, q: max(float(np.abs(u - v).max()) for u, v in zip(p, q, strict=True))
+print(json.dumps({
+    "weights": diff(a, b), "slots": diff(sa, sb), "averages": diff(ea, eb),
+    "moved": max(float(np.abs(p).max()) for p in a), "optimizer": [na, nb],
+    "keras_calls": keras_calls, "fused_calls": calls, "weight_count": n,
+}))
+"""
+
+
+@pytest.mark.slow
+@needs_torch
+@pytest.mark.parametrize("weight_decay", [0.0, 0.1])
+def test_fused_adam_and_lerp_average_match_keras_on_torch(weight_decay):
+    r = run_torch(FUSED, str(weight_decay))
+    assert r["optimizer"] == ["Adam", "Adam"] if not weight_decay else r["optimizer"] == ["AdamW", "AdamW"], r
+    assert r["keras_calls"] == 0 and len(r["fused_calls"]) == 16, r  # every step of the light one, none before
+    assert set(r["fused_calls"]) == {r["weight_count"]} == {9}, r  # all the model's weights in one call
+    # 16 steps at a rate of up to 0.02: the same weights, Adam's slots and weight average to float32 rounding
+    assert r["weights"] <= 2e-6 < r["moved"], r
+    assert r["slots"] <= 1e-6 and r["averages"] <= 2e-6, r

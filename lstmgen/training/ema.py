@@ -23,7 +23,8 @@ import contextlib
 import types
 from collections.abc import Iterator
 
-from lstmgen.runtime.backend import keras
+from lstmgen.runtime import torchstep
+from lstmgen.runtime.backend import NAME, keras
 
 ops = keras.ops
 RAMP = 10.0  # early on, the average spans about the last 1/RAMP of the steps so far
@@ -42,12 +43,19 @@ def _update(self, trainable_variables) -> None:
     steps so far, until that reaches the asked decay (0.995: after ~2,000 steps). Keras' fixed decay would keep the
     first step's weights at a weight of decay^t (8 % after an epoch of 500 steps at 0.995), and a plain mean of all
     the steps so far would lag behind the fast-falling loss of the first epochs."""
+    pairs = [
+        (w, a) for w, a in zip(trainable_variables, self._model_variables_moving_average, strict=True) if a is not None
+    ]
+    if NAME == "torch":  # eager: the decay as a Python float, the update in one multi-tensor pass
+        t = int(self.iterations.value)
+        share = 1.0 - min(float(self.ema_momentum), (t / (t + 1.0)) ** RAMP)
+        if torchstep.lerp_averages([w for w, _ in pairs], [a for _, a in pairs], share):
+            return
     t = ops.cast(self.iterations, "float32")
     decay = ops.minimum(self.ema_momentum, ops.power(t / (t + 1.0), RAMP))  # 0 at the first step: its weights
-    for weight, average in zip(trainable_variables, self._model_variables_moving_average, strict=True):
-        if average is not None:
-            share = ops.cast(1.0 - decay, weight.dtype)
-            average.assign(ops.add(average, ops.multiply(share, ops.subtract(weight, average))))
+    for weight, average in pairs:
+        share = ops.cast(1.0 - decay, weight.dtype)
+        average.assign(ops.add(average, ops.multiply(share, ops.subtract(weight, average))))
 
 
 def _slots(model: keras.Model) -> list | None:
