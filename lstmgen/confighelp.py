@@ -50,7 +50,7 @@ HELP = {
     "jit_compile": "XLA compilation: auto, on or off",
     "mixed_precision": "auto, off or bf16 (mixed_bfloat16 compute, float32 weights); auto uses bf16 where the "
     "CPU/GPU computes it natively",
-    "steps_per_execution": "training steps per compiled call",
+    "steps_per_execution": "training steps per compiled call (tensorflow and jax; torch runs one)",
     "lstm_kernel": "auto, fused or keras: fused runs each LSTM layer as one fused kernel where Keras does not "
     "(torch backend on a CPU: torch._VF.lstm, oneDNN); auto uses it where it exists",
     "threads": "CPU threads for the backend's math (TensorFlow intra-op pool, torch); 0: auto (TensorFlow on a "

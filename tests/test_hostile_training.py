@@ -14,6 +14,8 @@ from conftest import TINY_TEXT
 from contract import fails
 from lstmgen.cli.main import cli
 from lstmgen.runs.rundir import RunDir
+from lstmgen.runtime.backend import NAME as BACKEND
+from torchrun import needs_torch, run_torch
 
 TINY = [
     "--units",
@@ -80,7 +82,11 @@ def log_steps(run):
 
 # --- steps_per_execution ----------------------------------------------------------------------------------------
 
+# Keras runs one step per call on torch: there more is refused (test_steps_per_execution_on_torch_is_one_clear_line)
+several_steps = pytest.mark.skipif(BACKEND == "torch", reason="Keras runs one step per execution on torch")
 
+
+@several_steps
 @pytest.mark.parametrize("steps, spe", [(10, 4), (3, 1000), (6, 3), (5, 2)])
 def test_steps_per_execution_keeps_every_count_exact(corpus, tmp_path, steps, spe):
     run = tmp_path / "run"
@@ -127,6 +133,7 @@ def test_steps_per_execution_keeps_every_count_exact(corpus, tmp_path, steps, sp
     assert logged and all(1 <= s <= steps for _, s in logged), logged
 
 
+@several_steps
 def test_resume_mid_epoch_with_steps_per_execution_stays_consistent(corpus, tmp_path, monkeypatch):
     from lstmgen.training.monitor import TrainMonitor
 
@@ -179,6 +186,26 @@ def interrupted_run(corpus, run, monkeypatch, steps, at):
     assert train(corpus, "-o", run, "--epochs", "3", "--steps-per-epoch", steps, *TINY).exit_code == 3
     monkeypatch.undo()
     assert (newest(run).epoch, newest(run).step) == (0, at)
+
+
+SPE_ON_TORCH = r"""
+import json, sys
+from click.testing import CliRunner
+from lstmgen.cli.main import cli
+result = CliRunner().invoke(cli, ["train", sys.argv[1], "-o", sys.argv[2], "--steps-per-execution", "4"])
+print(json.dumps({"code": result.exit_code, "stderr": result.stderr, "output": result.output}))
+"""
+
+
+@needs_torch
+def test_steps_per_execution_on_torch_is_one_clear_line(corpus, tmp_path):
+    run = tmp_path / "run"
+    r = run_torch(SPE_ON_TORCH, str(corpus), str(run))
+    lines = r["stderr"].strip().splitlines()
+    assert r["code"] == 1 and len(lines) == 1, r
+    assert lines[0].startswith("lstmgen: error: --steps-per-execution 4 needs the tensorflow or jax backend"), r
+    assert "internal error" not in r["output"] and "Traceback" not in r["output"], r
+    assert not run.exists()  # refused before the run was made
 
 
 def test_shorter_epochs_on_resume_close_the_interrupted_epoch_first(corpus, tmp_path, monkeypatch):

@@ -62,6 +62,19 @@ def check_backend_choice(name: str | None) -> None:
         raise LstmgenError(f"KERAS_BACKEND={name} but {name} is not installed ({have}); install it or choose another")
 
 
+def check_steps_per_execution(steps: int) -> None:
+    """Refuse more than one step per execution on the torch backend, whose Keras runs one step per call (Keras'
+    own ValueError would otherwise come from `compile`, after the run is made)."""
+    if steps > 1 and keras.backend.backend() == "torch":
+        from lstmgen.errors import ConfigError
+
+        raise ConfigError(
+            f"--steps-per-execution {steps} needs the tensorflow or jax backend: Keras runs one step per call on "
+            "torch (the backend train picks when torch is installed and none is named); use 1, or set "
+            "KERAS_BACKEND=tensorflow"
+        )
+
+
 check_backend_choice(os.environ.get("KERAS_BACKEND") or None)  # Keras ignores an empty one too
 with muted_stderr():
     try:

@@ -27,6 +27,7 @@ from lstmgen.runs.rundata import run_data, with_vocab
 from lstmgen.runs.rundir import DEFAULT_RUNS, RunDir, refuse_foreign_run_json
 from lstmgen.runs.runfiles import is_run_dir
 from lstmgen.runs.runinfo import parameter_count
+from lstmgen.runtime import backend
 from lstmgen.runtime.hardware import memory_bytes
 from lstmgen.training.batches import steps_in_epoch
 from lstmgen.training.branch import same_path, start_branch
@@ -226,7 +227,9 @@ def open_run(
 
 def open_run_in_job(source: str, config_file, overrides: dict, out_dir):
     """open_run on the chief first (it creates a new run), then on the other processes of a multi-host job."""
-    job = join_job(make_config(config_file, overrides))
+    asked = make_config(config_file, overrides)
+    backend.check_steps_per_execution(asked.steps_per_execution)  # before a new run is made
+    job = join_job(asked)
     if job.processes == 1:
         return (*open_run(source, config_file, overrides, out_dir), job)
     if not out_dir and not is_run_dir(source):

@@ -41,6 +41,7 @@ def setup_model(
     with when they differ from `cfg` (a multi-replica job scales the learning rate). `build_optimizer=False` leaves
     the optimizer's variables to the first `fit` step, as a plain `fit` does (what `estimate` times). Call it inside a
     distribution scope when there is one."""
+    backend.check_steps_per_execution(cfg.steps_per_execution)
     threads = backend.set_threads(cfg.threads)
     backend.seed_everything(seed, deterministic=deterministic)
     precision = backend.set_precision(cfg.mixed_precision, stateful=cfg.stateful)
