@@ -36,6 +36,7 @@ from typing import Any
 from lstmgen.runtime.backend import NAME, keras
 
 _GENERATOR: Any = None  # one torch.Generator, re-seeded for each mask (Keras makes a new one per call)
+_FUSED_ADAM_WORKS: bool | None = None  # unknown until the first call
 
 
 def install() -> bool:
@@ -144,25 +145,35 @@ def fused_adam(optimizer, grads: list, variables: list, learning_rate) -> bool:
     grads = [g.contiguous() for g in grads]
     if not (_plain_cpu(params) and _plain_cpu(grads) and _plain_cpu(m) and _plain_cpu(v2)):
         return False
+    global _FUSED_ADAM_WORKS
+    if _FUSED_ADAM_WORKS is False:
+        return False
     step = float(int(optimizer.iterations.value) + 1)
     beta_1, beta_2 = float(optimizer.beta_1), float(optimizer.beta_2)
     rate = float(learning_rate) if isinstance(learning_rate, float | int) else float(_tensor(learning_rate))
-    with torch.no_grad():
-        torch._fused_adam_(
-            params,
-            grads,
-            m,
-            v2,
-            [],
-            [torch.tensor(step)] * len(params),
-            lr=rate,
-            beta1=beta_1,
-            beta2=beta_2,
-            weight_decay=0.0,
-            eps=float(optimizer.epsilon) / math.sqrt(1.0 - beta_2**step),
-            amsgrad=False,
-            maximize=False,
-        )
+    try:
+        with torch.no_grad():
+            torch._fused_adam_(
+                params,
+                grads,
+                m,
+                v2,
+                [],
+                [torch.tensor(step)] * len(params),
+                lr=rate,
+                beta1=beta_1,
+                beta2=beta_2,
+                weight_decay=0.0,
+                eps=float(optimizer.epsilon) / math.sqrt(1.0 - beta_2**step),
+                amsgrad=False,
+                maximize=False,
+            )
+    except (TypeError, RuntimeError, NotImplementedError):
+        if _FUSED_ADAM_WORKS:  # it ran before: a real failure
+            raise
+        _FUSED_ADAM_WORKS = False  # a torch without the CPU kernel (before 2.4) or with another signature:
+        return False  # refused at dispatch, before any tensor was touched; Keras' update from now on
+    _FUSED_ADAM_WORKS = True
     return True
 
 
