@@ -1,6 +1,7 @@
 """Data-parallel training: sharded batches, and on CPU — TF MirroredStrategy over two logical CPUs, JAX DataParallel
 over two forced host devices, two JAX processes forming one job — each matching the single-device run."""
 
+import importlib.util
 import os
 import socket
 import subprocess
@@ -12,6 +13,7 @@ from click.testing import CliRunner
 
 from conftest import TINY_TEXT
 from lstmgen.cli.main import cli
+from lstmgen.runtime.backend import NAME as BACKEND
 from lstmgen.training.batches import TrainBatches, ValBatches
 
 RUN = [
@@ -86,6 +88,7 @@ def test_tensorflow_refuses_multi_host_and_points_to_jax(tmp_path):
     assert not (tmp_path / "r").exists()
 
 
+@pytest.mark.skipif(BACKEND != "tensorflow", reason="--distribute mirrored is TensorFlow's")
 def test_plan_batch_split_and_learning_rate_rule(monkeypatch):
     from lstmgen.config import make_config
     from lstmgen.errors import LstmgenError
@@ -213,6 +216,7 @@ def free_port() -> int:
 
 
 @pytest.mark.slow
+@pytest.mark.skipif(importlib.util.find_spec("jax") is None, reason="jax is not installed (pip install 'lstmgen[jax]')")
 def test_two_jax_processes_form_one_job(corpus, tmp_path):
     run, port = tmp_path / "job", free_port()
     env = {"KERAS_BACKEND": "jax", "LSTMGEN_COORDINATOR": f"127.0.0.1:{port}", "LSTMGEN_NUM_PROCESSES": "2"}
