@@ -25,46 +25,23 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent))
 
-from peer_torch_steps import DATA, alternate  # noqa: E402
+from peer_torch_steps import DATA, alternate, lstmgen_step  # noqa: E402
 from report import save_json  # noqa: E402
 from torchloop import SHAPES  # noqa: E402
 
 
-def step_fn(shape: str, fused_adam: bool):
+def keras_update(model) -> None:
+    """Put Keras' own Adam update back in place of the fused one `setup_model` installed."""
     from keras.src.backend.torch.optimizers.torch_adam import Adam
 
-    from lstmgen.config import make_config
-    from lstmgen.data.prepare import encode_corpus
-    from lstmgen.training.batches import TrainBatches
-    from lstmgen.training.setup import setup_model
+    model.optimizer._parallel_update_step = types.MethodType(Adam._parallel_update_step, model.optimizer)
 
+
+def step_fn(shape: str, fused_adam: bool):
     corpus, layers, units, emb, dropout, batch, seq = SHAPES[shape]
-    vocab, ids = encode_corpus((DATA / corpus).read_text(encoding="utf-8"))
-    cfg = make_config(
-        "cpu",
-        {
-            "layers": layers,
-            "units": units,
-            "embedding_dim": emb,
-            "dropout": dropout,
-            "batch_size": batch,
-            "seq_len": seq,
-            "mixed_precision": "bf16",
-        },
-    )
-    model = setup_model(cfg, vocab.size, total_steps=10**6, seed=1).model
-    if not fused_adam:  # Keras' own update back in place of the fused one
-        model.optimizer._parallel_update_step = types.MethodType(Adam._parallel_update_step, model.optimizer)
-    model.make_train_function()
-    batches = TrainBatches(ids, seq, batch, seed=1, steps=10**6)
-    n = [0]
-
-    def step():
-        x, y = batches[n[0] % len(batches)]
-        n[0] += 1
-        return model.train_function([(x, y)])["loss"]
-
-    return step
+    text = (DATA / corpus).read_text(encoding="utf-8")
+    prepare = None if fused_adam else keras_update
+    return lstmgen_step(text, layers, units, emb, dropout, batch, seq, "bf16", prepare=prepare)
 
 
 def main() -> None:

@@ -37,8 +37,19 @@ from torchloop import SHAPES, torch_step  # noqa: E402
 
 
 def lstmgen_step(
-    text: str, layers: int, units: int, emb: int, dropout: float, batch: int, seq: int, precision: str, **overrides
+    text: str,
+    layers: int,
+    units: int,
+    emb: int,
+    dropout: float,
+    batch: int,
+    seq: int,
+    precision: str,
+    prepare=None,
+    **overrides,
 ):
+    """lstmgen's training step as a function of no arguments; `prepare(model)`, if given, runs on the compiled
+    model before its train function is made (bench/adam_cost.py swaps the optimizer's update there)."""
     from lstmgen.config import make_config
     from lstmgen.data.prepare import encode_corpus
     from lstmgen.training.batches import TrainBatches
@@ -60,6 +71,8 @@ def lstmgen_step(
     )
     batches = TrainBatches(ids, seq, batch, seed=1, steps=10**6)
     model = setup_model(cfg, vocab.size, total_steps=10**6, seed=1).model
+    if prepare is not None:
+        prepare(model)
     model.make_train_function()
     n = [0]
 
